@@ -131,9 +131,9 @@ impl Packet {
     /// Decodes one packet from the front of `buf`.
     ///
     /// Returns `Ok(None)` while the packet is incomplete, leaving `buf` untouched (capacity for the rest is
-    /// reserved). On success exactly that packet's bytes are consumed. `max_packet_size` is checked against the
-    /// size the fixed header announces, before the body is buffered. A CONNECT carries its own protocol version;
-    /// `version` applies to every other packet.
+    /// reserved). On success exactly that packet's bytes are consumed; on error none are. `max_packet_size` is
+    /// checked against the size the fixed header announces, before the body is buffered. A CONNECT carries its own
+    /// protocol version; `version` applies to every other packet.
     pub fn decode(
         buf: &mut BytesMut,
         version: ProtocolVersion,
@@ -168,8 +168,29 @@ impl Packet {
             buf.reserve(size - buf.len());
             return Ok(None);
         }
-        let mut frame = buf.split_to(size).freeze();
-        let mut r = Reader::new(frame.split_off(1 + len_bytes));
+        let frame = buf.split_to(size).freeze();
+        match Self::decode_body(packet_type, flags, frame.slice(1 + len_bytes..), version) {
+            Ok(packet) => Ok(Some(packet)),
+            Err(e) => {
+                // Hand the malformed frame back, so an error, like `Ok(None)`, consumes nothing and the caller
+                // can still log or inspect the offending bytes. Errors end the connection: the copy is rare.
+                let mut restored = BytesMut::with_capacity(frame.len() + buf.len());
+                restored.extend_from_slice(&frame);
+                restored.extend_from_slice(buf);
+                *buf = restored;
+                Err(e)
+            }
+        }
+    }
+
+    /// Decodes the body of one whole packet, every byte of which is in `body`.
+    fn decode_body(
+        packet_type: PacketType,
+        flags: u8,
+        body: bytes::Bytes,
+        version: ProtocolVersion,
+    ) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(body);
         let packet = match packet_type {
             PacketType::Connect => Self::Connect(Box::new(Connect::decode(&mut r)?)),
             PacketType::ConnAck => Self::ConnAck(ConnAck::decode(&mut r, version)?),
@@ -190,7 +211,7 @@ impl Packet {
         if !r.is_empty() {
             return Err(DecodeError::TrailingBytes(packet_type));
         }
-        Ok(Some(packet))
+        Ok(packet)
     }
 
     /// The first byte of the fixed header.
