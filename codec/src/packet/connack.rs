@@ -47,7 +47,8 @@ impl ConnAck {
             (reason, Properties::default())
         };
         Ok(Self {
-            session_present: flags & 1 != 0,
+            // MQTT 3.1 has no session present flag: its first byte is "reserved, not used", and the encoder writes 0.
+            session_present: flags & 1 != 0 && version != ProtocolVersion::V31,
             reason_code,
             properties,
         })
