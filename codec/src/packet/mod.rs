@@ -147,7 +147,15 @@ impl Packet {
             Some(t) => t,
             None => return Err(DecodeError::ReservedPacketType(type_bits)),
         };
-        if packet_type != PacketType::Publish && flags != packet_type.fixed_flags() {
+        // MQTT 3.1 sets DUP on a re-sent PUBREL, SUBSCRIBE or UNSUBSCRIBE (3.1 section 2.1, "DUP"); 3.1.1 made
+        // these flags fixed.
+        let flags_to_check = match packet_type {
+            PacketType::PubRel | PacketType::Subscribe | PacketType::Unsubscribe if version == ProtocolVersion::V31 => {
+                flags & !0b1000
+            }
+            _ => flags,
+        };
+        if packet_type != PacketType::Publish && flags_to_check != packet_type.fixed_flags() {
             return Err(DecodeError::ReservedFlags {
                 packet: packet_type,
                 flags,
