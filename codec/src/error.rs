@@ -79,13 +79,13 @@ pub enum DecodeError {
     #[error("[MQTT-4.7.1-2] invalid topic filter")]
     InvalidTopicFilter,
     /// SUBSCRIBE or UNSUBSCRIBE without any topic filter.
-    #[error("[MQTT-3.8.3-3] {0:?} has no topic filter")]
+    #[error("[MQTT-3.8.3-2], [MQTT-3.10.3-2] {0:?} has no topic filter")]
     NoTopicFilters(PacketType),
     /// Reserved bits of a SUBSCRIBE options byte are set, or its QoS is 3.
     #[error("[MQTT-3.8.3-5] reserved subscription option bits set or QoS 3")]
     InvalidSubscriptionOptions,
-    /// Retain Handling of 3.
-    #[error("[MQTT-3.8.3-?] retain handling 3 is reserved")]
+    /// Retain Handling of 3. The standard states this rule without a rule id (section 3.8.3.1).
+    #[error("[MQTT-3.8.3.1] retain handling 3 is a protocol error")]
     InvalidRetainHandling,
     /// No Local on a shared subscription.
     #[error("[MQTT-3.8.3-4] no local set on a shared subscription")]
@@ -121,8 +121,9 @@ pub enum DecodeError {
     /// A Topic Alias of 0.
     #[error("[MQTT-3.3.2-8] topic alias 0 is not permitted")]
     ZeroTopicAlias,
-    /// A Subscription Identifier of 0.
-    #[error("[MQTT-3.8.2-?] subscription identifier 0 is not permitted")]
+    /// A Subscription Identifier of 0. The standard states this rule without a rule id (sections 3.3.2.3.8 and
+    /// 3.8.2.1.2).
+    #[error("[MQTT-3.3.2.3.8], [MQTT-3.8.2.1.2] subscription identifier 0 is a protocol error")]
     ZeroSubscriptionIdentifier,
 }
 
@@ -190,7 +191,7 @@ pub enum EncodeError {
     /// DUP on a QoS 0 PUBLISH ([MQTT-3.3.1-2]).
     #[error("DUP flag on a QoS 0 PUBLISH")]
     DupWithQoS0,
-    /// SUBSCRIBE or UNSUBSCRIBE without a topic filter ([MQTT-3.8.3-3], [MQTT-3.10.3-2]).
+    /// SUBSCRIBE or UNSUBSCRIBE without a topic filter ([MQTT-3.8.3-2], [MQTT-3.10.3-2]).
     #[error("SUBSCRIBE or UNSUBSCRIBE without a topic filter")]
     NoTopicFilters,
     /// An empty topic name on a PUBLISH without a topic alias ([MQTT-4.7.3-1]).

@@ -16,7 +16,7 @@ pub struct Subscribe {
     pub packet_id: PacketId,
     /// MQTT 5 properties: at most one subscription identifier, user properties.
     pub properties: Properties,
-    /// The filters in the order sent, each with its options; at least one ([MQTT-3.8.3-3]).
+    /// The filters in the order sent, each with its options; at least one ([MQTT-3.8.3-2]).
     pub filters: Vec<(TopicFilter, SubscriptionOptions)>,
 }
 
