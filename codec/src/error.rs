@@ -81,9 +81,13 @@ pub enum DecodeError {
     /// SUBSCRIBE or UNSUBSCRIBE without any topic filter.
     #[error("[MQTT-3.8.3-2], [MQTT-3.10.3-2] {0:?} has no topic filter")]
     NoTopicFilters(PacketType),
-    /// Reserved bits of a SUBSCRIBE options byte are set, or its QoS is 3.
-    #[error("[MQTT-3.8.3-5] reserved subscription option bits set or QoS 3")]
+    /// Reserved bits of a SUBSCRIBE options byte are set.
+    #[error("[MQTT-3.8.3-5] reserved subscription option bits set")]
     InvalidSubscriptionOptions,
+    /// A SUBSCRIBE options byte asking for QoS 3: malformed in 3.1.1 ([MQTT-3.8.3-4] there), a protocol error in
+    /// MQTT 5 (section 3.8.3.1, no rule id).
+    #[error("[MQTT-3.8.3.1] subscription maximum QoS is 3")]
+    InvalidSubscriptionQoS,
     /// Retain Handling of 3. The standard states this rule without a rule id (section 3.8.3.1).
     #[error("[MQTT-3.8.3.1] retain handling 3 is a protocol error")]
     InvalidRetainHandling,
@@ -138,6 +142,7 @@ impl DecodeError {
             Self::ZeroTopicAlias => ReasonCode::TopicAliasInvalid,
             Self::EmptyTopicName
             | Self::NoTopicFilters(_)
+            | Self::InvalidSubscriptionQoS
             | Self::InvalidRetainHandling
             | Self::NoLocalOnSharedSubscription
             | Self::DuplicateProperty(_)

@@ -34,7 +34,7 @@ fn decode_options(
     if byte & reserved != 0 {
         return Err(DecodeError::InvalidSubscriptionOptions);
     }
-    let qos = QoS::from_u8(byte & 0b11).ok_or(DecodeError::InvalidSubscriptionOptions)?;
+    let qos = QoS::from_u8(byte & 0b11).ok_or(DecodeError::InvalidSubscriptionQoS)?;
     let retain_handling = match (byte >> RETAIN_HANDLING_SHIFT) & 0b11 {
         0 => RetainHandling::SendAtSubscribe,
         1 => RetainHandling::SendIfNew,
