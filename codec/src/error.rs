@@ -199,6 +199,9 @@ pub enum EncodeError {
     /// SUBSCRIBE or UNSUBSCRIBE without a topic filter ([MQTT-3.8.3-2], [MQTT-3.10.3-2]).
     #[error("SUBSCRIBE or UNSUBSCRIBE without a topic filter")]
     NoTopicFilters,
+    /// No Local on a shared subscription ([MQTT-3.8.3-4]).
+    #[error("no local set on a shared subscription")]
+    NoLocalOnSharedSubscription,
     /// An empty topic name on a PUBLISH without a topic alias ([MQTT-4.7.3-1]).
     #[error("empty topic name without a topic alias")]
     EmptyTopicName,

@@ -99,7 +99,11 @@ impl Subscribe {
         if version.is_v5() {
             len += self.properties.encoded_len(Context::SUBSCRIBE)?;
         }
-        for (filter, _) in &self.filters {
+        for (filter, options) in &self.filters {
+            // [MQTT-3.8.3-4]: the receiver would reject it as a protocol error.
+            if version.is_v5() && options.no_local && filter.shared().is_some() {
+                return Err(EncodeError::NoLocalOnSharedSubscription);
+            }
             len += wire::field_len(filter.as_str().as_bytes())? + 1;
         }
         Ok(len)
