@@ -7,6 +7,10 @@
 
 #![warn(missing_docs)]
 
+// The unit tests also run on wasm32, in headless Chromium (see .cargo/config.toml for the runner).
+#[cfg(all(test, target_arch = "wasm32"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 mod error;
 mod packet;
 mod properties;

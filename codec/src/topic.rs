@@ -225,6 +225,9 @@ pub fn matches(filter: &str, topic: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     fn filter(s: &str) -> TopicFilter {

@@ -156,6 +156,9 @@ pub(crate) fn put_binary(buf: &mut BytesMut, bytes: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     #[test]
