@@ -230,3 +230,598 @@ impl Connect {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::super::tests::*;
+    use super::*;
+    use crate::{DecodeError, EncodeError, Packet, ReasonCode};
+
+    fn connect(c: Connect) -> Packet {
+        Packet::Connect(Box::new(c))
+    }
+
+    /// The start of a 3.1.1 CONNECT body: protocol name and level.
+    const MQTT4: [u8; 7] = [0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04];
+    /// The start of a 5.0 CONNECT body.
+    const MQTT5: [u8; 7] = [0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05];
+
+    /// A 3.1.1 CONNECT body: name, level, `flags`, keep alive 60, then `rest`.
+    fn body4(flags: u8, rest: &[u8]) -> Vec<u8> {
+        [&MQTT4[..], &[flags, 0x00, 0x3C], rest].concat()
+    }
+
+    /// A 5.0 CONNECT with clean start, keep alive 60, the property block `props` (with its length) and client
+    /// identifier "c".
+    fn connect5(props: &[u8]) -> Vec<u8> {
+        frame(
+            0x10,
+            &[&MQTT5[..], &[0x02, 0x00, 0x3C], props, &[0x00, 0x01, b'c']].concat(),
+        )
+    }
+
+    #[test]
+    fn v31_minimal() {
+        let bytes = [
+            0x10, 0x13, // CONNECT, remaining length 19
+            0x00, 0x06, b'M', b'Q', b'I', b's', b'd', b'p', // protocol name
+            0x03, // protocol level 3
+            0x02, // clean session
+            0x00, 0x3C, // keep alive 60 s
+            0x00, 0x05, b'r', b'o', b'o', b's', b't', // client identifier
+        ];
+        assert_vector(V31, &bytes, connect(Connect::new(V31, "roost")));
+    }
+
+    #[test]
+    fn v31_with_will_username_and_password() {
+        let bytes = [
+            0x10, 0x21, // remaining length 33
+            0x00, 0x06, b'M', b'Q', b'I', b's', b'd', b'p', 0x03, //
+            0xF6, // user name, password, will retain, will QoS 2, will, clean session
+            0x00, 0x0A, // keep alive 10 s
+            0x00, 0x02, b'c', b'1', // client identifier
+            0x00, 0x03, b'w', b'/', b't', // will topic
+            0x00, 0x03, b'b', b'y', b'e', // will message
+            0x00, 0x01, b'u', // user name
+            0x00, 0x02, 0x00, 0xFF, // password: binary
+        ];
+        let expected = Connect {
+            keep_alive: 10,
+            will: Some(Will {
+                topic: topic("w/t"),
+                payload: b(b"bye"),
+                qos: QoS::ExactlyOnce,
+                retain: true,
+                properties: Properties::default(),
+            }),
+            username: Some(s("u")),
+            password: Some(b(&[0x00, 0xFF])),
+            ..Connect::new(V31, "c1")
+        };
+        // The version passed in does not matter: CONNECT carries its own.
+        assert_eq!(decode(V5, &bytes), Ok(Some(connect(expected.clone()))));
+        assert_vector(V31, &bytes, connect(expected));
+    }
+
+    #[test]
+    fn v311_minimal_with_empty_client_id() {
+        let bytes = [
+            0x10, 0x0C, // remaining length 12
+            0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, // "MQTT" level 4
+            0x02, // clean session
+            0x00, 0x3C, // keep alive
+            0x00, 0x00, // empty client identifier ([MQTT-3.1.3-6])
+        ];
+        assert_vector(V311, &bytes, connect(Connect::new(V311, "")));
+    }
+
+    #[test]
+    fn v311_with_will_username_and_password() {
+        let bytes = [
+            0x10, 0x37, // remaining length 55
+            0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, //
+            0xEC, // user name, password, will retain, will QoS 1, will; no clean session
+            0x00, 0x00, // keep alive off
+            0x00, 0x05, b'r', b'o', b'o', b's', b't', //
+            0x00, 0x0C, b's', b't', b'a', b't', b'u', b's', b'/', b'r', b'o', b'o', b's', b't', //
+            0x00, 0x07, b'o', b'f', b'f', b'l', b'i', b'n', b'e', //
+            0x00, 0x05, b'a', b'l', b'i', b'c', b'e', //
+            0x00, 0x06, b's', b'e', b'c', b'r', b'e', b't',
+        ];
+        let expected = Connect {
+            clean_start: false,
+            keep_alive: 0,
+            will: Some(Will {
+                topic: topic("status/roost"),
+                payload: b(b"offline"),
+                qos: QoS::AtLeastOnce,
+                retain: true,
+                properties: Properties::default(),
+            }),
+            username: Some(s("alice")),
+            password: Some(b(b"secret")),
+            ..Connect::new(V311, "roost")
+        };
+        assert_vector(V311, &bytes, connect(expected));
+    }
+
+    #[test]
+    fn v311_username_without_password() {
+        let bytes = [
+            0x10, 0x11, // remaining length 17
+            0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x82, 0x00, 0x3C, //
+            0x00, 0x01, b'c', //
+            0x00, 0x02, b'u', b'1',
+        ];
+        let expected = Connect {
+            username: Some(s("u1")),
+            ..Connect::new(V311, "c")
+        };
+        assert_vector(V311, &bytes, connect(expected));
+    }
+
+    #[test]
+    fn v5_minimal() {
+        let bytes = [
+            0x10, 0x0E, // remaining length 14
+            0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, // "MQTT" level 5
+            0x02, 0x00, 0x3C, // clean start, keep alive 60
+            0x00, // no properties
+            0x00, 0x01, b'c',
+        ];
+        assert_vector(V5, &bytes, connect(Connect::new(V5, "c")));
+    }
+
+    #[test]
+    fn v5_with_properties_and_will_properties() {
+        let bytes = [
+            0x10, 0x8E, 0x01, // remaining length 142
+            0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, //
+            0xCE, // user name, password, will QoS 1, will, clean start
+            0x00, 0x1E, // keep alive 30
+            0x30, // 48 bytes of properties
+            0x11, 0x00, 0x00, 0x0E, 0x10, // session expiry interval 3600
+            0x15, 0x00, 0x05, b'S', b'C', b'R', b'A', b'M', // authentication method
+            0x16, 0x00, 0x03, 0x01, 0x02, 0x03, // authentication data
+            0x17, 0x00, // request problem information: no
+            0x19, 0x01, // request response information: yes
+            0x21, 0x00, 0x14, // receive maximum 20
+            0x22, 0x00, 0x0A, // topic alias maximum 10
+            0x26, 0x00, 0x01, b'a', 0x00, 0x01, b'1', // user property a=1
+            0x26, 0x00, 0x01, b'a', 0x00, 0x01, b'2', // user property a=2: names may repeat
+            0x27, 0x00, 0x01, 0x00, 0x00, // maximum packet size 65536
+            0x00, 0x06, b'd', b'a', b's', b'h', b'-', b'1', // client identifier
+            0x2C, // 44 bytes of will properties
+            0x01, 0x01, // payload format indicator: UTF-8
+            0x02, 0x00, 0x00, 0x00, 0x3C, // message expiry interval 60
+            0x03, 0x00, 0x0A, b't', b'e', b'x', b't', b'/', b'p', b'l', b'a', b'i', b'n', // content type
+            0x08, 0x00, 0x03, b'r', b'/', b'1', // response topic
+            0x09, 0x00, 0x03, 0xC0, 0xFF, 0xEE, // correlation data
+            0x18, 0x00, 0x00, 0x00, 0x05, // will delay interval 5
+            0x26, 0x00, 0x01, b'k', 0x00, 0x01, b'v', // user property
+            0x00, 0x0D, b'd', b'a', b's', b'h', b'/', b'1', b'/', b's', b't', b'a', b't', b'u',
+            b's', // will topic
+            0x00, 0x04, b'g', b'o', b'n', b'e', // will payload
+            0x00, 0x03, b'b', b'o', b'b', // user name
+            0x00, 0x02, b'p', b'w', // password
+        ];
+        let expected = Connect {
+            keep_alive: 30,
+            properties: Properties {
+                session_expiry_interval: Some(3600),
+                authentication_method: Some(s("SCRAM")),
+                authentication_data: Some(b(&[1, 2, 3])),
+                request_problem_information: Some(false),
+                request_response_information: Some(true),
+                receive_maximum: Some(nz16(20)),
+                topic_alias_maximum: Some(10),
+                user_properties: vec![user("a", "1"), user("a", "2")],
+                maximum_packet_size: Some(nz32(65536)),
+                ..Properties::default()
+            },
+            will: Some(Will {
+                topic: topic("dash/1/status"),
+                payload: b(b"gone"),
+                qos: QoS::AtLeastOnce,
+                retain: false,
+                properties: Properties {
+                    payload_format_indicator: Some(true),
+                    message_expiry_interval: Some(60),
+                    content_type: Some(s("text/plain")),
+                    response_topic: Some(topic("r/1")),
+                    correlation_data: Some(b(&[0xC0, 0xFF, 0xEE])),
+                    will_delay_interval: Some(5),
+                    user_properties: vec![user("k", "v")],
+                    ..Properties::default()
+                },
+            }),
+            username: Some(s("bob")),
+            password: Some(b(b"pw")),
+            ..Connect::new(V5, "dash-1")
+        };
+        assert_vector(V5, &bytes, connect(expected));
+    }
+
+    #[test]
+    fn v5_password_without_username_is_allowed() {
+        let bytes = [
+            0x10, 0x11, // remaining length 17
+            0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, //
+            0x42, // password, clean start; no user name (allowed since MQTT 5, section 3.1.2.9)
+            0x00, 0x3C, 0x00, //
+            0x00, 0x01, b'p', //
+            0x00, 0x01, b'x',
+        ];
+        let expected = Connect {
+            password: Some(b(b"x")),
+            ..Connect::new(V5, "p")
+        };
+        assert_vector(V5, &bytes, connect(expected));
+    }
+
+    #[test]
+    fn bad_protocol_name() {
+        let bytes = frame(
+            0x10,
+            &[0x00, 0x04, b'M', b'Q', b'T', b'X', 0x04, 0x02, 0x00, 0x3C, 0x00, 0x00],
+        );
+        assert_malformed(
+            V311,
+            &bytes,
+            DecodeError::InvalidProtocolName,
+            ReasonCode::UnsupportedProtocolVersion,
+        );
+        // Names are case sensitive.
+        let bytes = frame(
+            0x10,
+            &[0x00, 0x04, b'm', b'q', b't', b't', 0x04, 0x02, 0x00, 0x3C, 0x00, 0x00],
+        );
+        assert_malformed(
+            V311,
+            &bytes,
+            DecodeError::InvalidProtocolName,
+            ReasonCode::UnsupportedProtocolVersion,
+        );
+    }
+
+    #[test]
+    fn unsupported_protocol_levels() {
+        let level6 = frame(
+            0x10,
+            &[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x06, 0x02, 0x00, 0x3C, 0x00, 0x00],
+        );
+        assert_malformed(
+            V311,
+            &level6,
+            DecodeError::UnsupportedProtocolLevel(6),
+            ReasonCode::UnsupportedProtocolVersion,
+        );
+        // MQTT with 3.1's level, MQIsdp with 3.1.1's.
+        let mqtt3 = frame(
+            0x10,
+            &[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x03, 0x02, 0x00, 0x3C, 0x00, 0x00],
+        );
+        assert_malformed(
+            V311,
+            &mqtt3,
+            DecodeError::UnsupportedProtocolLevel(3),
+            ReasonCode::UnsupportedProtocolVersion,
+        );
+        let mqisdp4 = frame(
+            0x10,
+            &[
+                0x00, 0x06, b'M', b'Q', b'I', b's', b'd', b'p', 0x04, 0x02, 0x00, 0x3C, 0x00, 0x00,
+            ],
+        );
+        assert_malformed(
+            V31,
+            &mqisdp4,
+            DecodeError::UnsupportedProtocolLevel(4),
+            ReasonCode::UnsupportedProtocolVersion,
+        );
+    }
+
+    #[test]
+    fn reserved_connect_flag() {
+        // [MQTT-3.1.2-3]
+        assert_malformed(
+            V311,
+            &frame(0x10, &body4(0x03, &[0x00, 0x00])),
+            DecodeError::ConnectReservedFlag,
+            ReasonCode::MalformedPacket,
+        );
+    }
+
+    #[test]
+    fn will_qos_or_retain_without_will() {
+        // [MQTT-3.1.2-11], [MQTT-3.1.2-13]: will QoS 1, then will retain, each without the will flag.
+        for flags in [0x0A, 0x12, 0x22] {
+            assert_malformed(
+                V311,
+                &frame(0x10, &body4(flags, &[0x00, 0x00])),
+                DecodeError::WillFlagsWithoutWill,
+                ReasonCode::MalformedPacket,
+            );
+        }
+    }
+
+    #[test]
+    fn will_qos_3() {
+        // [MQTT-3.1.2-12]: will, will QoS 3, clean session.
+        let rest = [0x00, 0x00, 0x00, 0x01, b'w', 0x00, 0x00];
+        assert_malformed(
+            V311,
+            &frame(0x10, &body4(0x1E, &rest)),
+            DecodeError::InvalidWillQoS,
+            ReasonCode::MalformedPacket,
+        );
+    }
+
+    #[test]
+    fn password_without_username_before_mqtt_5() {
+        // [MQTT-3.1.2-22] (3.1.1); 3.1 has the same rule.
+        let rest = [0x00, 0x00, 0x00, 0x01, b'x'];
+        assert_malformed(
+            V311,
+            &frame(0x10, &body4(0x42, &rest)),
+            DecodeError::PasswordWithoutUsername,
+            ReasonCode::MalformedPacket,
+        );
+        let v31 = [
+            &[0x00, 0x06, b'M', b'Q', b'I', b's', b'd', b'p', 0x03, 0x42, 0x00, 0x3C][..],
+            &[0x00, 0x01, b'c', 0x00, 0x01, b'x'],
+        ]
+        .concat();
+        assert_malformed(
+            V31,
+            &frame(0x10, &v31),
+            DecodeError::PasswordWithoutUsername,
+            ReasonCode::MalformedPacket,
+        );
+    }
+
+    #[test]
+    fn client_id_must_be_well_formed_utf8_without_nul() {
+        let cases: [(&[u8], DecodeError); 4] = [
+            (&[0x00, 0x01, 0xFF], DecodeError::InvalidUtf8),
+            (&[0x00, 0x03, b'a', 0x00, b'b'], DecodeError::NullCharacter),
+            // U+D800 encoded as if it were a character ([MQTT-1.5.4-1]).
+            (&[0x00, 0x03, 0xED, 0xA0, 0x80], DecodeError::InvalidUtf8),
+            // An overlong encoding of '/'.
+            (&[0x00, 0x02, 0xC0, 0xAF], DecodeError::InvalidUtf8),
+        ];
+        for (client_id, error) in cases {
+            assert_malformed(
+                V311,
+                &frame(0x10, &body4(0x02, client_id)),
+                error,
+                ReasonCode::MalformedPacket,
+            );
+        }
+    }
+
+    #[test]
+    fn will_topic_must_be_a_topic_name() {
+        // Will, clean session; client id "", will topic "a/#", empty will payload.
+        let rest = [0x00, 0x00, 0x00, 0x03, b'a', b'/', b'#', 0x00, 0x00];
+        assert_malformed(
+            V311,
+            &frame(0x10, &body4(0x06, &rest)),
+            DecodeError::WildcardInTopicName,
+            ReasonCode::TopicNameInvalid,
+        );
+        let empty = [0x00, 0x00, 0x00, 0x00, 0x00, 0x00];
+        assert_malformed(
+            V311,
+            &frame(0x10, &body4(0x06, &empty)),
+            DecodeError::EmptyTopicName,
+            ReasonCode::ProtocolError,
+        );
+    }
+
+    #[test]
+    fn truncated_connect_names_the_missing_field() {
+        assert_malformed(
+            V311,
+            &frame(0x10, &[0x00, 0x04, b'M', b'Q']),
+            DecodeError::UnexpectedEnd("protocol name"),
+            ReasonCode::MalformedPacket,
+        );
+        assert_malformed(
+            V311,
+            &frame(0x10, &[&MQTT4[..], &[0x02, 0x00]].concat()),
+            DecodeError::UnexpectedEnd("keep alive"),
+            ReasonCode::MalformedPacket,
+        );
+        // The user name and password flags are set, the password is missing.
+        assert_malformed(
+            V311,
+            &frame(0x10, &body4(0xC2, &[0x00, 0x00, 0x00, 0x01, b'u'])),
+            DecodeError::UnexpectedEnd("password"),
+            ReasonCode::MalformedPacket,
+        );
+    }
+
+    #[test]
+    fn v5_connect_property_rules() {
+        let cases: [(&[u8], DecodeError, ReasonCode); 7] = [
+            // Topic Alias belongs to PUBLISH.
+            (
+                &[0x03, 0x23, 0x00, 0x01],
+                DecodeError::PropertyNotAllowed {
+                    id: 0x23,
+                    packet: "CONNECT",
+                },
+                ReasonCode::MalformedPacket,
+            ),
+            // Receive Maximum 0.
+            (
+                &[0x03, 0x21, 0x00, 0x00],
+                DecodeError::InvalidPropertyValue(0x21),
+                ReasonCode::ProtocolError,
+            ),
+            // Maximum Packet Size 0.
+            (
+                &[0x05, 0x27, 0x00, 0x00, 0x00, 0x00],
+                DecodeError::InvalidPropertyValue(0x27),
+                ReasonCode::ProtocolError,
+            ),
+            // Request Problem Information 2: a boolean byte.
+            (
+                &[0x02, 0x17, 0x02],
+                DecodeError::InvalidPropertyValue(0x17),
+                ReasonCode::ProtocolError,
+            ),
+            // Session Expiry Interval twice.
+            (
+                &[0x0A, 0x11, 0x00, 0x00, 0x00, 0x01, 0x11, 0x00, 0x00, 0x00, 0x02],
+                DecodeError::DuplicateProperty(0x11),
+                ReasonCode::ProtocolError,
+            ),
+            // A property length running past the packet.
+            (
+                &[0x20, 0x11, 0x00, 0x00, 0x00, 0x01],
+                DecodeError::UnexpectedEnd("properties"),
+                ReasonCode::MalformedPacket,
+            ),
+            // An identifier the standard does not define.
+            (
+                &[0x02, 0x05, 0x00],
+                DecodeError::UnknownProperty(0x05),
+                ReasonCode::MalformedPacket,
+            ),
+        ];
+        for (props, error, reason) in cases {
+            assert_malformed(V5, &connect5(props), error, reason);
+        }
+    }
+
+    #[test]
+    fn v5_will_property_rules() {
+        // Will, clean start; no CONNECT properties; client id "c"; will properties; will topic "w"; no payload.
+        let with_will_props = |will_props: &[u8]| {
+            let body = [
+                &MQTT5[..],
+                &[0x06, 0x00, 0x3C, 0x00, 0x00, 0x01, b'c'],
+                will_props,
+                &[0x00, 0x01, b'w', 0x00, 0x00],
+            ]
+            .concat();
+            frame(0x10, &body)
+        };
+        assert_malformed(
+            V5,
+            &with_will_props(&[0x05, 0x11, 0x00, 0x00, 0x00, 0x01]),
+            DecodeError::PropertyNotAllowed {
+                id: 0x11,
+                packet: "Will Properties",
+            },
+            ReasonCode::MalformedPacket,
+        );
+        assert_malformed(
+            V5,
+            &with_will_props(&[0x02, 0x01, 0x02]),
+            DecodeError::InvalidPropertyValue(0x01),
+            ReasonCode::ProtocolError,
+        );
+        assert_malformed(
+            V5,
+            &with_will_props(&[0x05, 0x08, 0x00, 0x02, b'+', b'/']),
+            DecodeError::WildcardInTopicName,
+            ReasonCode::TopicNameInvalid,
+        );
+        // Will delay twice; two user properties are fine (checked by the vector above).
+        assert_malformed(
+            V5,
+            &with_will_props(&[0x0A, 0x18, 0x00, 0x00, 0x00, 0x01, 0x18, 0x00, 0x00, 0x00, 0x01]),
+            DecodeError::DuplicateProperty(0x18),
+            ReasonCode::ProtocolError,
+        );
+    }
+
+    #[test]
+    fn v3_connect_has_no_properties() {
+        // In 3.1.1 the byte after keep alive starts the client identifier: 00 01 'c', not a property length.
+        assert_eq!(
+            decode(V311, &frame(0x10, &body4(0x02, &[0x00, 0x01, b'c']))),
+            Ok(Some(connect(Connect::new(V311, "c"))))
+        );
+    }
+
+    #[test]
+    fn encode_refuses_what_the_version_cannot_say() {
+        let no_user = Connect {
+            password: Some(b(b"x")),
+            ..Connect::new(V311, "c")
+        };
+        assert_eq!(
+            encode(V311, &connect(no_user)),
+            Err(EncodeError::UnsupportedInVersion("a password without a user name"))
+        );
+        let alias = Connect {
+            properties: Properties {
+                topic_alias: Some(nz16(1)),
+                ..Properties::default()
+            },
+            ..Connect::new(V5, "c")
+        };
+        assert_eq!(
+            encode(V5, &connect(alias)),
+            Err(EncodeError::PropertyNotAllowed {
+                id: 0x23,
+                packet: "CONNECT"
+            })
+        );
+        let will_session_expiry = Connect {
+            will: Some(Will {
+                topic: topic("w"),
+                payload: Bytes::new(),
+                qos: QoS::AtMostOnce,
+                retain: false,
+                properties: Properties {
+                    session_expiry_interval: Some(1),
+                    ..Properties::default()
+                },
+            }),
+            ..Connect::new(V5, "c")
+        };
+        assert_eq!(
+            encode(V5, &connect(will_session_expiry)),
+            Err(EncodeError::PropertyNotAllowed {
+                id: 0x11,
+                packet: "Will Properties"
+            })
+        );
+        let empty_will_topic = Connect {
+            will: Some(Will {
+                topic: TopicName::empty(),
+                payload: Bytes::new(),
+                qos: QoS::AtMostOnce,
+                retain: false,
+                properties: Properties::default(),
+            }),
+            ..Connect::new(V311, "c")
+        };
+        assert_eq!(
+            encode(V311, &connect(empty_will_topic)),
+            Err(EncodeError::EmptyTopicName)
+        );
+    }
+
+    #[test]
+    fn debug_never_prints_the_password() {
+        let c = Connect {
+            username: Some(s("alice")),
+            password: Some(b(b"hunter2")),
+            ..Connect::new(V311, "c")
+        };
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
+        assert!(debug.contains("alice"), "{debug}");
+    }
+}

@@ -386,3 +386,399 @@ pub(crate) mod reason_tail {
         }
     }
 }
+
+/// Byte-exact vectors for the fixed header (section 2.1), PINGREQ and PINGRESP, and the helpers every packet's
+/// tests use: a vector must decode to its packet, encode back to exactly its bytes, and stream byte by byte.
+#[cfg(test)]
+pub(crate) mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use std::num::{NonZeroU16, NonZeroU32};
+
+    use bytes::{BufMut, Bytes, BytesMut};
+    use bytestring::ByteString;
+
+    use super::*;
+    use crate::properties::Properties;
+    use crate::reason::ReasonCode;
+    use crate::topic::{TopicFilter, TopicName};
+    use crate::types::PacketId;
+
+    pub(crate) use ProtocolVersion::{V5, V31, V311};
+
+    /// Every version, for packets whose bytes do not depend on it.
+    pub(crate) const ALL: [ProtocolVersion; 3] = [V31, V311, V5];
+
+    /// Bytes that follow a packet in a stream: a PINGREQ and the first byte of a PUBLISH.
+    const FOLLOWING: [u8; 3] = [0xC0, 0x00, 0x30];
+
+    pub(crate) fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ")
+    }
+
+    pub(crate) fn pid(v: u16) -> PacketId {
+        PacketId::new(v).unwrap()
+    }
+
+    pub(crate) fn topic(s: &str) -> TopicName {
+        TopicName::new(s.to_owned()).unwrap()
+    }
+
+    pub(crate) fn filter(s: &str) -> TopicFilter {
+        TopicFilter::new(s.to_owned()).unwrap()
+    }
+
+    pub(crate) fn s(v: &str) -> ByteString {
+        ByteString::from(v.to_owned())
+    }
+
+    pub(crate) fn b(v: &[u8]) -> Bytes {
+        Bytes::copy_from_slice(v)
+    }
+
+    pub(crate) fn nz16(v: u16) -> NonZeroU16 {
+        NonZeroU16::new(v).unwrap()
+    }
+
+    pub(crate) fn nz32(v: u32) -> NonZeroU32 {
+        NonZeroU32::new(v).unwrap()
+    }
+
+    pub(crate) fn user(k: &str, v: &str) -> (ByteString, ByteString) {
+        (s(k), s(v))
+    }
+
+    /// Properties with just a reason string.
+    pub(crate) fn reason_string(v: &str) -> Properties {
+        Properties {
+            reason_string: Some(s(v)),
+            ..Properties::default()
+        }
+    }
+
+    /// A packet built from its first byte and its body, for malformed cases (valid vectors are written out whole).
+    pub(crate) fn frame(first: u8, body: &[u8]) -> Vec<u8> {
+        assert!(body.len() < 128, "one-byte remaining length");
+        let mut bytes = vec![first, body.len() as u8];
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    /// Decodes `bytes` as one whole packet of `version`.
+    pub(crate) fn decode(version: ProtocolVersion, bytes: &[u8]) -> Result<Option<Packet>, DecodeError> {
+        let mut buf = BytesMut::from(bytes);
+        Packet::decode(&mut buf, version, MAX_PACKET_SIZE)
+    }
+
+    /// Encodes `packet` for `version` without a size limit.
+    pub(crate) fn encode(version: ProtocolVersion, packet: &Packet) -> Result<BytesMut, EncodeError> {
+        let mut buf = BytesMut::new();
+        packet.encode(version, &mut buf, MAX_PACKET_SIZE)?;
+        Ok(buf)
+    }
+
+    /// A byte vector written from the standard: it decodes to `expected` consuming every byte, `expected` encodes
+    /// to exactly those bytes, `encoded_len` agrees, and it decodes the same when it arrives one byte at a time.
+    #[track_caller]
+    pub(crate) fn assert_vector(version: ProtocolVersion, bytes: &[u8], expected: Packet) {
+        let mut buf = BytesMut::from(bytes);
+        assert_eq!(
+            Packet::decode(&mut buf, version, MAX_PACKET_SIZE),
+            Ok(Some(expected.clone())),
+            "decoding {} in {version}",
+            hex(bytes)
+        );
+        assert!(buf.is_empty(), "decoding left {} behind", hex(&buf));
+        let encoded = encode(version, &expected).expect("a valid packet encodes");
+        assert_eq!(hex(&encoded), hex(bytes), "encoding {expected:?} in {version}");
+        assert_eq!(expected.encoded_len(version), Ok(bytes.len()));
+        assert_streams(version, bytes, &expected);
+    }
+
+    /// `bytes` fed one byte at a time decode to nothing until the last byte, then to `expected`, consuming exactly
+    /// the packet and leaving the bytes that follow it.
+    #[track_caller]
+    pub(crate) fn assert_streams(version: ProtocolVersion, bytes: &[u8], expected: &Packet) {
+        let mut buf = BytesMut::new();
+        for (i, &byte) in bytes[..bytes.len() - 1].iter().enumerate() {
+            buf.put_u8(byte);
+            assert_eq!(
+                Packet::decode(&mut buf, version, MAX_PACKET_SIZE),
+                Ok(None),
+                "{} of {} bytes of {}",
+                i + 1,
+                bytes.len(),
+                hex(bytes)
+            );
+            assert_eq!(&buf[..], &bytes[..=i], "Ok(None) consumed bytes");
+        }
+        buf.put_u8(bytes[bytes.len() - 1]);
+        buf.extend_from_slice(&FOLLOWING);
+        assert_eq!(
+            Packet::decode(&mut buf, version, MAX_PACKET_SIZE),
+            Ok(Some(expected.clone()))
+        );
+        assert_eq!(&buf[..], &FOLLOWING, "the packet's bytes, and only those, are consumed");
+    }
+
+    /// A malformed packet: decoding fails with exactly `expected`, whose reason code is `reason`, and consumes
+    /// nothing.
+    #[track_caller]
+    pub(crate) fn assert_malformed(version: ProtocolVersion, bytes: &[u8], expected: DecodeError, reason: ReasonCode) {
+        let mut buf = BytesMut::from(bytes);
+        assert_eq!(
+            Packet::decode(&mut buf, version, MAX_PACKET_SIZE),
+            Err(expected),
+            "decoding {} in {version}",
+            hex(bytes)
+        );
+        assert_eq!(expected.reason_code(), reason, "reason code of {expected:?}");
+        assert_eq!(&buf[..], bytes, "a decode error consumed bytes");
+    }
+
+    #[test]
+    fn pingreq_and_pingresp_in_every_version() {
+        for version in ALL {
+            assert_vector(version, &[0xC0, 0x00], Packet::PingReq);
+            assert_vector(version, &[0xD0, 0x00], Packet::PingResp);
+        }
+    }
+
+    #[test]
+    fn an_empty_buffer_needs_more() {
+        for version in ALL {
+            assert_eq!(decode(version, &[]), Ok(None));
+            assert_eq!(decode(version, &[0x30]), Ok(None));
+            assert_eq!(decode(version, &[0x30, 0x80]), Ok(None));
+        }
+    }
+
+    #[test]
+    fn packet_type_0_is_reserved() {
+        for version in ALL {
+            assert_malformed(
+                version,
+                &[0x00, 0x00],
+                DecodeError::ReservedPacketType(0),
+                ReasonCode::MalformedPacket,
+            );
+        }
+    }
+
+    #[test]
+    fn auth_is_reserved_before_mqtt_5() {
+        for version in [V31, V311] {
+            assert_malformed(
+                version,
+                &[0xF0, 0x00],
+                DecodeError::ReservedPacketType(15),
+                ReasonCode::MalformedPacket,
+            );
+        }
+    }
+
+    /// Table 2-2: every packet but PUBLISH has fixed flags, 0010 for PUBREL, SUBSCRIBE and UNSUBSCRIBE, else 0000.
+    #[test]
+    fn reserved_flag_bits_of_every_fixed_flag_packet() {
+        let fixed: [(u8, PacketType, u8); 14] = [
+            (1, PacketType::Connect, 0),
+            (2, PacketType::ConnAck, 0),
+            (4, PacketType::PubAck, 0),
+            (5, PacketType::PubRec, 0),
+            (6, PacketType::PubRel, 2),
+            (7, PacketType::PubComp, 0),
+            (8, PacketType::Subscribe, 2),
+            (9, PacketType::SubAck, 0),
+            (10, PacketType::Unsubscribe, 2),
+            (11, PacketType::UnsubAck, 0),
+            (12, PacketType::PingReq, 0),
+            (13, PacketType::PingResp, 0),
+            (14, PacketType::Disconnect, 0),
+            (15, PacketType::Auth, 0),
+        ];
+        for version in ALL {
+            for (type_bits, packet, right) in fixed {
+                if packet == PacketType::Auth && version != V5 {
+                    continue; // Reserved packet type there, tested above.
+                }
+                for flags in (0..16).filter(|&f| f != right) {
+                    // MQTT 3.1 sets DUP on a re-sent PUBREL, SUBSCRIBE or UNSUBSCRIBE (tested in their files).
+                    if version == V31 && right == 2 && flags == 0b1010 {
+                        continue;
+                    }
+                    // The flags are checked before the length: a lone first byte is enough to reject.
+                    assert_malformed(
+                        version,
+                        &[type_bits << 4 | flags],
+                        DecodeError::ReservedFlags { packet, flags },
+                        ReasonCode::MalformedPacket,
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pingreq_with_a_body_has_trailing_bytes() {
+        for version in ALL {
+            assert_malformed(
+                version,
+                &[0xC0, 0x01, 0x00],
+                DecodeError::TrailingBytes(PacketType::PingReq),
+                ReasonCode::MalformedPacket,
+            );
+            assert_malformed(
+                version,
+                &[0xD0, 0x02, 0x00, 0x00],
+                DecodeError::TrailingBytes(PacketType::PingResp),
+                ReasonCode::MalformedPacket,
+            );
+        }
+    }
+
+    #[test]
+    fn remaining_length_of_five_bytes_is_malformed() {
+        // [MQTT-1.5.5-1]: at most four bytes; the fifth continuation is an error as soon as it is seen.
+        for version in ALL {
+            assert_malformed(
+                version,
+                &[0xD0, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F],
+                DecodeError::MalformedVarInt,
+                ReasonCode::MalformedPacket,
+            );
+            assert_malformed(
+                version,
+                &[0x30, 0x80, 0x80, 0x80, 0x80],
+                DecodeError::MalformedVarInt,
+                ReasonCode::MalformedPacket,
+            );
+        }
+    }
+
+    #[test]
+    fn non_minimal_remaining_length_is_malformed() {
+        // [MQTT-1.5.5-1]: 0 as 80 00, 2 as 82 00.
+        for version in ALL {
+            assert_malformed(
+                version,
+                &[0xC0, 0x80, 0x00],
+                DecodeError::MalformedVarInt,
+                ReasonCode::MalformedPacket,
+            );
+            assert_malformed(
+                version,
+                &[0x40, 0x82, 0x80, 0x00, 0x00, 0x01],
+                DecodeError::MalformedVarInt,
+                ReasonCode::MalformedPacket,
+            );
+        }
+    }
+
+    #[test]
+    fn packet_too_large_is_reported_from_the_fixed_header_alone() {
+        // The first five bytes of a PUBLISH announcing the largest body there is, 268,435,455 bytes.
+        let header = [0x30, 0xFF, 0xFF, 0xFF, 0x7F];
+        for version in ALL {
+            let mut buf = BytesMut::from(&header[..]);
+            let expected = DecodeError::PacketTooLarge {
+                size: 1 + 4 + 268_435_455,
+                max: 1024,
+            };
+            assert_eq!(Packet::decode(&mut buf, version, 1024), Err(expected));
+            assert_eq!(expected.reason_code(), ReasonCode::PacketTooLarge);
+            assert_eq!(&buf[..], &header, "nothing consumed");
+            // Nor was room for the announced body reserved.
+            assert!(buf.capacity() < 1024);
+        }
+    }
+
+    #[test]
+    fn the_size_limit_counts_the_fixed_header() {
+        // PINGREQ is two bytes: a limit of 2 admits it, 1 does not.
+        for version in ALL {
+            let mut buf = BytesMut::from(&[0xC0, 0x00][..]);
+            assert_eq!(Packet::decode(&mut buf, version, 2), Ok(Some(Packet::PingReq)));
+            let mut buf = BytesMut::from(&[0xC0, 0x00][..]);
+            assert_eq!(
+                Packet::decode(&mut buf, version, 1),
+                Err(DecodeError::PacketTooLarge { size: 2, max: 1 })
+            );
+            // A packet at exactly the limit that is not all here yet simply needs more bytes.
+            let mut buf = BytesMut::from(&[0x30, 0x7F, 0x00][..]);
+            assert_eq!(Packet::decode(&mut buf, version, 129), Ok(None));
+            assert_eq!(
+                Packet::decode(&mut buf, version, 128),
+                Err(DecodeError::PacketTooLarge { size: 129, max: 128 })
+            );
+        }
+    }
+
+    #[test]
+    fn two_packets_back_to_back_decode_one_at_a_time() {
+        // PUBACK 7 then PINGRESP, as 3.1.1 sends them.
+        let mut buf = BytesMut::from(&[0x40, 0x02, 0x00, 0x07, 0xD0, 0x00][..]);
+        assert_eq!(
+            Packet::decode(&mut buf, V311, MAX_PACKET_SIZE),
+            Ok(Some(Packet::PubAck(Ack::new(pid(7)))))
+        );
+        assert_eq!(&buf[..], &[0xD0, 0x00]);
+        assert_eq!(
+            Packet::decode(&mut buf, V311, MAX_PACKET_SIZE),
+            Ok(Some(Packet::PingResp))
+        );
+        assert!(buf.is_empty());
+        assert_eq!(Packet::decode(&mut buf, V311, MAX_PACKET_SIZE), Ok(None));
+    }
+
+    #[test]
+    fn an_error_in_the_body_consumes_nothing_and_leaves_what_follows() {
+        // PINGREQ with a one-byte body, then a PINGRESP.
+        let bytes = [0xC0, 0x01, 0x00, 0xD0, 0x00];
+        let mut buf = BytesMut::from(&bytes[..]);
+        assert_eq!(
+            Packet::decode(&mut buf, V5, MAX_PACKET_SIZE),
+            Err(DecodeError::TrailingBytes(PacketType::PingReq))
+        );
+        assert_eq!(&buf[..], &bytes);
+    }
+
+    #[test]
+    fn encode_refuses_a_packet_above_the_limit_and_writes_nothing() {
+        let publish = Packet::Publish(Publish::new(topic("a/b"), Bytes::from_static(&[0xAB; 100])));
+        // 1 type byte + 1 length byte + 2 + 3 topic + 100 payload.
+        assert_eq!(publish.encoded_len(V311), Ok(107));
+        let mut buf = BytesMut::from(&b"earlier"[..]);
+        assert_eq!(
+            publish.encode(V311, &mut buf, 106),
+            Err(EncodeError::PacketTooLarge { size: 107, max: 106 })
+        );
+        assert_eq!(&buf[..], b"earlier", "nothing written");
+        publish.encode(V311, &mut buf, 107).unwrap();
+        assert_eq!(buf.len(), 7 + 107);
+        // In MQTT 5 the empty property length adds one byte.
+        assert_eq!(
+            publish.encode(V5, &mut BytesMut::new(), 107),
+            Err(EncodeError::PacketTooLarge { size: 108, max: 107 })
+        );
+    }
+
+    #[test]
+    fn encode_appends_after_what_the_buffer_holds() {
+        let mut buf = BytesMut::from(&[0xC0, 0x00][..]);
+        Packet::PingResp.encode(V311, &mut buf, MAX_PACKET_SIZE).unwrap();
+        assert_eq!(&buf[..], &[0xC0, 0x00, 0xD0, 0x00]);
+    }
+
+    #[test]
+    fn remaining_length_of_two_bytes() {
+        // A 3.1.1 PUBLISH with a 200-byte body: remaining length 200 = C8 01 (section 1.5.5).
+        let mut bytes = vec![0x30, 0xC8, 0x01, 0x00, 0x01, b't'];
+        bytes.extend_from_slice(&[0x5A; 197]);
+        assert_vector(
+            V311,
+            &bytes,
+            Packet::Publish(Publish::new(topic("t"), Bytes::from_static(&[0x5A; 197]))),
+        );
+    }
+}
