@@ -120,3 +120,326 @@ impl Subscribe {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::super::tests::*;
+    use super::*;
+    use crate::{EncodeError, Packet, ReasonCode};
+
+    fn subscribe(packet_id: u16, filters: &[(&str, SubscriptionOptions)]) -> Subscribe {
+        Subscribe {
+            packet_id: pid(packet_id),
+            properties: Properties::default(),
+            filters: filters.iter().map(|(f, o)| (filter(f), *o)).collect(),
+        }
+    }
+
+    /// A SUBSCRIBE of `version` with packet id 1, no properties, and one filter with `options`.
+    fn one_filter(version: ProtocolVersion, f: &[u8], options: u8) -> Vec<u8> {
+        let props: &[u8] = if version == V5 { &[0x00] } else { &[] };
+        let body = [&[0x00, 0x01][..], props, &[0x00, f.len() as u8], f, &[options]].concat();
+        frame(0x82, &body)
+    }
+
+    #[test]
+    fn v31_one_filter() {
+        let bytes = [
+            0x82, 0x08, // SUBSCRIBE (flags 0010), remaining length 8
+            0x00, 0x01, // packet identifier
+            0x00, 0x03, b'a', b'/', b'b', 0x01, // filter, QoS 1
+        ];
+        let expected = subscribe(1, &[("a/b", SubscriptionOptions::qos(QoS::AtLeastOnce))]);
+        assert_vector(V31, &bytes, Packet::Subscribe(expected.clone()));
+        // A re-sent 3.1 SUBSCRIBE carries DUP.
+        let mut dup = bytes;
+        dup[0] = 0x8A;
+        assert_eq!(decode(V31, &dup), Ok(Some(Packet::Subscribe(expected))));
+        assert_malformed(
+            V311,
+            &dup,
+            DecodeError::ReservedFlags {
+                packet: PacketType::Subscribe,
+                flags: 0x0A,
+            },
+            ReasonCode::MalformedPacket,
+        );
+    }
+
+    #[test]
+    fn v311_two_filters() {
+        let bytes = [
+            0x82, 0x0C, //
+            0x00, 0x02, //
+            0x00, 0x03, b'a', b'/', b'+', 0x01, // a/+ at QoS 1
+            0x00, 0x01, b'#', 0x02, // # at QoS 2
+        ];
+        let expected = subscribe(
+            2,
+            &[
+                ("a/+", SubscriptionOptions::qos(QoS::AtLeastOnce)),
+                ("#", SubscriptionOptions::qos(QoS::ExactlyOnce)),
+            ],
+        );
+        assert_vector(V311, &bytes, Packet::Subscribe(expected));
+    }
+
+    #[test]
+    fn v5_minimal() {
+        let bytes = [0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, b'#', 0x00];
+        let expected = subscribe(1, &[("#", SubscriptionOptions::default())]);
+        assert_vector(V5, &bytes, Packet::Subscribe(expected));
+    }
+
+    #[test]
+    fn v5_with_options_and_properties() {
+        let bytes = [
+            0x82, 0x22, // remaining length 34
+            0x00, 0x02, // packet identifier
+            0x0A, // 10 bytes of properties
+            0x0B, 0x80, 0x01, // subscription identifier 128 (two-byte Variable Byte Integer)
+            0x26, 0x00, 0x01, b'k', 0x00, 0x01, b'v', // user property
+            0x00, 0x03, b'a', b'/', b'b', //
+            0x2E, // retain handling 2, retain as published, no local, QoS 2
+            0x00, 0x0C, b'$', b's', b'h', b'a', b'r', b'e', b'/', b'g', b'/', b'c', b'/', b'#', //
+            0x11, // retain handling 1, QoS 1
+        ];
+        let expected = Subscribe {
+            packet_id: pid(2),
+            properties: Properties {
+                subscription_identifiers: vec![nz32(128)],
+                user_properties: vec![user("k", "v")],
+                ..Properties::default()
+            },
+            filters: vec![
+                (
+                    filter("a/b"),
+                    SubscriptionOptions {
+                        qos: QoS::ExactlyOnce,
+                        no_local: true,
+                        retain_as_published: true,
+                        retain_handling: RetainHandling::DoNotSend,
+                    },
+                ),
+                (
+                    filter("$share/g/c/#"),
+                    SubscriptionOptions {
+                        qos: QoS::AtLeastOnce,
+                        retain_handling: RetainHandling::SendIfNew,
+                        ..SubscriptionOptions::default()
+                    },
+                ),
+            ],
+        };
+        assert_vector(V5, &bytes, Packet::Subscribe(expected));
+    }
+
+    #[test]
+    fn packet_id_0() {
+        for version in ALL {
+            let mut bytes = one_filter(version, b"a", 0x00);
+            bytes[3] = 0x00;
+            assert_malformed(version, &bytes, DecodeError::ZeroPacketId, ReasonCode::MalformedPacket);
+        }
+    }
+
+    #[test]
+    fn empty_subscribe() {
+        // [MQTT-3.8.3-2] (5.0), [MQTT-3.8.3-3] (3.1.1): a protocol error.
+        for version in [V31, V311] {
+            assert_malformed(
+                version,
+                &[0x82, 0x02, 0x00, 0x01],
+                DecodeError::NoTopicFilters(PacketType::Subscribe),
+                ReasonCode::ProtocolError,
+            );
+        }
+        assert_malformed(
+            V5,
+            &[0x82, 0x03, 0x00, 0x01, 0x00],
+            DecodeError::NoTopicFilters(PacketType::Subscribe),
+            ReasonCode::ProtocolError,
+        );
+    }
+
+    #[test]
+    fn reserved_option_bits() {
+        // [MQTT-3.8.3-5] (5.0): bits 7 and 6. In 3.1.1 ([MQTT-3-8.3-4]) bits 7 to 2.
+        for options in [0x40, 0x80, 0xC0] {
+            assert_malformed(
+                V5,
+                &one_filter(V5, b"a", options),
+                DecodeError::InvalidSubscriptionOptions,
+                ReasonCode::MalformedPacket,
+            );
+        }
+        for version in [V31, V311] {
+            for options in [0x04, 0x08, 0x10, 0x20, 0x40, 0x80] {
+                assert_malformed(
+                    version,
+                    &one_filter(version, b"a", options),
+                    DecodeError::InvalidSubscriptionOptions,
+                    ReasonCode::MalformedPacket,
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn qos_3() {
+        for version in ALL {
+            assert_malformed(
+                version,
+                &one_filter(version, b"a", 0x03),
+                DecodeError::InvalidSubscriptionQoS,
+                ReasonCode::ProtocolError,
+            );
+        }
+    }
+
+    #[test]
+    fn retain_handling_3() {
+        assert_malformed(
+            V5,
+            &one_filter(V5, b"a", 0x30),
+            DecodeError::InvalidRetainHandling,
+            ReasonCode::ProtocolError,
+        );
+    }
+
+    #[test]
+    fn no_local_on_a_shared_subscription() {
+        // [MQTT-3.8.3-4]
+        assert_malformed(
+            V5,
+            &one_filter(V5, b"$share/g/a", 0x04),
+            DecodeError::NoLocalOnSharedSubscription,
+            ReasonCode::ProtocolError,
+        );
+        // No Local on an ordinary filter that merely looks similar is fine.
+        let ok = one_filter(V5, b"$sharex/g/a", 0x04);
+        assert!(matches!(decode(V5, &ok), Ok(Some(Packet::Subscribe(_)))));
+    }
+
+    #[test]
+    fn bad_topic_filters() {
+        // [MQTT-4.7.1-2], [MQTT-4.7.1-3], [MQTT-4.7.3-1], [MQTT-4.8.2-1], [MQTT-4.8.2-2]
+        let bad: [&[u8]; 12] = [
+            b"a/#/b",
+            b"a+",
+            b"#a",
+            b"a/b#",
+            b"+a",
+            b"",
+            b"$share/g",
+            b"$share//a",
+            b"$share/g/",
+            b"$share/g+/a",
+            b"$share/#/a",
+            b"$share/g/a/#/b",
+        ];
+        for f in bad {
+            for version in ALL {
+                assert_malformed(
+                    version,
+                    &one_filter(version, f, 0x00),
+                    DecodeError::InvalidTopicFilter,
+                    ReasonCode::TopicFilterInvalid,
+                );
+            }
+        }
+        assert_malformed(
+            V311,
+            &one_filter(V311, b"a/\0", 0x00),
+            DecodeError::NullCharacter,
+            ReasonCode::MalformedPacket,
+        );
+        assert_malformed(
+            V311,
+            &one_filter(V311, b"\xED\xA0\x80", 0x00),
+            DecodeError::InvalidUtf8,
+            ReasonCode::MalformedPacket,
+        );
+    }
+
+    #[test]
+    fn v5_subscribe_property_rules() {
+        let cases: [(&[u8], DecodeError, ReasonCode); 4] = [
+            // At most one subscription identifier in SUBSCRIBE (section 3.8.2.1.2), unlike PUBLISH.
+            (
+                &[0x04, 0x0B, 0x01, 0x0B, 0x02],
+                DecodeError::DuplicateProperty(0x0B),
+                ReasonCode::ProtocolError,
+            ),
+            (
+                &[0x02, 0x0B, 0x00],
+                DecodeError::ZeroSubscriptionIdentifier,
+                ReasonCode::ProtocolError,
+            ),
+            (
+                &[0x04, 0x1F, 0x00, 0x01, b'r'],
+                DecodeError::PropertyNotAllowed {
+                    id: 0x1F,
+                    packet: "SUBSCRIBE",
+                },
+                ReasonCode::MalformedPacket,
+            ),
+            (
+                &[0x02, 0x0B, 0x80],
+                DecodeError::UnexpectedEnd("subscription identifier"),
+                ReasonCode::MalformedPacket,
+            ),
+        ];
+        for (props, error, reason) in cases {
+            let body = [&[0x00, 0x01][..], props, &[0x00, 0x01, b'a', 0x00]].concat();
+            assert_malformed(V5, &frame(0x82, &body), error, reason);
+        }
+    }
+
+    #[test]
+    fn missing_options_byte() {
+        assert_malformed(
+            V311,
+            &[0x82, 0x07, 0x00, 0x01, 0x00, 0x03, b'a', b'/', b'b'],
+            DecodeError::UnexpectedEnd("subscription options"),
+            ReasonCode::MalformedPacket,
+        );
+    }
+
+    #[test]
+    fn encoding() {
+        let all_options = SubscriptionOptions {
+            qos: QoS::AtLeastOnce,
+            no_local: true,
+            retain_as_published: true,
+            retain_handling: RetainHandling::DoNotSend,
+        };
+        // MQTT 3.x writes only the QoS of the options.
+        let p = Packet::Subscribe(subscribe(1, &[("a", all_options)]));
+        assert_eq!(
+            &encode(V311, &p).unwrap()[..],
+            &[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x01]
+        );
+        let empty = Packet::Subscribe(subscribe(1, &[]));
+        assert_eq!(encode(V5, &empty), Err(EncodeError::NoTopicFilters));
+        let shared = Packet::Subscribe(subscribe(1, &[("$share/g/a", all_options)]));
+        assert_eq!(encode(V5, &shared), Err(EncodeError::NoLocalOnSharedSubscription));
+        let two_ids = Packet::Subscribe(Subscribe {
+            properties: Properties {
+                subscription_identifiers: vec![nz32(1), nz32(2)],
+                ..Properties::default()
+            },
+            ..subscribe(1, &[("a", SubscriptionOptions::default())])
+        });
+        assert_eq!(
+            encode(V5, &two_ids),
+            Err(EncodeError::PropertyNotAllowed {
+                id: 0x0B,
+                packet: "SUBSCRIBE"
+            })
+        );
+    }
+}
