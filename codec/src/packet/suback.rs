@@ -83,3 +83,141 @@ impl SubAck {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::super::tests::*;
+    use super::*;
+    use crate::Packet;
+
+    fn suback(packet_id: u16, properties: Properties, reason_codes: &[ReasonCode]) -> Packet {
+        Packet::SubAck(SubAck {
+            packet_id: pid(packet_id),
+            properties,
+            reason_codes: reason_codes.to_vec(),
+        })
+    }
+
+    #[test]
+    fn v3_granted_and_failure() {
+        let one = suback(1, Properties::default(), &[ReasonCode::GrantedQoS1]);
+        let three = suback(
+            2,
+            Properties::default(),
+            &[
+                ReasonCode::GRANTED_QOS0,
+                ReasonCode::GrantedQoS2,
+                ReasonCode::UnspecifiedError,
+            ],
+        );
+        for version in [V31, V311] {
+            assert_vector(version, &[0x90, 0x03, 0x00, 0x01, 0x01], one.clone());
+            // [MQTT-3.9.3-2]: 0x00, 0x01, 0x02 granted, 0x80 failure.
+            assert_vector(version, &[0x90, 0x05, 0x00, 0x02, 0x00, 0x02, 0x80], three.clone());
+        }
+    }
+
+    #[test]
+    fn v5_minimal() {
+        assert_vector(
+            V5,
+            &[0x90, 0x04, 0x00, 0x01, 0x00, 0x00],
+            suback(1, Properties::default(), &[ReasonCode::GRANTED_QOS0]),
+        );
+    }
+
+    #[test]
+    fn v5_with_properties_and_failure_reasons() {
+        let bytes = [
+            0x90, 0x10, // SUBACK, remaining length 16
+            0x00, 0x03, //
+            0x05, 0x1F, 0x00, 0x02, b'o', b'k', // reason string
+            0x00, 0x01, 0x02, // granted QoS 0, 1, 2
+            0x87, 0x8F, 0x9E, 0xA1, 0xA2, // not authorized, bad filter, shared / ids / wildcards not supported
+        ];
+        let expected = suback(
+            3,
+            reason_string("ok"),
+            &[
+                ReasonCode::GRANTED_QOS0,
+                ReasonCode::GrantedQoS1,
+                ReasonCode::GrantedQoS2,
+                ReasonCode::NotAuthorized,
+                ReasonCode::TopicFilterInvalid,
+                ReasonCode::SharedSubscriptionsNotSupported,
+                ReasonCode::SubscriptionIdentifiersNotSupported,
+                ReasonCode::WildcardSubscriptionsNotSupported,
+            ],
+        );
+        assert_vector(V5, &bytes, expected);
+    }
+
+    #[test]
+    fn return_codes_the_version_does_not_have() {
+        for (version, code) in [
+            (V311, 0x03),
+            (V311, 0x87),
+            (V31, 0x81),
+            (V5, 0x04),
+            (V5, 0x10),
+            (V5, 0x03),
+        ] {
+            let bytes = if version == V5 {
+                vec![0x90, 0x04, 0x00, 0x01, 0x00, code]
+            } else {
+                vec![0x90, 0x03, 0x00, 0x01, code]
+            };
+            assert_malformed(
+                version,
+                &bytes,
+                DecodeError::InvalidReasonCode {
+                    packet: PacketType::SubAck,
+                    code,
+                },
+                ReasonCode::MalformedPacket,
+            );
+        }
+    }
+
+    #[test]
+    fn packet_id_0_and_properties() {
+        for version in ALL {
+            assert_malformed(
+                version,
+                &[0x90, 0x04, 0x00, 0x00, 0x00, 0x00],
+                DecodeError::ZeroPacketId,
+                ReasonCode::MalformedPacket,
+            );
+        }
+        assert_malformed(
+            V5,
+            &[0x90, 0x07, 0x00, 0x01, 0x03, 0x23, 0x00, 0x01, 0x00],
+            DecodeError::PropertyNotAllowed {
+                id: 0x23,
+                packet: "SUBACK",
+            },
+            ReasonCode::MalformedPacket,
+        );
+    }
+
+    #[test]
+    fn v3_encoding_reports_every_failure_as_0x80() {
+        let p = suback(
+            1,
+            reason_string("dropped in 3.x"),
+            &[ReasonCode::NotAuthorized, ReasonCode::GrantedQoS1],
+        );
+        assert_eq!(&encode(V311, &p).unwrap()[..], &[0x90, 0x04, 0x00, 0x01, 0x80, 0x01]);
+        let bad = suback(1, Properties::default(), &[ReasonCode::NoMatchingSubscribers]);
+        assert_eq!(
+            encode(V5, &bad),
+            Err(crate::EncodeError::InvalidReasonCode {
+                packet: PacketType::SubAck,
+                code: 0x10
+            })
+        );
+    }
+}

@@ -66,3 +66,134 @@ impl Unsubscribe {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::super::tests::*;
+    use super::*;
+    use crate::{EncodeError, Packet, ReasonCode};
+
+    fn unsubscribe(packet_id: u16, properties: Properties, filters: &[&str]) -> Packet {
+        Packet::Unsubscribe(Unsubscribe {
+            packet_id: pid(packet_id),
+            properties,
+            filters: filters.iter().map(|f| filter(f)).collect(),
+        })
+    }
+
+    #[test]
+    fn v3_one_and_two_filters() {
+        for version in [V31, V311] {
+            let bytes = [
+                0xA2, 0x07, // UNSUBSCRIBE (flags 0010)
+                0x00, 0x01, //
+                0x00, 0x03, b'a', b'/', b'b',
+            ];
+            assert_vector(version, &bytes, unsubscribe(1, Properties::default(), &["a/b"]));
+            let bytes = [0xA2, 0x0A, 0x00, 0x02, 0x00, 0x01, b'#', 0x00, 0x03, b'a', b'/', b'+'];
+            assert_vector(version, &bytes, unsubscribe(2, Properties::default(), &["#", "a/+"]));
+        }
+    }
+
+    #[test]
+    fn v31_resent_with_dup() {
+        let bytes = [0xAA, 0x05, 0x00, 0x01, 0x00, 0x01, b'a'];
+        assert_eq!(
+            decode(V31, &bytes),
+            Ok(Some(unsubscribe(1, Properties::default(), &["a"])))
+        );
+        assert_malformed(
+            V311,
+            &bytes,
+            DecodeError::ReservedFlags {
+                packet: PacketType::Unsubscribe,
+                flags: 0x0A,
+            },
+            ReasonCode::MalformedPacket,
+        );
+    }
+
+    #[test]
+    fn v5_with_user_property() {
+        let bytes = [
+            0xA2, 0x16, // remaining length 22
+            0x00, 0x03, //
+            0x07, 0x26, 0x00, 0x01, b'k', 0x00, 0x01, b'v', // user property
+            0x00, 0x0A, b'$', b's', b'h', b'a', b'r', b'e', b'/', b'g', b'/', b'a',
+        ];
+        let properties = Properties {
+            user_properties: vec![user("k", "v")],
+            ..Properties::default()
+        };
+        assert_vector(V5, &bytes, unsubscribe(3, properties, &["$share/g/a"]));
+    }
+
+    #[test]
+    fn empty_unsubscribe() {
+        // [MQTT-3.10.3-2]
+        for version in [V31, V311] {
+            assert_malformed(
+                version,
+                &[0xA2, 0x02, 0x00, 0x01],
+                DecodeError::NoTopicFilters(PacketType::Unsubscribe),
+                ReasonCode::ProtocolError,
+            );
+        }
+        assert_malformed(
+            V5,
+            &[0xA2, 0x03, 0x00, 0x01, 0x00],
+            DecodeError::NoTopicFilters(PacketType::Unsubscribe),
+            ReasonCode::ProtocolError,
+        );
+    }
+
+    #[test]
+    fn malformed_unsubscribe() {
+        for version in ALL {
+            let props: &[u8] = if version == V5 { &[0x00] } else { &[] };
+            let with =
+                |packet_id: &[u8], f: &[u8]| frame(0xA2, &[packet_id, props, &[0x00, f.len() as u8], f].concat());
+            assert_malformed(
+                version,
+                &with(&[0x00, 0x00], b"a"),
+                DecodeError::ZeroPacketId,
+                ReasonCode::MalformedPacket,
+            );
+            for bad in [&b"a/#/b"[..], b"a+", b"#a", b"$share/g", b""] {
+                assert_malformed(
+                    version,
+                    &with(&[0x00, 0x01], bad),
+                    DecodeError::InvalidTopicFilter,
+                    ReasonCode::TopicFilterInvalid,
+                );
+            }
+            assert_malformed(
+                version,
+                &with(&[0x00, 0x01], b"\xC3"),
+                DecodeError::InvalidUtf8,
+                ReasonCode::MalformedPacket,
+            );
+        }
+        // UNSUBSCRIBE carries user properties only.
+        assert_malformed(
+            V5,
+            &[0xA2, 0x08, 0x00, 0x01, 0x02, 0x0B, 0x01, 0x00, 0x01, b'a'],
+            DecodeError::PropertyNotAllowed {
+                id: 0x0B,
+                packet: "UNSUBSCRIBE",
+            },
+            ReasonCode::MalformedPacket,
+        );
+    }
+
+    #[test]
+    fn encode_refuses_no_filters() {
+        assert_eq!(
+            encode(V311, &unsubscribe(1, Properties::default(), &[])),
+            Err(EncodeError::NoTopicFilters)
+        );
+    }
+}
