@@ -485,3 +485,505 @@ impl Properties {
         Ok(p)
     }
 }
+
+/// Table 2-4 of section 2.2.2.2 written out again, independently of `allowed_in`, and every property decoded and
+/// encoded in every context.
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+    use crate::types::QoS;
+
+    const CONTEXTS: [Context; 11] = [
+        Context::CONNECT,
+        Context::CONNACK,
+        Context::PUBLISH,
+        Context::PUB_RESPONSE,
+        Context::SUBSCRIBE,
+        Context::SUBACK,
+        Context::UNSUBSCRIBE,
+        Context::UNSUBACK,
+        Context::DISCONNECT,
+        Context::AUTH,
+        Context::WILL,
+    ];
+
+    /// Table 2-4: each identifier and the packets (or Will Properties) that may carry it.
+    fn table_2_4() -> Vec<(u8, Vec<Context>)> {
+        use Context as C;
+        let every = CONTEXTS.to_vec();
+        vec![
+            (0x01, vec![C::PUBLISH, C::WILL]),
+            (0x02, vec![C::PUBLISH, C::WILL]),
+            (0x03, vec![C::PUBLISH, C::WILL]),
+            (0x08, vec![C::PUBLISH, C::WILL]),
+            (0x09, vec![C::PUBLISH, C::WILL]),
+            (0x0B, vec![C::PUBLISH, C::SUBSCRIBE]),
+            (0x11, vec![C::CONNECT, C::CONNACK, C::DISCONNECT]),
+            (0x12, vec![C::CONNACK]),
+            (0x13, vec![C::CONNACK]),
+            (0x15, vec![C::CONNECT, C::CONNACK, C::AUTH]),
+            (0x16, vec![C::CONNECT, C::CONNACK, C::AUTH]),
+            (0x17, vec![C::CONNECT]),
+            (0x18, vec![C::WILL]),
+            (0x19, vec![C::CONNECT]),
+            (0x1A, vec![C::CONNACK]),
+            (0x1C, vec![C::CONNACK, C::DISCONNECT]),
+            (
+                0x1F,
+                vec![
+                    C::CONNACK,
+                    C::PUB_RESPONSE,
+                    C::SUBACK,
+                    C::UNSUBACK,
+                    C::DISCONNECT,
+                    C::AUTH,
+                ],
+            ),
+            (0x21, vec![C::CONNECT, C::CONNACK]),
+            (0x22, vec![C::CONNECT, C::CONNACK]),
+            (0x23, vec![C::PUBLISH]),
+            (0x24, vec![C::CONNACK]),
+            (0x25, vec![C::CONNACK]),
+            (0x26, every),
+            (0x27, vec![C::CONNECT, C::CONNACK]),
+            (0x28, vec![C::CONNACK]),
+            (0x29, vec![C::CONNACK]),
+            (0x2A, vec![C::CONNACK]),
+        ]
+    }
+
+    fn s(v: &str) -> ByteString {
+        ByteString::from(v.to_owned())
+    }
+
+    /// One valid encoding of property `id` (identifier and value) and the properties it decodes to.
+    fn sample(id: u8) -> (Vec<u8>, Properties) {
+        let mut p = Properties::default();
+        let bytes = match id {
+            0x01 => {
+                p.payload_format_indicator = Some(true);
+                vec![0x01, 0x01]
+            }
+            0x02 => {
+                p.message_expiry_interval = Some(10);
+                vec![0x02, 0x00, 0x00, 0x00, 0x0A]
+            }
+            0x03 => {
+                p.content_type = Some(s("t"));
+                vec![0x03, 0x00, 0x01, b't']
+            }
+            0x08 => {
+                p.response_topic = Some(TopicName::new("r").unwrap());
+                vec![0x08, 0x00, 0x01, b'r']
+            }
+            0x09 => {
+                p.correlation_data = Some(Bytes::from_static(&[0xFF]));
+                vec![0x09, 0x00, 0x01, 0xFF]
+            }
+            0x0B => {
+                p.subscription_identifiers = vec![NonZeroU32::new(5).unwrap()];
+                vec![0x0B, 0x05]
+            }
+            0x11 => {
+                p.session_expiry_interval = Some(1);
+                vec![0x11, 0x00, 0x00, 0x00, 0x01]
+            }
+            0x12 => {
+                p.assigned_client_identifier = Some(s("c"));
+                vec![0x12, 0x00, 0x01, b'c']
+            }
+            0x13 => {
+                p.server_keep_alive = Some(5);
+                vec![0x13, 0x00, 0x05]
+            }
+            0x15 => {
+                p.authentication_method = Some(s("m"));
+                vec![0x15, 0x00, 0x01, b'm']
+            }
+            0x16 => {
+                p.authentication_data = Some(Bytes::from_static(&[0x00]));
+                vec![0x16, 0x00, 0x01, 0x00]
+            }
+            0x17 => {
+                p.request_problem_information = Some(true);
+                vec![0x17, 0x01]
+            }
+            0x18 => {
+                p.will_delay_interval = Some(9);
+                vec![0x18, 0x00, 0x00, 0x00, 0x09]
+            }
+            0x19 => {
+                p.request_response_information = Some(false);
+                vec![0x19, 0x00]
+            }
+            0x1A => {
+                p.response_information = Some(s("i"));
+                vec![0x1A, 0x00, 0x01, b'i']
+            }
+            0x1C => {
+                p.server_reference = Some(s("s"));
+                vec![0x1C, 0x00, 0x01, b's']
+            }
+            0x1F => {
+                p.reason_string = Some(s("r"));
+                vec![0x1F, 0x00, 0x01, b'r']
+            }
+            0x21 => {
+                p.receive_maximum = Some(NonZeroU16::new(1).unwrap());
+                vec![0x21, 0x00, 0x01]
+            }
+            0x22 => {
+                // Topic Alias Maximum 0 is allowed: it means no aliases.
+                p.topic_alias_maximum = Some(0);
+                vec![0x22, 0x00, 0x00]
+            }
+            0x23 => {
+                p.topic_alias = Some(NonZeroU16::new(0xFFFF).unwrap());
+                vec![0x23, 0xFF, 0xFF]
+            }
+            0x24 => {
+                p.maximum_qos = Some(QoS::AtMostOnce);
+                vec![0x24, 0x00]
+            }
+            0x25 => {
+                p.retain_available = Some(true);
+                vec![0x25, 0x01]
+            }
+            0x26 => {
+                // An empty value is a valid UTF-8 string.
+                p.user_properties = vec![(s("k"), s(""))];
+                vec![0x26, 0x00, 0x01, b'k', 0x00, 0x00]
+            }
+            0x27 => {
+                p.maximum_packet_size = Some(NonZeroU32::new(u32::MAX).unwrap());
+                vec![0x27, 0xFF, 0xFF, 0xFF, 0xFF]
+            }
+            0x28 => {
+                p.wildcard_subscription_available = Some(true);
+                vec![0x28, 0x01]
+            }
+            0x29 => {
+                p.subscription_identifier_available = Some(false);
+                vec![0x29, 0x00]
+            }
+            0x2A => {
+                p.shared_subscription_available = Some(true);
+                vec![0x2A, 0x01]
+            }
+            _ => unreachable!("no property 0x{id:02X}"),
+        };
+        (bytes, p)
+    }
+
+    /// A property block: its length, then `content`.
+    fn block(content: &[u8]) -> Vec<u8> {
+        assert!(content.len() < 128);
+        [&[content.len() as u8][..], content].concat()
+    }
+
+    /// Decodes a whole property block, checking it consumes exactly the block.
+    fn decode(ctx: Context, block: &[u8]) -> Result<Properties, DecodeError> {
+        let mut r = Reader::new(Bytes::copy_from_slice(block));
+        let p = Properties::decode(&mut r, ctx)?;
+        assert!(r.is_empty(), "the block was not consumed exactly");
+        Ok(p)
+    }
+
+    fn encode(ctx: Context, p: &Properties) -> Result<Vec<u8>, EncodeError> {
+        let len = p.encoded_len(ctx)?;
+        let mut buf = BytesMut::new();
+        p.encode(ctx, &mut buf);
+        assert_eq!(buf.len(), len, "encoded_len");
+        Ok(buf.to_vec())
+    }
+
+    #[test]
+    fn every_property_in_every_context() {
+        for (id, allowed) in table_2_4() {
+            let (bytes, expected) = sample(id);
+            for ctx in CONTEXTS {
+                let block = block(&bytes);
+                if allowed.contains(&ctx) {
+                    assert_eq!(decode(ctx, &block), Ok(expected.clone()), "0x{id:02X} in {}", ctx.name);
+                    assert_eq!(encode(ctx, &expected), Ok(block), "0x{id:02X} in {}", ctx.name);
+                } else {
+                    assert_eq!(
+                        decode(ctx, &block),
+                        Err(DecodeError::PropertyNotAllowed { id, packet: ctx.name })
+                    );
+                    assert_eq!(
+                        encode(ctx, &expected),
+                        Err(EncodeError::PropertyNotAllowed { id, packet: ctx.name })
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_identifiers() {
+        let known: Vec<u8> = table_2_4().iter().map(|(id, _)| *id).collect();
+        for id in (0..=0x7F).filter(|id| !known.contains(id)) {
+            for ctx in CONTEXTS {
+                assert_eq!(
+                    decode(ctx, &block(&[id, 0x00])),
+                    Err(DecodeError::UnknownProperty(id)),
+                    "0x{id:02X}"
+                );
+            }
+        }
+        // An identifier is a Variable Byte Integer: two-byte encodings of unknown ones, the second above 255.
+        assert_eq!(
+            decode(Context::PUBLISH, &block(&[0x80, 0x01, 0x00])),
+            Err(DecodeError::UnknownProperty(0x80))
+        );
+        assert_eq!(
+            decode(Context::PUBLISH, &block(&[0x80, 0x02])),
+            Err(DecodeError::UnknownProperty(0xFF))
+        );
+        // ...and a non-minimal encoding of 0x26 is malformed.
+        assert_eq!(
+            decode(Context::PUBLISH, &block(&[0xA6, 0x00, 0x00, 0x00, 0x00, 0x00])),
+            Err(DecodeError::MalformedVarInt)
+        );
+    }
+
+    #[test]
+    fn each_property_but_user_property_at_most_once() {
+        for (id, allowed) in table_2_4() {
+            let (bytes, _) = sample(id);
+            let twice = block(&[&bytes[..], &bytes].concat());
+            for ctx in allowed {
+                let repeatable =
+                    id == id::USER_PROPERTY || (id == id::SUBSCRIPTION_IDENTIFIER && ctx == Context::PUBLISH);
+                if repeatable {
+                    assert!(decode(ctx, &twice).is_ok(), "0x{id:02X} twice in {}", ctx.name);
+                } else {
+                    assert_eq!(
+                        decode(ctx, &twice),
+                        Err(DecodeError::DuplicateProperty(id)),
+                        "0x{id:02X} twice in {}",
+                        ctx.name
+                    );
+                    assert_eq!(
+                        DecodeError::DuplicateProperty(id).reason_code(),
+                        crate::ReasonCode::ProtocolError
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn two_user_properties_keep_their_order() {
+        // Name repeated, order kept ([MQTT-3.3.2-18] relies on it).
+        let content = [
+            0x26, 0x00, 0x01, b'a', 0x00, 0x01, b'2', //
+            0x26, 0x00, 0x01, b'a', 0x00, 0x01, b'1',
+        ];
+        let expected = Properties {
+            user_properties: vec![(s("a"), s("2")), (s("a"), s("1"))],
+            ..Properties::default()
+        };
+        for ctx in CONTEXTS {
+            assert_eq!(decode(ctx, &block(&content)), Ok(expected.clone()));
+            assert_eq!(encode(ctx, &expected), Ok(block(&content)));
+        }
+    }
+
+    #[test]
+    fn subscription_identifiers_repeat_in_publish_only() {
+        let content = [0x0B, 0x01, 0x0B, 0x80, 0x01];
+        let expected = Properties {
+            subscription_identifiers: vec![NonZeroU32::new(1).unwrap(), NonZeroU32::new(128).unwrap()],
+            ..Properties::default()
+        };
+        assert_eq!(decode(Context::PUBLISH, &block(&content)), Ok(expected.clone()));
+        assert_eq!(encode(Context::PUBLISH, &expected), Ok(block(&content)));
+        assert_eq!(
+            decode(Context::SUBSCRIBE, &block(&content)),
+            Err(DecodeError::DuplicateProperty(0x0B))
+        );
+        assert_eq!(
+            encode(Context::SUBSCRIBE, &expected),
+            Err(EncodeError::PropertyNotAllowed {
+                id: 0x0B,
+                packet: "SUBSCRIBE"
+            })
+        );
+    }
+
+    #[test]
+    fn values_out_of_range() {
+        use crate::ReasonCode::{ProtocolError, TopicAliasInvalid};
+        let cases: [(Context, &[u8], DecodeError, crate::ReasonCode); 13] = [
+            (
+                Context::CONNECT,
+                &[0x21, 0x00, 0x00],
+                DecodeError::InvalidPropertyValue(0x21),
+                ProtocolError,
+            ),
+            (
+                Context::CONNACK,
+                &[0x27, 0x00, 0x00, 0x00, 0x00],
+                DecodeError::InvalidPropertyValue(0x27),
+                ProtocolError,
+            ),
+            (
+                Context::CONNACK,
+                &[0x24, 0x02],
+                DecodeError::InvalidPropertyValue(0x24),
+                ProtocolError,
+            ),
+            (
+                Context::PUBLISH,
+                &[0x23, 0x00, 0x00],
+                DecodeError::ZeroTopicAlias,
+                TopicAliasInvalid,
+            ),
+            (
+                Context::PUBLISH,
+                &[0x0B, 0x00],
+                DecodeError::ZeroSubscriptionIdentifier,
+                ProtocolError,
+            ),
+            (
+                Context::SUBSCRIBE,
+                &[0x0B, 0x00],
+                DecodeError::ZeroSubscriptionIdentifier,
+                ProtocolError,
+            ),
+            // Every boolean property is a byte that is 0 or 1.
+            (
+                Context::PUBLISH,
+                &[0x01, 0x02],
+                DecodeError::InvalidPropertyValue(0x01),
+                ProtocolError,
+            ),
+            (
+                Context::CONNECT,
+                &[0x17, 0x02],
+                DecodeError::InvalidPropertyValue(0x17),
+                ProtocolError,
+            ),
+            (
+                Context::CONNECT,
+                &[0x19, 0xFF],
+                DecodeError::InvalidPropertyValue(0x19),
+                ProtocolError,
+            ),
+            (
+                Context::CONNACK,
+                &[0x25, 0x02],
+                DecodeError::InvalidPropertyValue(0x25),
+                ProtocolError,
+            ),
+            (
+                Context::CONNACK,
+                &[0x28, 0x02],
+                DecodeError::InvalidPropertyValue(0x28),
+                ProtocolError,
+            ),
+            (
+                Context::CONNACK,
+                &[0x29, 0x80],
+                DecodeError::InvalidPropertyValue(0x29),
+                ProtocolError,
+            ),
+            (
+                Context::CONNACK,
+                &[0x2A, 0x02],
+                DecodeError::InvalidPropertyValue(0x2A),
+                ProtocolError,
+            ),
+        ];
+        for (ctx, content, error, reason) in cases {
+            assert_eq!(decode(ctx, &block(content)), Err(error), "{}", ctx.name);
+            assert_eq!(error.reason_code(), reason);
+        }
+    }
+
+    #[test]
+    fn a_property_length_running_past_the_packet() {
+        // The block claims 10 bytes; the packet has 4 left.
+        let mut r = Reader::new(Bytes::from_static(&[0x0A, 0x11, 0x00, 0x00]));
+        assert_eq!(
+            Properties::decode(&mut r, Context::CONNECT),
+            Err(DecodeError::UnexpectedEnd("properties"))
+        );
+        // A value running past the end of its block, though not of the packet.
+        let mut r = Reader::new(Bytes::from_static(&[0x03, 0x11, 0x00, 0x00, 0x00, 0x00]));
+        assert_eq!(
+            Properties::decode(&mut r, Context::CONNECT),
+            Err(DecodeError::UnexpectedEnd("property value"))
+        );
+        let mut r = Reader::new(Bytes::from_static(&[0x04, 0x26, 0x00, 0x01, b'k', 0x00, 0x00]));
+        assert_eq!(
+            Properties::decode(&mut r, Context::CONNECT),
+            Err(DecodeError::UnexpectedEnd("user property value"))
+        );
+    }
+
+    #[test]
+    fn order_on_the_wire_does_not_matter_to_decode() {
+        let content = [0x27, 0x00, 0x00, 0x04, 0x00, 0x11, 0x00, 0x00, 0x00, 0x3C];
+        let expected = Properties {
+            session_expiry_interval: Some(60),
+            maximum_packet_size: Some(NonZeroU32::new(1024).unwrap()),
+            ..Properties::default()
+        };
+        assert_eq!(decode(Context::CONNECT, &block(&content)), Ok(expected.clone()));
+        // The encoder writes identifier order.
+        assert_eq!(
+            encode(Context::CONNECT, &expected),
+            Ok(block(&[0x11, 0x00, 0x00, 0x00, 0x3C, 0x27, 0x00, 0x00, 0x04, 0x00]))
+        );
+    }
+
+    #[test]
+    fn empty_block() {
+        for ctx in CONTEXTS {
+            assert_eq!(decode(ctx, &[0x00]), Ok(Properties::default()));
+            assert_eq!(encode(ctx, &Properties::default()), Ok(vec![0x00]));
+        }
+        assert!(Properties::default().is_empty());
+        assert!(!sample(0x26).1.is_empty());
+    }
+
+    #[test]
+    fn encode_refuses_values_the_standard_does_not_allow() {
+        let qos2 = Properties {
+            maximum_qos: Some(QoS::ExactlyOnce),
+            ..Properties::default()
+        };
+        assert_eq!(
+            encode(Context::CONNACK, &qos2),
+            Err(EncodeError::InvalidPropertyValue(0x24))
+        );
+        let big_id = Properties {
+            subscription_identifiers: vec![NonZeroU32::new(MAX_VARINT + 1).unwrap()],
+            ..Properties::default()
+        };
+        assert_eq!(
+            encode(Context::PUBLISH, &big_id),
+            Err(EncodeError::InvalidPropertyValue(0x0B))
+        );
+        let long = Properties {
+            reason_string: Some(ByteString::from("x".repeat(65_536))),
+            ..Properties::default()
+        };
+        assert_eq!(encode(Context::DISCONNECT, &long), Err(EncodeError::FieldTooLong));
+        let longest = Properties {
+            reason_string: Some(ByteString::from("x".repeat(65_535))),
+            ..Properties::default()
+        };
+        // 1 identifier + 2 length + 65,535 bytes, behind a three-byte Variable Byte Integer block length.
+        assert_eq!(
+            encode(Context::DISCONNECT, &longest).map(|b| b.len()),
+            Ok(3 + 1 + 2 + 65_535)
+        );
+    }
+}
