@@ -69,8 +69,11 @@ mod tests {
     use super::*;
     use crate::{DecodeError, EncodeError, Packet};
 
+    /// Wraps an acknowledgement's body in its packet.
+    type Wrap = fn(Ack) -> Packet;
+
     /// The four acknowledgements: first byte, type, and how to wrap the body.
-    const ACKS: [(u8, PacketType, fn(Ack) -> Packet); 4] = [
+    const ACKS: [(u8, PacketType, Wrap); 4] = [
         (0x40, PacketType::PubAck, Packet::PubAck),
         (0x50, PacketType::PubRec, Packet::PubRec),
         (0x62, PacketType::PubRel, Packet::PubRel),
