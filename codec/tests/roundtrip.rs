@@ -49,7 +49,7 @@ fn check_decode(version: ProtocolVersion, bytes: &[u8], max: u32) -> Result<(), 
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(768))]
+    #![proptest_config(ProptestConfig::with_cases(2048))]
 
     #[test]
     fn valid_packets_round_trip((version, packet) in version_and_packet()) {
