@@ -15,6 +15,7 @@
 
 mod broker;
 pub mod config;
+mod connection;
 mod handler;
 mod server;
 mod transport;
