@@ -19,7 +19,7 @@ where
 {
     let mut conn = Connection::new(stream, broker.config.max_packet_size);
     match serve(&mut conn, id, &broker, &shutdown).await {
-        Ok(()) => tracing::debug!("connection closed"),
+        Ok(()) => tracing::info!("connection closed"),
         Err(error) => tracing::info!(%error, "connection closed"),
     }
     conn.shutdown().await;
