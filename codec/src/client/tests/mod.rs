@@ -1,0 +1,1 @@
+//! Client tests: a scripted server, virtual time.
