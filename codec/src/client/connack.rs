@@ -51,6 +51,8 @@ impl Client {
             keep_alive,
             properties,
         }));
+        // Taken before restoring subscriptions, which adds requests of its own.
+        let unanswered = self.subscriptions.pending_packets();
         if session_present {
             // [MQTT-4.4.0-1], [MQTT-4.6.0-1]: unacknowledged PUBLISH (with DUP) and PUBREL, in original order.
             for packet in self.outbound.resume(usize::from(self.limits.receive_maximum)) {
@@ -63,7 +65,8 @@ impl Client {
                 self.restore_subscriptions(now);
             }
         }
-        self.resend_requests(now);
+        // After the restored subscriptions, so that an UNSUBSCRIBE the last connection left unanswered still wins.
+        self.resend_requests(unanswered, now);
         self.send_waiting(now);
         Ok(())
     }
@@ -106,8 +109,8 @@ impl Client {
 
     /// Sends again the SUBSCRIBEs and UNSUBSCRIBEs the last connection left unanswered, with their identifiers
     /// and in their order. One the new server's limits refuse is reported failed.
-    fn resend_requests(&mut self, now: Instant) {
-        for packet in self.subscriptions.pending_packets() {
+    fn resend_requests(&mut self, unanswered: Vec<Packet>, now: Instant) {
+        for packet in unanswered {
             let packet_id = match &packet {
                 Packet::Subscribe(s) => s.packet_id,
                 Packet::Unsubscribe(u) => u.packet_id,

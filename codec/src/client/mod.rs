@@ -78,7 +78,7 @@ use self::packet_ids::PacketIds;
 use self::subscriptions::Subscriptions;
 use self::topic_alias::InboundAliases;
 use crate::error::EncodeError;
-use crate::packet::{Disconnect, MAX_PACKET_SIZE, Packet, PacketType, Publish, Subscribe, Unsubscribe};
+use crate::packet::{Disconnect, MAX_PACKET_SIZE, Packet, PacketType, Publish, QoSPid, Subscribe, Unsubscribe};
 use crate::properties::Properties;
 use crate::reason::ReasonCode;
 use crate::topic::TopicFilter;
@@ -235,7 +235,7 @@ impl Client {
                 return Err(ClientError::NotConnected);
             }
             let publish = message.into_publish(None);
-            self.check_publish(&publish).map_err(ClientError::from)?;
+            self.check_publish(&publish)?;
             self.send(Packet::Publish(publish), now);
             return Ok(None);
         }
@@ -247,21 +247,16 @@ impl Client {
                 limit: self.options.max_queued_publications,
             });
         }
-        let id = self.packet_ids.allocate().ok_or(ClientError::PacketIdsExhausted)?;
-        let publish = message.into_publish(Some(id));
-        let checked = if connected {
-            self.check_publish(&publish)
+        // Checked before an identifier is taken: the size does not depend on the identifier's value.
+        let mut publish = message.into_publish(Some(PLACEHOLDER_ID));
+        if connected {
+            self.check_publish(&publish)?;
         } else {
             // The server's limits are not known yet; refuse only what no server could take.
-            Packet::Publish(publish.clone())
-                .encoded_len(self.options.version)
-                .map(drop)
-                .map_err(Refusal::Encode)
-        };
-        if let Err(e) = checked {
-            self.packet_ids.release(id);
-            return Err(e.into());
+            Packet::Publish(publish.clone()).encoded_len(self.options.version)?;
         }
+        let id = self.packet_ids.allocate().ok_or(ClientError::PacketIdsExhausted)?;
+        publish.qos_pid = QoSPid::new(publish.qos(), id);
         self.outbound.push(id, publish);
         if connected {
             self.send_waiting(now);
@@ -283,16 +278,14 @@ impl Client {
         if filters.is_empty() {
             return Err(ClientError::NoTopicFilters);
         }
-        let packet_id = self.packet_ids.allocate().ok_or(ClientError::PacketIdsExhausted)?;
-        let subscribe = Subscribe {
-            packet_id,
+        let mut subscribe = Subscribe {
+            packet_id: PLACEHOLDER_ID,
             properties,
             filters,
         };
-        if let Err(e) = self.check_size(&Packet::Subscribe(subscribe.clone())) {
-            self.packet_ids.release(packet_id);
-            return Err(e.into());
-        }
+        self.check_size(&Packet::Subscribe(subscribe.clone()))?;
+        subscribe.packet_id = self.packet_ids.allocate().ok_or(ClientError::PacketIdsExhausted)?;
+        let packet_id = subscribe.packet_id;
         self.subscriptions.subscribe_sent(subscribe.clone());
         self.send(Packet::Subscribe(subscribe), now);
         Ok(packet_id)
@@ -312,16 +305,14 @@ impl Client {
         if filters.is_empty() {
             return Err(ClientError::NoTopicFilters);
         }
-        let packet_id = self.packet_ids.allocate().ok_or(ClientError::PacketIdsExhausted)?;
-        let unsubscribe = Unsubscribe {
-            packet_id,
+        let mut unsubscribe = Unsubscribe {
+            packet_id: PLACEHOLDER_ID,
             properties,
             filters,
         };
-        if let Err(e) = self.check_size(&Packet::Unsubscribe(unsubscribe.clone())) {
-            self.packet_ids.release(packet_id);
-            return Err(e.into());
-        }
+        self.check_size(&Packet::Unsubscribe(unsubscribe.clone()))?;
+        unsubscribe.packet_id = self.packet_ids.allocate().ok_or(ClientError::PacketIdsExhausted)?;
+        let packet_id = unsubscribe.packet_id;
         self.subscriptions.unsubscribe_sent(unsubscribe.clone());
         self.send(Packet::Unsubscribe(unsubscribe), now);
         Ok(packet_id)
@@ -523,6 +514,9 @@ impl From<Refusal> for PublishFailure {
         }
     }
 }
+
+/// Stands in for the packet identifier while a packet's size is checked, before a real one is taken.
+const PLACEHOLDER_ID: PacketId = PacketId::new(1).expect("1 is not 0");
 
 /// The largest packet we accept.
 fn our_maximum_packet_size(options: &ClientOptions) -> u32 {
