@@ -5,10 +5,9 @@ use web_time::Instant;
 use super::error::ProtocolError;
 use super::event::{Connected, Event, Refused};
 use super::limits::ServerLimits;
-use super::{Client, Refusal, State};
+use super::{Client, State};
 use crate::packet::{ConnAck, Packet, Subscribe};
 use crate::properties::Properties;
-use crate::reason::ReasonCode;
 use crate::types::ProtocolVersion;
 
 impl Client {
@@ -125,18 +124,6 @@ impl Client {
                     }
                 }
             }
-        }
-    }
-}
-
-impl Refusal {
-    /// The reason code a failure event reports for a request the client could not send.
-    pub(super) fn reason_code(self) -> ReasonCode {
-        match self {
-            Self::TooLarge { .. } => ReasonCode::PacketTooLarge,
-            Self::QoS { .. } => ReasonCode::QoSNotSupported,
-            Self::Retain => ReasonCode::RetainNotSupported,
-            Self::Encode(_) => ReasonCode::ImplementationSpecificError,
         }
     }
 }

@@ -21,8 +21,10 @@ pub struct ClientOptions {
     /// the client adopts for later connections so that `clean_start = false` can resume the session.
     pub client_id: ByteString,
     /// Seconds between control packets we promise the server; the client sends PINGREQ when it has sent nothing
-    /// for this long ([MQTT-3.1.2-22]). 0 disables keep alive. A Server Keep Alive in CONNACK overrides it
-    /// ([MQTT-3.1.2-23]).
+    /// for this long ([MQTT-3.1.2-22]). If then no packet at all arrives within **half** the keep alive, the
+    /// connection is lost ([`super::Event::PingTimeout`]): a silent connection is given up 1.5 × keep alive after
+    /// our last packet, the bound the server applies to us ([MQTT-3.1.2-24]). 0 disables keep alive. A Server
+    /// Keep Alive in CONNACK overrides it ([MQTT-3.1.2-23]).
     pub keep_alive: u16,
     /// Clean Start (5.0) / Clean Session (3.x): ask the server to discard any session, and discard ours
     /// ([MQTT-3.1.2-4]). `false` resumes a session: unacknowledged publications are resent ([MQTT-4.4.0-1]).

@@ -74,6 +74,17 @@ fn qos2_publish_goes_through_pubrec_pubrel_pubcomp() {
 }
 
 #[test]
+fn a_repeated_pubrec_gets_its_pubrel_again() {
+    let mut h = Harness::connected(ProtocolVersion::V5);
+    let id = h.publish(message("a", QoS::ExactlyOnce, "x"));
+    h.server_sends(Packet::PubRec(Ack::new(id)), h.at(1)).unwrap();
+    h.server_sends(Packet::PubRec(Ack::new(id)), h.at(2)).unwrap();
+    assert_eq!(summary(&h.sent()), ["PUBLISH 1", "PUBREL 1", "PUBREL 1"]);
+    h.server_sends(Packet::PubComp(Ack::new(id)), h.at(3)).unwrap();
+    assert_eq!(h.events().len(), 1);
+}
+
+#[test]
 fn a_failed_pubrec_ends_the_flow_without_pubrel() {
     let mut h = Harness::connected(ProtocolVersion::V5);
     let id = h.publish(message("a", QoS::ExactlyOnce, "x"));
