@@ -84,7 +84,7 @@ pub enum ProtocolError {
     #[error("[MQTT-3.2.2-2] session present although clean start was requested")]
     SessionPresentWithCleanStart,
     /// An acknowledgement for a packet identifier we have nothing in flight for ([MQTT-2.2.1-5], [MQTT-2.2.1-6]).
-    #[error("[MQTT-2.2.1-5] {packet:?} for packet identifier {packet_id}, which is not in flight")]
+    #[error("[MQTT-2.2.1-5], [MQTT-2.2.1-6] {packet:?} for packet identifier {packet_id}, which is not in flight")]
     UnknownPacketId {
         /// The acknowledgement.
         packet: PacketType,
