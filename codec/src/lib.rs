@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod client;
 mod error;
 mod packet;
 mod properties;
