@@ -11,6 +11,7 @@
 #[cfg(all(test, target_arch = "wasm32"))]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+pub mod client;
 mod error;
 mod packet;
 mod properties;

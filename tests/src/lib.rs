@@ -1,1 +1,64 @@
-//! End-to-end test helpers.
+//! Helpers for Roost's end-to-end tests: a real broker on loopback port 0, and a real browser driven through
+//! WebDriver. Every helper cleans up what it starts, also when a test fails.
+
+pub mod browser;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use roost_broker::{Config, Server};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A `roost` broker running in this process on 127.0.0.1 with OS-chosen ports. Dropping it shuts it down.
+#[derive(Debug)]
+pub struct TestBroker {
+    /// MQTT over TCP.
+    pub mqtt: SocketAddr,
+    /// HTTP: the dashboard and MQTT over WebSocket at `/mqtt`.
+    pub http: SocketAddr,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestBroker {
+    /// Starts a broker with the default configuration on loopback port 0.
+    pub async fn start() -> anyhow::Result<Self> {
+        let loopback: SocketAddr = "127.0.0.1:0".parse()?;
+        let config = Config {
+            mqtt_addr: loopback,
+            http_addr: loopback,
+            ..Config::default()
+        };
+        let server = Server::bind(config).await?;
+        let (mqtt, http) = (server.mqtt_addr(), server.http_addr());
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(server.run(shutdown.clone()));
+        Ok(Self {
+            mqtt,
+            http,
+            shutdown,
+            task: Some(task),
+        })
+    }
+
+    /// The dashboard's URL.
+    pub fn dashboard_url(&self) -> String {
+        format!("http://{}/", self.http)
+    }
+
+    /// Shuts the broker down and waits for it (bounded), reporting an error it ended with.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(10), task).await???;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

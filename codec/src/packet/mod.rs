@@ -28,6 +28,9 @@ use crate::error::{DecodeError, EncodeError};
 use crate::types::ProtocolVersion;
 use crate::wire::{self, MAX_VARINT, Reader};
 
+/// The most [`Packet::decode`] reserves ahead of the bytes received while a packet is incomplete.
+const RESERVE_LIMIT: usize = 64 * 1024;
+
 /// The largest packet the wire format can express: one type byte, four length bytes, the largest body.
 pub const MAX_PACKET_SIZE: u32 = 1 + 4 + MAX_VARINT;
 
@@ -173,7 +176,9 @@ impl Packet {
         }
         let size = size as usize;
         if buf.len() < size {
-            buf.reserve(size - buf.len());
+            // Reserve room for the rest, but never more than RESERVE_LIMIT ahead of what has arrived: a peer that
+            // announces a huge packet and then sends nothing must not make us allocate it up front.
+            buf.reserve((size - buf.len()).min(RESERVE_LIMIT));
             return Ok(None);
         }
         let frame = buf.split_to(size).freeze();

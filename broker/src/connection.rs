@@ -1,0 +1,98 @@
+//! Whole MQTT packets over a byte stream: buffering, decoding and encoding with roost-codec.
+
+use std::io;
+
+use bytes::BytesMut;
+use roost_codec::{DecodeError, EncodeError, MAX_PACKET_SIZE, Packet, ProtocolVersion};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// One connection's framing. Knows nothing about TCP or WebSocket: anything that reads and writes bytes will do.
+#[derive(Debug)]
+pub(crate) struct Connection<S> {
+    stream: S,
+    /// Received bytes not yet decoded; holds at most one partial packet after a decode.
+    read_buf: BytesMut,
+    /// Reused for encoding, so a packet goes out in one write (one WebSocket frame).
+    write_buf: BytesMut,
+    /// Our limit on incoming packets, checked from the fixed header before the body is buffered.
+    max_packet_size: u32,
+    /// The client's limit on packets we send (MQTT 5 Maximum Packet Size), [MQTT-3.1.2-24].
+    peer_max_packet_size: u32,
+    /// How packets other than CONNECT are encoded and decoded. Fixed by CONNECT; until then only CONNECT is
+    /// expected, and it carries its own version.
+    version: ProtocolVersion,
+}
+
+/// Why a connection could not go on.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectionError {
+    /// The socket failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+    /// The peer sent bytes that are not a valid packet.
+    #[error("bad packet: {0}")]
+    Decode(#[from] DecodeError),
+    /// We built a packet that cannot be encoded (a bug, or a packet over the client's size limit).
+    #[error("cannot encode a packet: {0}")]
+    Encode(#[from] EncodeError),
+    /// The peer closed the connection in the middle of a packet.
+    #[error("connection closed in the middle of a packet")]
+    Truncated,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    /// Wraps a byte stream; `max_packet_size` bounds what the peer may send.
+    pub(crate) fn new(stream: S, max_packet_size: u32) -> Self {
+        Connection {
+            stream,
+            read_buf: BytesMut::with_capacity(4 * 1024),
+            write_buf: BytesMut::with_capacity(1024),
+            max_packet_size,
+            peer_max_packet_size: MAX_PACKET_SIZE,
+            version: ProtocolVersion::V311,
+        }
+    }
+
+    /// Fixes the protocol version after CONNECT, and the client's Maximum Packet Size if it set one.
+    pub(crate) fn set_version(&mut self, version: ProtocolVersion, peer_max_packet_size: Option<u32>) {
+        self.version = version;
+        self.peer_max_packet_size = peer_max_packet_size.unwrap_or(MAX_PACKET_SIZE);
+    }
+
+    /// The protocol version in force.
+    pub(crate) fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// Reads the next packet; `Ok(None)` when the peer closed the connection cleanly between packets.
+    ///
+    /// Cancel safe: bytes already read stay buffered, so this can be raced against a timer or shutdown.
+    pub(crate) async fn read_packet(&mut self) -> Result<Option<Packet>, ConnectionError> {
+        loop {
+            if let Some(packet) = Packet::decode(&mut self.read_buf, self.version, self.max_packet_size)? {
+                return Ok(Some(packet));
+            }
+            if self.stream.read_buf(&mut self.read_buf).await? == 0 {
+                return if self.read_buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(ConnectionError::Truncated)
+                };
+            }
+        }
+    }
+
+    /// Encodes `packet` in the connection's version and sends it.
+    pub(crate) async fn write_packet(&mut self, packet: &Packet) -> Result<(), ConnectionError> {
+        self.write_buf.clear();
+        packet.encode(self.version, &mut self.write_buf, self.peer_max_packet_size)?;
+        self.stream.write_all(&self.write_buf).await?;
+        self.stream.flush().await?;
+        Ok(())
+    }
+
+    /// Closes our side (a FIN on TCP, a close frame on WebSocket). Errors are ignored: the connection is over.
+    pub(crate) async fn shutdown(&mut self) {
+        let _ = self.stream.shutdown().await;
+    }
+}

@@ -1,0 +1,13 @@
+//! The Roost dashboard: a leptos client-side app served by the broker, speaking MQTT over WebSocket.
+//!
+//! - [`mqtt`]: the MQTT service layer, the only code that touches the WebSocket and bytes.
+//! - [`components`]: views; they see connection state, never bytes.
+//! - [`app`]: the page, [`App`].
+
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod components;
+pub mod mqtt;
+
+pub use app::App;
