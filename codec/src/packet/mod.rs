@@ -699,6 +699,17 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn an_announced_packet_is_not_allocated_up_front() {
+        // The same header under the largest limit: admitted, so decode waits for the body, reserving at most
+        // RESERVE_LIMIT ahead of what has arrived rather than the 256 MiB announced.
+        let mut buf = BytesMut::from(&[0x30, 0xFF, 0xFF, 0xFF, 0x7F][..]);
+        assert_eq!(Packet::decode(&mut buf, V311, MAX_PACKET_SIZE), Ok(None));
+        assert_eq!(buf.len(), 5);
+        assert!(buf.capacity() >= RESERVE_LIMIT, "room for the next bytes is reserved");
+        assert!(buf.capacity() <= 2 * RESERVE_LIMIT, "reserved {} bytes", buf.capacity());
+    }
+
+    #[test]
     fn the_size_limit_counts_the_fixed_header() {
         // PINGREQ is two bytes: a limit of 2 admits it, 1 does not.
         for version in ALL {
