@@ -168,6 +168,9 @@ pub enum EncodeError {
     /// The remaining length exceeds 268,435,455, the largest Variable Byte Integer.
     #[error("packet body exceeds 268435455 bytes")]
     RemainingLengthTooLarge,
+    /// A string containing U+0000, which MQTT strings may not carry ([MQTT-1.5.4-2]).
+    #[error("string contains the null character U+0000")]
+    NullCharacter,
     /// A string or binary field longer than 65,535 bytes.
     #[error("a string or binary field exceeds 65535 bytes")]
     FieldTooLong,

@@ -216,9 +216,9 @@ impl Value<'_> {
             Self::Two(_) => 2,
             Self::Four(_) => 4,
             Self::Var(v) => wire::varint_len(*v),
-            Self::Str(s) => wire::field_len(s.as_bytes())?,
+            Self::Str(s) => wire::string_len(s)?,
             Self::Bin(b) => wire::field_len(b)?,
-            Self::Pair(k, v) => wire::field_len(k.as_bytes())? + wire::field_len(v.as_bytes())?,
+            Self::Pair(k, v) => wire::string_len(k)? + wire::string_len(v)?,
         })
     }
 

@@ -148,6 +148,15 @@ pub(crate) fn field_len(bytes: &[u8]) -> Result<usize, EncodeError> {
     }
 }
 
+/// Length of a UTF-8 Encoded String field on the wire: [`field_len`], refusing U+0000 ([MQTT-1.5.4-2]), which
+/// a `str` can hold but MQTT cannot. (A `str` is always well-formed UTF-8, [MQTT-1.5.4-1].)
+pub(crate) fn string_len(s: &str) -> Result<usize, EncodeError> {
+    if s.as_bytes().contains(&0) {
+        return Err(EncodeError::NullCharacter);
+    }
+    field_len(s.as_bytes())
+}
+
 /// Writes a two-byte length and the bytes; the length was checked by [`field_len`].
 pub(crate) fn put_binary(buf: &mut BytesMut, bytes: &[u8]) {
     buf.put_u16(bytes.len() as u16);

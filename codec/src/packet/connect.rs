@@ -186,7 +186,7 @@ impl Connect {
         if v5 {
             len += self.properties.encoded_len(Context::CONNECT)?;
         }
-        len += wire::field_len(self.client_id.as_bytes())?;
+        len += wire::string_len(&self.client_id)?;
         if let Some(will) = &self.will {
             if v5 {
                 len += will.properties.encoded_len(Context::WILL)?;
@@ -197,7 +197,7 @@ impl Connect {
             len += wire::field_len(will.topic.as_str().as_bytes())? + wire::field_len(&will.payload)?;
         }
         if let Some(username) = &self.username {
-            len += wire::field_len(username.as_bytes())?;
+            len += wire::string_len(username)?;
         }
         if let Some(password) = &self.password {
             len += wire::field_len(password)?;
@@ -823,5 +823,27 @@ mod tests {
         assert!(!debug.contains("hunter2"), "{debug}");
         assert!(debug.contains("<redacted>"), "{debug}");
         assert!(debug.contains("alice"), "{debug}");
+    }
+
+    #[test]
+    fn encode_refuses_strings_with_nul() {
+        // [MQTT-1.5.4-2]: a Rust string may hold U+0000, an MQTT string may not; our own decoder would reject it.
+        assert_eq!(
+            encode(V311, &connect(Connect::new(V311, "a\0b"))),
+            Err(EncodeError::NullCharacter)
+        );
+        let username = Connect {
+            username: Some("u\0".into()),
+            ..Connect::new(V5, "c")
+        };
+        assert_eq!(encode(V5, &connect(username)), Err(EncodeError::NullCharacter));
+        let user_property = Connect {
+            properties: Properties {
+                user_properties: vec![("k".into(), "\0".into())],
+                ..Properties::default()
+            },
+            ..Connect::new(V5, "c")
+        };
+        assert_eq!(encode(V5, &connect(user_property)), Err(EncodeError::NullCharacter));
     }
 }
