@@ -3,7 +3,7 @@
 //! The `roost` binary is a thin wrapper around [`Server`]; tests start the same [`Server`] in-process on port 0.
 //!
 //! Layout, one job per file:
-//! - [`config`]: what can be configured, with defaults.
+//! - [`config`]: what can be configured, with defaults; `config_file`: the TOML file over those defaults.
 //! - `server`: binds both listeners, runs them, drains connections on shutdown.
 //! - `transport`: the only code that knows TCP, HTTP, WebSocket and axum. It turns each accepted socket into a byte
 //!   stream and hands it to the broker.
@@ -15,10 +15,12 @@
 
 mod broker;
 pub mod config;
+mod config_file;
 mod connection;
 mod handler;
 mod server;
 mod transport;
 
 pub use config::Config;
+pub use config_file::ConfigError;
 pub use server::{BindError, Server};

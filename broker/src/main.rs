@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -31,12 +32,33 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Address for MQTT over TCP; port 0 picks a free port.
-    #[arg(long, value_name = "ADDR", default_value_t = Config::DEFAULT_MQTT_ADDR)]
-    mqtt: SocketAddr,
-    /// Address for HTTP: the dashboard at / and MQTT over WebSocket at /mqtt; port 0 picks a free port.
-    #[arg(long, value_name = "ADDR", default_value_t = Config::DEFAULT_HTTP_ADDR)]
-    http: SocketAddr,
+    /// A TOML configuration file (see README.md); the flags below override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address for MQTT over TCP [default: 0.0.0.0:1883]; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    mqtt: Option<SocketAddr>,
+    /// Address for HTTP: the dashboard at / and MQTT over WebSocket at /mqtt [default: 0.0.0.0:8080]; port 0 picks
+    /// a free port.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+}
+
+impl ServeArgs {
+    /// The configuration: defaults, then the file, then the flags.
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(addr) = self.mqtt {
+            config.mqtt_addr = addr;
+        }
+        if let Some(addr) = self.http {
+            config.http_addr = addr;
+        }
+        Ok(config)
+    }
 }
 
 fn main() -> ExitCode {
@@ -64,11 +86,7 @@ fn main() -> ExitCode {
 
 #[tokio::main]
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = Config {
-        mqtt_addr: args.mqtt,
-        http_addr: args.http,
-        ..Config::default()
-    };
+    let config = args.config()?;
     let server = Server::bind(config).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
