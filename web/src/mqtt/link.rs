@@ -1,11 +1,5 @@
-//! [`Link`]: the dashboard's connection to the broker without I/O. It drives one
-//! [`roost_codec::client::Client`] per connection attempt, turns the client's events into the
-//! [`ConnectionState`] the components show, and decides when to open and close the WebSocket, reconnecting with
-//! [backoff](super::backoff). Time is passed in, so tests drive it with bytes and explicit instants alone.
-//!
-//! The driver ([`super::MqttService`] in the browser) calls an input method (`socket_opened`, `received`,
-//! `socket_closed`, `handle_timeout`, …), then drains [`Link::poll_transmit`] into the socket, carries out
-//! [`Link::poll_action`], shows [`Link::state`] and sets its single timer to [`Link::poll_timeout`].
+//! [`Link`]: the dashboard's connection to the broker without I/O (a `roost_codec::client::Client` per attempt,
+//! its events in words, reconnects with backoff).
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
@@ -44,7 +38,14 @@ enum Socket {
     Open,
 }
 
-/// The dashboard's link to the broker. See the [module docs](self).
+/// The dashboard's link to the broker without I/O. It drives one [`Client`] per connection attempt, turns the
+/// client's events into the [`ConnectionState`] the components show, and decides when to open and close the
+/// WebSocket, reconnecting after 1 s, doubling up to 30 s, back to 1 s after a CONNACK. Time is passed in, so
+/// tests drive it with bytes and explicit instants alone.
+///
+/// The driver ([`super::MqttService`] in the browser) calls an input method (`socket_opened`, `received`,
+/// `socket_closed`, `handle_timeout`, …), then drains [`Link::poll_transmit`] into the socket, carries out
+/// [`Link::poll_action`], shows [`Link::state`] and sets its single timer to [`Link::poll_timeout`].
 #[derive(Debug)]
 pub struct Link {
     /// What each attempt's client connects with.

@@ -1,13 +1,13 @@
 //! The MQTT service layer: the only part of the dashboard that touches the WebSocket and MQTT bytes.
 //! Components get a [`ConnectionState`] signal and nothing else.
 //!
-//! - [`link`]: [`Link`], the connection without I/O: a `roost_codec::client::Client` per attempt, the events
+//! - `link`: [`Link`], the connection without I/O: a `roost_codec::client::Client` per attempt, the events
 //!   turned into [`ConnectionState`], reconnects with backoff.
 //! - `service`: [`MqttService`], which runs a [`Link`] with a browser WebSocket and one timer.
 //! - `socket`: the WebSocket itself, and the broker's URL.
 
 mod backoff;
-pub mod link;
+mod link;
 mod service;
 mod socket;
 mod state;

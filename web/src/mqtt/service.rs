@@ -182,7 +182,8 @@ impl Inner {
         let Some(deadline) = deadline else { return };
         // Rounded up to whole milliseconds, so the timer never fires before the deadline.
         let wait = deadline.saturating_duration_since(Instant::now());
-        let millis = i32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+        let millis = wait.as_secs() * 1000 + u64::from(wait.subsec_nanos().div_ceil(1_000_000));
+        let millis = i32::try_from(millis).unwrap_or(i32::MAX);
         match window()
             .set_timeout_with_callback_and_timeout_and_arguments_0(self.on_timer.as_ref().unchecked_ref(), millis)
         {
