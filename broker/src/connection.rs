@@ -64,6 +64,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.version
     }
 
+    /// Whether `packet` can be sent: it encodes in this version within the client's Maximum Packet Size.
+    pub(crate) fn fits(&self, packet: &Packet) -> bool {
+        packet
+            .encoded_len(self.version)
+            .is_ok_and(|len| len <= self.peer_max_packet_size as usize)
+    }
+
     /// Reads the next packet; `Ok(None)` when the peer closed the connection cleanly between packets.
     ///
     /// Cancel safe: bytes already read stay buffered, so this can be raced against a timer or shutdown.
@@ -86,6 +93,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub(crate) async fn write_packet(&mut self, packet: &Packet) -> Result<(), ConnectionError> {
         self.write_buf.clear();
         packet.encode(self.version, &mut self.write_buf, self.peer_max_packet_size)?;
+        self.stream.write_all(&self.write_buf).await?;
+        self.stream.flush().await?;
+        Ok(())
+    }
+
+    /// Encodes several packets and sends them in one write (one WebSocket frame), then flushes.
+    pub(crate) async fn write_packets(&mut self, packets: &[Packet]) -> Result<(), ConnectionError> {
+        self.write_buf.clear();
+        for packet in packets {
+            packet.encode(self.version, &mut self.write_buf, self.peer_max_packet_size)?;
+        }
         self.stream.write_all(&self.write_buf).await?;
         self.stream.flush().await?;
         Ok(())

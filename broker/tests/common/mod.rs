@@ -115,7 +115,10 @@ pub const CONNECT_V5_NO_ID: &[u8] = &[
 ];
 /// CONNACK accepted, no session present: MQTT 3.1.1.
 pub const CONNACK_V311: &[u8] = &[0x20, 0x02, 0x00, 0x00];
-/// CONNACK success, no session present, no properties: MQTT 5.0.
-pub const CONNACK_V5: &[u8] = &[0x20, 0x03, 0x00, 0x00, 0x00];
+/// CONNACK success, no session present, MQTT 5.0, with the default limits as properties (section 3.2.2.3):
+/// Receive Maximum 64, Maximum Packet Size 1 MiB, Topic Alias Maximum 16.
+pub const CONNACK_V5: &[u8] = &[
+    0x20, 0x0E, 0x00, 0x00, 0x0B, 0x21, 0x00, 0x40, 0x22, 0x00, 0x10, 0x27, 0x00, 0x10, 0x00, 0x00,
+];
 pub const PINGREQ: &[u8] = &[0xC0, 0x00];
 pub const PINGRESP: &[u8] = &[0xD0, 0x00];
