@@ -105,3 +105,47 @@ impl Outgoing {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn expiring(now: Instant, secs: u32) -> Outgoing {
+        let mut publish = Publish::new(TopicName::new("t").unwrap(), "x");
+        publish.properties.message_expiry_interval = Some(secs);
+        publish.properties.topic_alias = std::num::NonZeroU16::new(3);
+        let topic = publish.topic.clone();
+        Outgoing {
+            message: Arc::new(Message::from_publish(publish, topic, "p".into(), now)),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            subscription_ids: vec![NonZeroU32::new(7).unwrap()],
+        }
+    }
+
+    #[test]
+    fn forwarded_expiry_is_the_time_left_and_expired_messages_are_not_sent() {
+        // [MQTT-3.3.2-5], [MQTT-3.3.2-6]
+        let now = Instant::now();
+        let outgoing = expiring(now, 10);
+        let later = outgoing
+            .to_publish(None, false, now + Duration::from_millis(3500))
+            .unwrap();
+        assert_eq!(later.properties.message_expiry_interval, Some(7));
+        assert_eq!(later.properties.topic_alias, None, "aliases are per connection");
+        assert_eq!(later.properties.subscription_identifiers, [NonZeroU32::new(7).unwrap()]);
+        assert!(
+            outgoing
+                .to_publish(None, false, now + Duration::from_secs(10))
+                .is_none()
+        );
+        assert!(outgoing.message.is_expired(now + Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn dup_is_never_set_at_qos0() {
+        let outgoing = expiring(Instant::now(), 100);
+        assert!(!outgoing.to_publish(None, true, Instant::now()).unwrap().dup);
+    }
+}

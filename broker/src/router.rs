@@ -416,3 +416,84 @@ impl Router {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roost_codec::{Publish, SubscriptionOptions, TopicName};
+    use tokio::sync::Notify;
+    use tokio_util::sync::CancellationToken;
+
+    fn attach(connection_id: u64) -> Attached {
+        Attached {
+            connection_id,
+            wake: Arc::new(Notify::new()),
+            taken_over: CancellationToken::new(),
+        }
+    }
+
+    fn message(topic: &str, qos: QoS) -> Arc<Message> {
+        let publish = Publish::new(TopicName::new(topic).unwrap(), "x");
+        let topic = publish.topic.clone();
+        let mut message = Message::from_publish(publish, topic, "pub".into(), Instant::now());
+        message.qos = qos;
+        Arc::new(message)
+    }
+
+    fn subscribe(router: &mut Router, client: &ByteString, filter: &str, qos: QoS) {
+        let subscribe = Subscribe {
+            packet_id: PacketId::new(1).unwrap(),
+            properties: Default::default(),
+            filters: vec![(filter.try_into().unwrap(), SubscriptionOptions::qos(qos))],
+        };
+        router.subscribe(client, &subscribe, Instant::now());
+    }
+
+    #[test]
+    fn expiry_timer_of_an_old_disconnect_does_not_end_a_resumed_session() {
+        let mut router = Router::new(&Config::default());
+        let id = ByteString::from("c");
+        router.connect(&id, ProtocolVersion::V5, true, 60, attach(1));
+        let (generation, interval) = router.disconnect(&id, 1).unwrap();
+        assert_eq!(interval, 60);
+        let resumed = router.connect(&id, ProtocolVersion::V5, false, 60, attach(2));
+        assert!(resumed.session_present && !resumed.took_over);
+        router.expire(&id, generation);
+        assert!(router.sessions.contains_key(&id));
+        assert!(router.session_resumed(&id, generation));
+        let (generation, _) = router.disconnect(&id, 2).unwrap();
+        router.expire(&id, generation);
+        assert!(!router.sessions.contains_key(&id));
+    }
+
+    #[test]
+    fn takeover_cancels_the_old_connection_and_it_cannot_detach_the_new_one() {
+        let mut router = Router::new(&Config::default());
+        let id = ByteString::from("c");
+        let old = attach(1);
+        let old_token = old.taken_over.clone();
+        router.connect(&id, ProtocolVersion::V311, false, 60, old);
+        let connected = router.connect(&id, ProtocolVersion::V311, false, 60, attach(2));
+        assert!(connected.took_over && connected.session_present);
+        assert!(old_token.is_cancelled());
+        assert_eq!(router.disconnect(&id, 1), None);
+        assert!(router.sessions[&id].is_attached_to(2));
+    }
+
+    #[test]
+    fn offline_session_queues_qos1_but_not_qos0() {
+        let mut router = Router::new(&Config::default());
+        let id = ByteString::from("c");
+        router.connect(&id, ProtocolVersion::V311, false, 60, attach(1));
+        subscribe(&mut router, &id, "t", QoS::AtLeastOnce);
+        router.disconnect(&id, 1);
+        router.publish(message("t", QoS::AtMostOnce));
+        router.publish(message("t", QoS::AtLeastOnce));
+        assert_eq!(router.sessions[&id].queue.len(), 1);
+        router.connect(&id, ProtocolVersion::V311, false, 60, attach(2));
+        let (packets, more) = router.outgoing(&id, 2, 10, 10, Instant::now(), |_| true).unwrap();
+        assert_eq!((packets.len(), more), (1, false));
+        // Connection 1 no longer owns the session.
+        assert!(router.outgoing(&id, 1, 10, 10, Instant::now(), |_| true).is_none());
+    }
+}
