@@ -208,7 +208,7 @@ fn accept(connect: &Connect, id: u64, broker: &Broker) -> Option<(ByteString, Co
         // identifier and shared subscriptions are all available, which is what their absence means.
         let config = &broker.config;
         let properties = &mut connack.properties;
-        properties.receive_maximum = NonZeroU16::new(config.receive_maximum).filter(|max| max.get() != u16::MAX);
+        properties.receive_maximum = NonZeroU16::new(config.receive_maximum.max(1)).filter(|max| max.get() != u16::MAX);
         properties.maximum_packet_size = NonZeroU32::new(config.max_packet_size);
         properties.topic_alias_maximum = Some(config.topic_alias_maximum).filter(|max| *max > 0);
     }
@@ -246,6 +246,11 @@ fn finish(broker: &Arc<Broker>, mut client: Client, end: End) {
     };
     let delay = will.properties.will_delay_interval.unwrap_or(0);
     let message = will_message(will, client.id.clone(), Instant::now());
+    if message.topic.is_system() {
+        // The same rule as for PUBLISH (section 4.7.2): a will cannot be used to reach `$` topics either.
+        tracing::debug!(topic = %message.topic, "will not published: clients may not publish to $ topics");
+        return;
+    }
     match detached {
         // The will waits for its delay or the end of the session, whichever comes first (section 3.1.3.2.2).
         Some((generation, interval)) if delay > 0 => {
@@ -512,7 +517,8 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
                 &client.id,
                 packet_id,
                 Arc::new(message),
-                broker.config.receive_maximum,
+                // 0 cannot be sent in CONNACK; it means 1 here as it does there.
+                broker.config.receive_maximum.max(1),
             );
             let reason = match inbound {
                 Inbound::Routed(routed) => routed_reason(routed, v5),

@@ -185,21 +185,18 @@ impl Session {
         if self.attached.is_none() && outgoing.qos == QoS::AtMostOnce && !queue_qos0_offline {
             return;
         }
-        match self.queue.push(outgoing) {
-            Pushed::Queued => {}
-            Pushed::DroppedOldestQoS0 => {
-                tracing::debug!(
-                    client_id = &**client_id,
-                    dropped = self.queue.dropped,
-                    "queue full: dropped oldest QoS 0"
-                );
-            }
-            Pushed::Refused => {
-                tracing::debug!(
-                    client_id = &**client_id,
-                    dropped = self.queue.dropped,
-                    "queue full: message refused"
-                );
+        let what = match self.queue.push(outgoing) {
+            Pushed::Queued => None,
+            Pushed::DroppedOldestQoS0 => Some("queue full: dropped the oldest QoS 0 message"),
+            Pushed::Refused => Some("queue full: message refused"),
+        };
+        if let Some(what) = what {
+            let dropped = self.queue.dropped;
+            // Warn at the 1st, 2nd, 4th, 8th... drop: a stuck client is visible without flooding the log.
+            if dropped.is_power_of_two() {
+                tracing::warn!(client_id = &**client_id, dropped, "{what}");
+            } else {
+                tracing::debug!(client_id = &**client_id, dropped, "{what}");
             }
         }
         if let Some(attached) = &self.attached {

@@ -113,3 +113,21 @@ async fn text_frame_closes_the_connection() {
     }
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn websocket_subscriber_gets_what_a_tcp_client_publishes() {
+    // Both transports reach the same router: a browser sees what devices publish.
+    let broker = TestBroker::start().await;
+    let mut ws = open(&broker, "mqtt").await;
+    send(&mut ws, CONNECT_V311).await;
+    assert_eq!(receive(&mut ws, 4).await, CONNACK_V311);
+    // SUBSCRIBE id 1, "t" at QoS 0 → SUBACK granted QoS 0.
+    send(&mut ws, &[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b't', 0x00]).await;
+    assert_eq!(receive(&mut ws, 5).await, [0x90, 0x03, 0x00, 0x01, 0x00]);
+    let mut publisher = RawClient::clean(&broker, roost_codec::ProtocolVersion::V311, "tcp").await;
+    publisher
+        .publish(publish("t", roost_codec::QoS::AtMostOnce, b"hi"))
+        .await;
+    assert_eq!(receive(&mut ws, 7).await, [0x30, 0x05, 0x00, 0x01, b't', b'h', b'i']);
+    broker.stop().await;
+}
