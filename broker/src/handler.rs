@@ -266,8 +266,8 @@ fn finish(broker: &Arc<Broker>, mut client: Client, end: End) {
     }
 }
 
-/// The will as an application message; its properties are forwarded like a PUBLISH's ([MQTT-3.1.3-9]... section
-/// 3.1.3.2), without the Will Delay Interval, which is for us.
+/// The will as an application message; its properties are forwarded like a PUBLISH's (section 3.1.3.2), without
+/// the Will Delay Interval, which is for us.
 fn will_message(will: Will, client_id: ByteString, now: Instant) -> Message {
     let mut properties = will.properties;
     properties.will_delay_interval = None;
@@ -295,6 +295,8 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<End, ConnectionError> {
     // [MQTT-3.1.2-22] a client silent for one and a half times its Keep Alive is gone; 0 turns the check off.
     let keep_alive = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+    // A client that takes no bytes for as long as it may stay silent is as gone as a silent one.
+    conn.set_write_timeout(keep_alive);
     let mut deadline = keep_alive.map(|limit| tokio::time::Instant::now() + limit);
     // Anything queued before we attached (retained or offline messages) goes out first.
     send_queued(conn, client, broker).await?;

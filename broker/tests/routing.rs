@@ -60,7 +60,7 @@ async fn qos0_goes_to_matching_subscribers_only() {
 
 #[tokio::test]
 async fn delivered_qos_is_min_of_published_and_granted() {
-    // [MQTT-3.8.4-8] ... [MQTT-3.3.4-..]: delivered QoS = min(publish QoS, granted QoS).
+    // [MQTT-3.8.4-8]: delivered QoS = min(publish QoS, granted QoS).
     let broker = TestBroker::start().await;
     let mut q1 = RawClient::clean(&broker, V5, "q1").await;
     let mut q2 = RawClient::clean(&broker, V5, "q2").await;
@@ -117,7 +117,7 @@ async fn inbound_qos2_is_routed_exactly_once() {
 
 #[tokio::test]
 async fn outbound_qos2_handshake_and_qos1_puback() {
-    // [MQTT-4.3.3-..]: PUBLISH → PUBREC → PUBREL → PUBCOMP from the server's side.
+    // Section 4.3.3: PUBLISH → PUBREC → PUBREL → PUBCOMP from the server's side.
     let broker = TestBroker::start().await;
     let mut sub = RawClient::clean(&broker, V5, "sub").await;
     let mut publisher = RawClient::clean(&broker, V5, "pub").await;
@@ -129,7 +129,7 @@ async fn outbound_qos2_handshake_and_qos1_puback() {
     let (QoSPid::ExactlyOnce(a_id), QoSPid::AtLeastOnce(b_id)) = (a.qos_pid, b.qos_pid) else {
         panic!("unexpected QoS: {a:?} {b:?}");
     };
-    assert_ne!(a_id, b_id, "[MQTT-2.2.1-3] distinct packet ids while in flight");
+    assert_ne!(a_id, b_id, "[MQTT-2.2.1-4] distinct packet ids while in flight");
     sub.send(Packet::PubAck(Ack::new(b_id))).await;
     sub.send(Packet::PubRec(Ack::new(a_id))).await;
     assert!(matches!(sub.recv().await, Packet::PubRel(r) if r.packet_id == a_id));

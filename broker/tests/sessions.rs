@@ -366,3 +366,32 @@ async fn pubrel_for_unknown_id_gets_pubcomp_0x92_in_v5() {
     }
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn client_that_stops_reading_is_dropped_after_its_keep_alive_and_its_will_published() {
+    // A client blocked on a full socket is checked like a silent one ([MQTT-3.1.2-22] 1.5 × keep alive); it ends
+    // abnormally, so its will goes out ([MQTT-3.1.2-8]).
+    let broker = TestBroker::start_with(Config {
+        max_queued_bytes: 1024 * 1024,
+        ..Config::default()
+    })
+    .await;
+    let mut watcher = RawClient::clean(&broker, V5, "w").await;
+    watcher.subscribe("wills/#", QoS::AtLeastOnce).await;
+    let mut connect = with_will(connect_packet(V311, "stuck"), "wills/stuck", b"stuck");
+    connect.keep_alive = 1;
+    let (mut stuck, _) = RawClient::connect(&broker, connect).await;
+    stuck.subscribe("big", QoS::AtMostOnce).await;
+    let mut publisher = RawClient::clean(&broker, V311, "pub").await;
+    let payload = Bytes::from(vec![7u8; 64 * 1024]);
+    // 25 MiB: more than the loopback socket buffers hold, so the broker's write to `stuck` blocks.
+    for _ in 0..400 {
+        let mut message = publish("big", QoS::AtMostOnce, b"");
+        message.payload = payload.clone();
+        publisher.send(Packet::Publish(message)).await;
+    }
+    publisher.assert_nothing_pending().await;
+    assert_eq!(&watcher.recv_publish().await.payload[..], b"stuck");
+    drop(stuck);
+    broker.stop().await;
+}
