@@ -11,7 +11,8 @@
 //! - `router`: sessions, subscriptions and retained messages, and the publish path (no I/O, no awaits).
 //! - `session`, `subscriptions`, `retained`, `message`: the parts the router is made of.
 //! - `connection`: reads and writes whole MQTT packets over any byte stream.
-//! - `handler`: what the broker does with one connection's packets.
+//! - `handler`: one connection's life (CONNECT, the session loop, the will); `handler/packets` handles each packet
+//!   a connected client sends.
 
 #![warn(missing_docs)]
 
