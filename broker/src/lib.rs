@@ -7,9 +7,12 @@
 //! - `server`: binds both listeners, runs them, drains connections on shutdown.
 //! - `transport`: the only code that knows TCP, HTTP, WebSocket and axum. It turns each accepted socket into a byte
 //!   stream and hands it to the broker.
-//! - `broker`: state shared by every connection (today only limits and ids; sessions and routing later).
+//! - `broker`: state shared by every connection: limits, the routing state behind one mutex, timers.
+//! - `router`: sessions, subscriptions and retained messages, and the publish path (no I/O, no awaits).
+//! - `session`, `subscriptions`, `retained`, `message`: the parts the router is made of.
 //! - `connection`: reads and writes whole MQTT packets over any byte stream.
-//! - `handler`: what the broker does with one connection's packets.
+//! - `handler`: one connection's life (CONNECT, the session loop, the will); `handler/packets` handles each packet
+//!   a connected client sends.
 
 #![warn(missing_docs)]
 
@@ -18,7 +21,12 @@ pub mod config;
 mod config_file;
 mod connection;
 mod handler;
+mod message;
+mod retained;
+mod router;
 mod server;
+mod session;
+mod subscriptions;
 mod transport;
 
 pub use config::Config;
