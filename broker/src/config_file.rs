@@ -40,6 +40,8 @@ struct File {
     #[serde(default)]
     limits: Limits,
     #[serde(default)]
+    sessions: Sessions,
+    #[serde(default)]
     timeouts: Timeouts,
 }
 
@@ -54,6 +56,35 @@ struct Listeners {
 #[serde(deny_unknown_fields)]
 struct Limits {
     max_packet_size: Option<u32>,
+    max_queued_messages: Option<usize>,
+    max_queued_bytes: Option<usize>,
+    max_inflight: Option<u16>,
+    receive_maximum: Option<u16>,
+    topic_alias_maximum: Option<u16>,
+    max_retained_messages: Option<usize>,
+    max_retained_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sessions {
+    queue_qos0_offline: Option<bool>,
+    /// Seconds.
+    v3_session_expiry: Option<u64>,
+    /// Seconds.
+    max_session_expiry: Option<u32>,
+}
+
+/// Sets `target` from `value` if given, refusing 0 where 0 would switch a feature the broker promises off.
+fn at_least_one<T: Copy + PartialOrd + From<u8>>(target: &mut T, value: Option<T>, key: &str) -> Result<(), String> {
+    match value {
+        Some(v) if v < T::from(1) => Err(format!("{key} must be at least 1")),
+        Some(v) => {
+            *target = v;
+            Ok(())
+        }
+        None => Ok(()),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -96,6 +127,45 @@ impl Config {
                 ));
             }
             config.max_packet_size = size;
+        }
+        let limits = &file.limits;
+        at_least_one(
+            &mut config.max_queued_messages,
+            limits.max_queued_messages,
+            "limits.max_queued_messages",
+        )?;
+        at_least_one(
+            &mut config.max_queued_bytes,
+            limits.max_queued_bytes,
+            "limits.max_queued_bytes",
+        )?;
+        at_least_one(&mut config.max_inflight, limits.max_inflight, "limits.max_inflight")?;
+        at_least_one(
+            &mut config.receive_maximum,
+            limits.receive_maximum,
+            "limits.receive_maximum",
+        )?;
+        if let Some(v) = limits.topic_alias_maximum {
+            config.topic_alias_maximum = v;
+        }
+        at_least_one(
+            &mut config.max_retained_messages,
+            limits.max_retained_messages,
+            "limits.max_retained_messages",
+        )?;
+        at_least_one(
+            &mut config.max_retained_bytes,
+            limits.max_retained_bytes,
+            "limits.max_retained_bytes",
+        )?;
+        if let Some(v) = file.sessions.queue_qos0_offline {
+            config.queue_qos0_offline = v;
+        }
+        if let Some(secs) = file.sessions.v3_session_expiry {
+            config.v3_session_expiry = Duration::from_secs(secs);
+        }
+        if let Some(secs) = file.sessions.max_session_expiry {
+            config.max_session_expiry = secs;
         }
         if let Some(secs) = file.timeouts.connect {
             if secs == 0 {
@@ -146,6 +216,17 @@ mod tests {
             http = "[::1]:8081"
             [limits]
             max_packet_size = 65536
+            max_queued_messages = 10
+            max_queued_bytes = 4096
+            max_inflight = 5
+            receive_maximum = 7
+            topic_alias_maximum = 0
+            max_retained_messages = 3
+            max_retained_bytes = 1000
+            [sessions]
+            queue_qos0_offline = true
+            v3_session_expiry = 60
+            max_session_expiry = 4294967295
             [timeouts]
             connect = 3
             drain = 0
@@ -157,6 +238,20 @@ mod tests {
         assert_eq!(config.max_packet_size, 65536);
         assert_eq!(config.connect_timeout, Duration::from_secs(3));
         assert_eq!(config.drain_timeout, Duration::ZERO);
+        assert_eq!(
+            (
+                config.max_queued_messages,
+                config.max_queued_bytes,
+                config.max_inflight,
+                config.receive_maximum
+            ),
+            (10, 4096, 5, 7)
+        );
+        assert_eq!(config.topic_alias_maximum, 0);
+        assert_eq!((config.max_retained_messages, config.max_retained_bytes), (3, 1000));
+        assert!(config.queue_qos0_offline);
+        assert_eq!(config.v3_session_expiry, Duration::from_secs(60));
+        assert_eq!(config.max_session_expiry, u32::MAX);
     }
 
     #[test]
@@ -179,6 +274,12 @@ mod tests {
         assert!(error.starts_with("line 2,"), "{error}");
         let error = Config::from_toml("[timeouts]\nconnect = 0\n").unwrap_err();
         assert_eq!(error, "timeouts.connect must be at least 1 second");
+        let error = Config::from_toml("[limits]\nreceive_maximum = 0\n").unwrap_err();
+        assert_eq!(error, "limits.receive_maximum must be at least 1");
+        let error = Config::from_toml("[limits]\nreceive_maximum = 65536\n").unwrap_err();
+        assert!(error.starts_with("line 2,"), "{error}");
+        let error = Config::from_toml("[sessions]\nqueue_qos0_offline = \"yes\"\n").unwrap_err();
+        assert!(error.starts_with("line 2,"), "{error}");
         assert!(Config::from_toml("listeners = 5").is_err());
     }
 }

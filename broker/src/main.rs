@@ -87,38 +87,37 @@ fn main() -> ExitCode {
 #[tokio::main]
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.config()?;
-    let server = Server::bind(config).await?;
     let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    tokio::spawn(on_signal(shutdown.clone()).context("cannot listen for signals")?);
+    let server = Server::bind(config).await?;
     server.run(shutdown).await.context("serving failed")
 }
 
-/// Cancels `shutdown` on SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop).
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
+/// Registers SIGINT (Ctrl-C) and SIGTERM (systemd, docker stop) handlers now, before the listeners are bound, so
+/// a signal that arrives at any point after start-up shuts down gracefully instead of killing the process; returns
+/// a future that cancels `shutdown` on the first of them.
+#[cfg(unix)]
+fn on_signal(shutdown: CancellationToken) -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    let terminate = async {
-        #[cfg(unix)]
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+        tracing::info!("signal received, shutting down");
+        shutdown.cancel();
+    })
+}
+
+/// Elsewhere only Ctrl-C is known; it registers when first polled.
+#[cfg(not(unix))]
+fn on_signal(shutdown: CancellationToken) -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("signal received, shutting down");
+            shutdown.cancel();
         }
-        #[cfg(not(unix))]
-        std::future::pending::<()>().await;
-    };
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
-    tracing::info!("signal received, shutting down");
-    shutdown.cancel();
+    })
 }
