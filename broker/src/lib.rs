@@ -10,10 +10,12 @@
 //! - `broker`: state shared by every connection (today only limits and ids; sessions and routing later).
 //! - `connection`: reads and writes whole MQTT packets over any byte stream.
 //! - `handler`: what the broker does with one connection's packets.
+//! - [`cli`]: `roost pub` and `roost sub`, MQTT clients compatible with mosquitto_pub and mosquitto_sub.
 
 #![warn(missing_docs)]
 
 mod broker;
+pub mod cli;
 pub mod config;
 mod connection;
 mod handler;
