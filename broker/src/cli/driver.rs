@@ -17,8 +17,8 @@ use super::transport::Transport;
 /// What woke the caller.
 #[derive(Debug)]
 pub(crate) enum Step {
-    /// Something the client reports.
-    Event(Event),
+    /// Something the client reports; boxed, as an event (a message with its properties) is large.
+    Event(Box<Event>),
     /// A line from the caller's input channel; `None` once it is closed.
     Input(Option<Bytes>),
     /// The caller's deadline passed.
@@ -56,16 +56,18 @@ impl Session {
         session.client.connect(Instant::now())?;
         session.flush().await?;
         loop {
-            match session.next(None, None).await? {
-                Step::Event(Event::Connected(connected)) => return Ok((session, connected)),
-                Step::Event(Event::ConnectionRefused(refused)) => {
+            let Step::Event(event) = session.next(None, None).await? else {
+                continue;
+            };
+            match *event {
+                Event::Connected(connected) => return Ok((session, connected)),
+                Event::ConnectionRefused(refused) => {
                     return Err(CliError::Refused {
                         version,
                         reason_code: refused.reason_code,
                     });
                 }
-                Step::Event(event) => session.end_on(event)?,
-                Step::Input(_) | Step::Deadline => {}
+                event => session.end_on(event)?,
             }
         }
     }
@@ -94,7 +96,7 @@ impl Session {
     ) -> Result<Step, CliError> {
         loop {
             if let Some(event) = self.client.poll_event() {
-                return Ok(Step::Event(event));
+                return Ok(Step::Event(Box::new(event)));
             }
             if self.client.state() == State::Disconnected {
                 return Err(CliError::ConnectionLost);

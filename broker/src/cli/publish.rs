@@ -147,7 +147,7 @@ impl Publisher {
             match session.next(input, None).await? {
                 Step::Input(Some(line)) => self.publish(session, line).await?,
                 Step::Input(None) => return Ok(()),
-                Step::Event(event) => self.on_event(session, event)?,
+                Step::Event(event) => self.on_event(session, *event)?,
                 Step::Deadline => {}
             }
         }
@@ -157,7 +157,7 @@ impl Publisher {
     async fn wait(&mut self, session: &mut Session, deadline: Option<Instant>) -> Result<(), CliError> {
         while deadline.is_some() || !self.pending.is_empty() {
             match session.next(None, deadline).await? {
-                Step::Event(event) => self.on_event(session, event)?,
+                Step::Event(event) => self.on_event(session, *event)?,
                 Step::Deadline => return Ok(()),
                 Step::Input(_) => {}
             }

@@ -105,17 +105,21 @@ pub(crate) async fn run(args: SubArgs) -> Result<(), CliError> {
         .subscribe(subscriptions, setup.subscribe_properties, Instant::now())?;
     session.flush().await?;
     loop {
-        match session.next(None, deadline).await? {
+        let event = match session.next(None, deadline).await? {
+            Step::Event(event) => *event,
             Step::Deadline => {
                 session.disconnect().await?;
                 return Err(CliError::TimedOut);
             }
-            Step::Event(Event::Subscribed {
+            Step::Input(_) => continue,
+        };
+        match event {
+            Event::Subscribed {
                 packet_id,
                 filters,
                 reason_codes,
                 ..
-            }) => {
+            } => {
                 if setup.debug {
                     let codes: Vec<String> = reason_codes.iter().map(|c| c.as_u8().to_string()).collect();
                     eprintln!("Subscribed (mid: {packet_id}): {}", codes.join(", "));
@@ -133,13 +137,12 @@ pub(crate) async fn run(args: SubArgs) -> Result<(), CliError> {
                     return session.disconnect().await;
                 }
             }
-            Step::Event(Event::Message(publish)) => {
+            Event::Message(publish) => {
                 if printer.on_message(&publish)? == Next::Stop {
                     return session.disconnect().await;
                 }
             }
-            Step::Event(other) => session.end_on(other)?,
-            Step::Input(_) => {}
+            other => session.end_on(other)?,
         }
     }
 }
