@@ -379,3 +379,25 @@ async fn d_prints_packets_on_stderr() {
          Client dbg sending DISCONNECT (0)\n"
     );
 }
+
+#[tokio::test]
+async fn sigint_disconnects_roost_sub_cleanly_so_the_will_is_discarded() {
+    let broker = Mosquitto::start().await;
+    let watcher = broker
+        .mosquitto_sub("watcher", &["-t", "will/#", "-v", "-C", "1"])
+        .await;
+    let sub = broker
+        .roost_sub(
+            "polite",
+            &["-t", "x", "--will-topic", "will/polite", "--will-payload", "gone"],
+        )
+        .await;
+    let pid = sub.id().unwrap().to_string();
+    let killed = run(cli_support::tool("kill").args(["-INT", &pid]), None).await;
+    assert!(killed.status.success());
+    let output = finish(sub).await;
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    // roost sub waited for Mosquitto to close the connection, so the DISCONNECT is processed: no will follows.
+    broker.mosquitto_pub(&["-t", "will/marker", "-m", "after"]).await;
+    assert_eq!(stdout(&finish(watcher).await), "will/marker after\n");
+}

@@ -7,6 +7,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use roost_codec::client::{Client, ClientOptions, Connected, Event, State};
 use roost_codec::{MAX_PACKET_SIZE, Packet, ReasonCode};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 
 use super::debug::describe;
@@ -23,6 +24,9 @@ pub(crate) enum Step {
     Input(Option<Bytes>),
     /// The caller's deadline passed.
     Deadline,
+    /// SIGINT or SIGTERM: the caller should disconnect cleanly (so the server discards the will) and exit, as
+    /// mosquitto_sub does on Ctrl-C.
+    Interrupted,
 }
 
 /// One MQTT connection: the client state, its transport, and the `-d` log.
@@ -36,6 +40,8 @@ pub(crate) struct Session {
     debug: bool,
     /// With `-d`, received bytes not yet forming a whole packet, decoded a second time only for the log.
     debug_rx: BytesMut,
+    /// SIGINT and SIGTERM, turned into [`Step::Interrupted`] instead of killing the process mid-packet.
+    signals: Signals,
 }
 
 impl Session {
@@ -46,18 +52,25 @@ impl Session {
         debug: bool,
     ) -> Result<(Self, Connected), CliError> {
         let version = options.version;
-        let transport = Transport::connect(target).await?;
+        let mut signals = Signals::new()?;
+        let transport = tokio::select! {
+            transport = Transport::connect(target) => transport?,
+            () = signals.recv() => return Err(CliError::Interrupted),
+        };
         let mut session = Self {
             client: Client::new(options),
             transport,
             debug,
             debug_rx: BytesMut::new(),
+            signals,
         };
         session.client.connect(Instant::now())?;
         session.flush().await?;
         loop {
-            let Step::Event(event) = session.next(None, None).await? else {
-                continue;
+            let event = match session.next(None, None).await? {
+                Step::Event(event) => event,
+                Step::Interrupted => return Err(CliError::Interrupted),
+                Step::Input(_) | Step::Deadline => continue,
             };
             match *event {
                 Event::Connected(connected) => return Ok((session, connected)),
@@ -109,6 +122,7 @@ impl Session {
                 () = sleep_until(timer) => Woke::Timer,
                 line = recv(input) => return Ok(Step::Input(line)),
                 () = sleep_until(deadline) => return Ok(Step::Deadline),
+                () = self.signals.recv() => return Ok(Step::Interrupted),
             };
             match woke {
                 Woke::Received(Ok(Some(bytes))) => {
@@ -179,6 +193,37 @@ impl Session {
 enum Woke {
     Received(std::io::Result<Option<Bytes>>),
     Timer,
+}
+
+/// The signals that end a command-line client.
+#[derive(Debug)]
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl Signals {
+    /// Installs the handlers; from now on SIGINT and SIGTERM no longer kill the process.
+    fn new() -> Result<Self, CliError> {
+        let install = |kind| {
+            signal(kind).map_err(|source| CliError::Io {
+                what: "Unable to handle signals".into(),
+                source,
+            })
+        };
+        Ok(Self {
+            interrupt: install(SignalKind::interrupt())?,
+            terminate: install(SignalKind::terminate())?,
+        })
+    }
+
+    /// Waits for either signal. Cancel safe: a signal that arrives meanwhile is kept for the next call.
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
 }
 
 /// Sleeps until `at`; forever when `None`.

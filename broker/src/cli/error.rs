@@ -60,6 +60,9 @@ pub enum CliError {
         /// Why the first one failed.
         first: PublishFailure,
     },
+    /// SIGINT or SIGTERM before the connection was accepted. Exit code 130, the shell's for Ctrl-C.
+    #[error("Interrupted")]
+    Interrupted,
     /// `-W` seconds passed. Exit code 27, mosquitto's timeout code.
     #[error("Timed out")]
     TimedOut,
@@ -77,6 +80,7 @@ impl CliError {
             Self::ConnectTimeout | Self::TimedOut => 27,
             Self::PingTimeout | Self::ConnectionLost | Self::Disconnected(_) => 7,
             Self::Protocol(_) => 2,
+            Self::Interrupted => 130,
             _ => 1,
         }
     }

@@ -146,7 +146,8 @@ impl Publisher {
             let input = (session.client().queued() < MAX_WAITING).then_some(&mut rx);
             match session.next(input, None).await? {
                 Step::Input(Some(line)) => self.publish(session, line).await?,
-                Step::Input(None) => return Ok(()),
+                // Ctrl-C ends the input like end of file; what was sent is still seen through.
+                Step::Input(None) | Step::Interrupted => return Ok(()),
                 Step::Event(event) => self.on_event(session, *event)?,
                 Step::Deadline => {}
             }
@@ -159,6 +160,7 @@ impl Publisher {
             match session.next(None, deadline).await? {
                 Step::Event(event) => self.on_event(session, *event)?,
                 Step::Deadline => return Ok(()),
+                Step::Interrupted => return Err(CliError::Interrupted),
                 Step::Input(_) => {}
             }
         }

@@ -111,6 +111,8 @@ pub(crate) async fn run(args: SubArgs) -> Result<(), CliError> {
                 session.disconnect().await?;
                 return Err(CliError::TimedOut);
             }
+            // Ctrl-C: a clean DISCONNECT (the server discards the will) and exit 0, as mosquitto_sub.
+            Step::Interrupted => return session.disconnect().await,
             Step::Input(_) => continue,
         };
         match event {
