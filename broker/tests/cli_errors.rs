@@ -73,7 +73,24 @@ async fn w_times_out_with_exit_27_and_e_exits_after_subscribing() {
     let output = run(roost("sub").args(["-p", &port, "-t", "quiet", "-W", "1"]), None).await;
     assert_eq!(output.status.code(), Some(27), "{output:?}");
     assert_eq!(stderr(&output), "Timed out\n");
-    let output = run(roost("sub").args(["-p", &port, "-t", "quiet", "-E", "-q", "1"]), None).await;
+    // A -W past the end of time is no timeout (and no panic); -E ends it once subscribed.
+    let output = run(
+        roost("sub").args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-t",
+            "quiet",
+            "-E",
+            "-q",
+            "1",
+            "-W",
+            "18446744073709551615",
+        ]),
+        None,
+    )
+    .await;
     assert!(output.status.success(), "{output:?}");
 }
 
@@ -90,6 +107,36 @@ async fn help_and_bad_flags_do_not_panic() {
         &["-t", "a", "-m", "x", "-D", "publish", "bogus", "x"],
         &["-t", "a", "-m", "x", "-c"],
         &["-t", "a", "-m", "x", "--will-payload", "p"],
+        &["-t", "a", "-m", "x", "--repeat-delay", "1e300"],
+        &["-t", "a", "-m", "x", "--repeat-delay", "NaN"],
+        &["-t", "a", "-m", "x", "--repeat", "0"],
+        &[
+            "-t",
+            "a",
+            "-m",
+            "x",
+            "-V",
+            "5",
+            "-D",
+            "publish",
+            "response-topic",
+            "a/#",
+        ],
+        &["-t", "a", "-m", "x", "-V", "5", "-D", "publish", "user-property", "k"],
+        &[
+            "-t",
+            "a",
+            "-m",
+            "x",
+            "-V",
+            "5",
+            "-D",
+            "connect",
+            "receive-maximum",
+            "70000",
+        ],
+        &["-t", "a", "-m", "x", "-x", "10"],
+        &["-t", "a", "-m", "x", "-L", "mqtt://h:99999/"],
     ] {
         let output = run(roost("pub").args(args), None).await;
         assert!(!output.status.success(), "{args:?}: {output:?}");

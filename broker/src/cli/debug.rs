@@ -27,7 +27,12 @@ pub(crate) fn describe(packet: &Packet) -> String {
             let filters: Vec<String> = s
                 .filters
                 .iter()
-                .map(|(f, o)| format!("Topic: {f}, QoS: {}", o.qos as u8))
+                .map(|(f, o)| {
+                    let options = u8::from(o.no_local) << 2
+                        | u8::from(o.retain_as_published) << 3
+                        | (o.retain_handling as u8) << 4;
+                    format!("Topic: {f}, QoS: {}, Options: 0x{options:02x}", o.qos as u8)
+                })
                 .collect();
             format!("SUBSCRIBE (Mid: {}, {})", s.packet_id, filters.join("; "))
         }

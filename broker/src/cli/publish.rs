@@ -32,9 +32,10 @@ pub(crate) async fn run(args: PubArgs) -> Result<(), CliError> {
     let Ok(topic) = TopicName::new(topic.as_str()) else {
         return usage(format!("Invalid publish topic '{topic}', does it contain '+' or '#'?"));
     };
-    if args.repeat == 0 || !(args.repeat_delay.is_finite() && args.repeat_delay >= 0.0) {
+    let delay = Duration::try_from_secs_f64(args.repeat_delay);
+    let (true, Ok(delay)) = (args.repeat > 0, delay) else {
         return usage("--repeat must be at least 1 and --repeat-delay a number of seconds.");
-    }
+    };
     // mosquitto_pub reads the message before it connects: a missing file is a usage error, not a lost session.
     let payload = payload(&args)?;
     let mut publisher = Publisher {
@@ -52,17 +53,18 @@ pub(crate) async fn run(args: PubArgs) -> Result<(), CliError> {
     let (mut session, _connected) = Session::connect(&setup.target, setup.options, setup.debug).await?;
     match payload {
         Some(payload) => {
-            let delay = Duration::from_secs_f64(args.repeat_delay);
             for i in 0..args.repeat {
                 if i > 0 && !delay.is_zero() {
-                    publisher.wait(&mut session, Some(Instant::now() + delay)).await?;
+                    // A delay past the end of time is no deadline at all: wait until interrupted.
+                    let deadline = Instant::now().checked_add(delay);
+                    publisher.wait(&mut session, deadline, true).await?;
                 }
                 publisher.publish(&mut session, payload.clone()).await?;
             }
         }
         None => publisher.publish_lines(&mut session).await?,
     }
-    publisher.wait(&mut session, None).await?;
+    publisher.wait(&mut session, None, false).await?;
     session.disconnect().await?;
     let failed = publisher.failures.len();
     match publisher.failures.into_iter().next() {
@@ -154,9 +156,14 @@ impl Publisher {
         }
     }
 
-    /// Handles events until every publication is complete, or until `deadline`.
-    async fn wait(&mut self, session: &mut Session, deadline: Option<Instant>) -> Result<(), CliError> {
-        while deadline.is_some() || !self.pending.is_empty() {
+    /// Handles events until `deadline` with `until_deadline`, else until every publication is complete.
+    async fn wait(
+        &mut self,
+        session: &mut Session,
+        deadline: Option<Instant>,
+        until_deadline: bool,
+    ) -> Result<(), CliError> {
+        while until_deadline || !self.pending.is_empty() {
             match session.next(None, deadline).await? {
                 Step::Event(event) => self.on_event(session, *event)?,
                 Step::Deadline => return Ok(()),

@@ -98,7 +98,10 @@ pub(crate) async fn run(args: SubArgs) -> Result<(), CliError> {
     };
     let (mut session, _connected) = Session::connect(&setup.target, setup.options, setup.debug).await?;
     // As mosquitto_sub's, the -W timer starts once the connection is accepted.
-    let deadline = args.timeout.map(|secs| Instant::now() + Duration::from_secs(secs));
+    // A timeout past the end of time is no timeout.
+    let deadline = args
+        .timeout
+        .and_then(|secs| Instant::now().checked_add(Duration::from_secs(secs)));
     let subscriptions = filters.into_iter().map(|f| (f, options)).collect();
     session
         .client()
