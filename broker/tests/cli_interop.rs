@@ -401,3 +401,54 @@ async fn sigint_disconnects_roost_sub_cleanly_so_the_will_is_discarded() {
     broker.mosquitto_pub(&["-t", "will/marker", "-m", "after"]).await;
     assert_eq!(stdout(&finish(watcher).await), "will/marker after\n");
 }
+
+#[tokio::test]
+async fn mqtt5_subscription_options_rh_and_rap() {
+    let broker = Mosquitto::start().await;
+    broker.roost_pub(&["-t", "o", "-m", "old", "-r"]).await;
+    // --rh 2: no retained message on subscribe; --rap: a live retained publication keeps its RETAIN flag.
+    let sub = broker
+        .roost_sub(
+            "opts",
+            &[
+                "-V", "5", "-t", "o", "--rh", "2", "--rap", "--nl", "-C", "1", "-F", "%p %r",
+            ],
+        )
+        .await;
+    broker.mosquitto_pub(&["-t", "o", "-m", "live", "-r"]).await;
+    let output = finish(sub).await;
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(stdout(&output), "live 1\n");
+    // Without --rap the same live publication arrives with RETAIN cleared ([MQTT-3.3.1-9]).
+    let sub = broker
+        .roost_sub("plain", &["-V", "5", "-t", "o", "--rh", "2", "-C", "1", "-F", "%p %r"])
+        .await;
+    broker.mosquitto_pub(&["-t", "o", "-m", "live", "-r"]).await;
+    assert_eq!(stdout(&finish(sub).await), "live 0\n");
+}
+
+/// `-c -i id` keeps the session: a QoS 1 message published while the subscriber is away reaches it later.
+async fn c_keeps_the_session(version: &str) {
+    let broker = Mosquitto::start().await;
+    let id = format!("persistent-{version}");
+    let port = broker.port.to_string();
+    let first = ["-p", &port, "-V", version, "-c", "-i", &id, "-t", "c/#", "-q", "1"];
+    let output = run(roost("sub").args(first).arg("-E"), None).await;
+    assert!(output.status.success(), "{output:?}");
+    broker
+        .mosquitto_pub(&["-t", "c/queued", "-m", "while away", "-q", "1"])
+        .await;
+    let output = run(roost("sub").args(first).args(["-C", "1", "-v"]), None).await;
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(stdout(&output), "c/queued while away\n");
+}
+
+#[tokio::test]
+async fn c_keeps_the_session_v311() {
+    c_keeps_the_session("311").await;
+}
+
+#[tokio::test]
+async fn c_keeps_the_session_v5() {
+    c_keeps_the_session("5").await;
+}
