@@ -3,7 +3,7 @@
 
 mod cli_support;
 
-use cli_support::{Mosquitto, free_port, roost, run, stderr};
+use cli_support::{Mosquitto, PASSWORD, USER, free_port, roost, run, stderr};
 
 #[tokio::test]
 async fn connection_refused_by_the_os_exits_1() {
@@ -143,4 +143,29 @@ async fn help_and_bad_flags_do_not_panic() {
         assert_ne!(output.status.code(), Some(101), "panicked: {args:?}: {output:?}");
         assert!(!stderr(&output).contains("panicked"), "{args:?}: {output:?}");
     }
+}
+
+#[tokio::test]
+async fn user_and_password_from_flags_or_url() {
+    let broker = Mosquitto::start().await;
+    let port = broker.auth_port.to_string();
+    let output = run(
+        roost("pub").args(["-p", &port, "-u", USER, "-P", PASSWORD, "-t", "a", "-m", "x"]),
+        None,
+    )
+    .await;
+    assert!(output.status.success(), "{output:?}");
+    let url = format!("mqtt://{USER}:{PASSWORD}@127.0.0.1:{port}/a");
+    let output = run(roost("pub").args(["-L", &url, "-m", "x", "-V", "5"]), None).await;
+    assert!(output.status.success(), "{output:?}");
+    let output = run(
+        roost("sub").args(["-p", &port, "-u", USER, "-P", "wrong", "-t", "a"]),
+        None,
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(5), "{output:?}");
+    assert_eq!(
+        stderr(&output),
+        "Connection error: Connection Refused: not authorised.\n"
+    );
 }

@@ -30,6 +30,11 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// The user `auth_port` accepts.
+pub const USER: &str = "alice";
+/// Her password.
+pub const PASSWORD: &str = "s3cret";
+
 /// A Mosquitto broker with an anonymous MQTT listener, a WebSocket listener and a listener that refuses
 /// anonymous clients. Killed, and its directory removed, on drop.
 #[derive(Debug)]
@@ -38,7 +43,7 @@ pub struct Mosquitto {
     pub port: u16,
     /// The MQTT over WebSocket port.
     pub ws_port: u16,
-    /// A port whose listener refuses anonymous clients ("not authorised").
+    /// A port whose listener refuses anonymous clients ("not authorised") and accepts [`USER`]/[`PASSWORD`].
     pub auth_port: u16,
     /// Every line the broker logged so far.
     log: watch::Receiver<Vec<String>>,
@@ -57,6 +62,14 @@ impl Mosquitto {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let (port, ws_port, auth_port) = (free_port(), free_port(), free_port());
+        let passwords = dir.join("passwords");
+        let made = std::process::Command::new("mosquitto_passwd")
+            .args(["-c", "-b"])
+            .arg(&passwords)
+            .args([USER, PASSWORD])
+            .status()
+            .expect("run mosquitto_passwd");
+        assert!(made.success());
         let conf = dir.join("mosquitto.conf");
         std::fs::write(
             &conf,
@@ -64,7 +77,8 @@ impl Mosquitto {
                 "per_listener_settings true\npersistence false\nlog_dest stderr\nlog_type all\n\
                  listener {port} 127.0.0.1\nallow_anonymous true\n\
                  listener {ws_port} 127.0.0.1\nprotocol websockets\nallow_anonymous true\n\
-                 listener {auth_port} 127.0.0.1\nallow_anonymous false\n"
+                 listener {auth_port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n",
+                passwords.display()
             ),
         )
         .unwrap();
