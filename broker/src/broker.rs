@@ -1,8 +1,11 @@
 //! State shared by every connection, and the one door through which a transport hands the broker a connection.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytestring::ByteString;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
@@ -11,14 +14,21 @@ use tracing::Instrument;
 
 use crate::config::Config;
 use crate::handler;
+use crate::message::Message;
+use crate::router::Router;
 use crate::transport::Peer;
 
-/// The broker's shared state. The skeleton only needs limits, connection ids and shutdown; sessions, the topic tree
-/// and routing will live here, behind the same [`Broker::connection`] door.
+/// The broker's shared state: limits, the routing state every connection reads and writes, connection ids and
+/// shutdown.
 #[derive(Debug)]
 pub(crate) struct Broker {
     /// Limits every connection obeys.
     pub(crate) config: Config,
+    /// Sessions, subscriptions and retained messages. A `std::sync::Mutex`, not tokio's: every critical section
+    /// is short, synchronous and never awaits (clippy's `await_holding_lock` is denied), and routing a publish
+    /// only pushes onto bounded queues, so no client can hold it while it is slow. One lock is the simple correct
+    /// start; split it (sessions vs. index vs. retained) when contention is measured.
+    router: Mutex<Router>,
     /// Source of connection ids, so log lines of one connection can be told apart before its client id is known.
     next_connection_id: AtomicU64,
     /// Every connection task, so shutdown can wait for them to say goodbye.
@@ -31,6 +41,7 @@ impl Broker {
     /// A broker that stops its connections when `shutdown` is cancelled.
     pub(crate) fn new(config: Config, shutdown: CancellationToken) -> Arc<Self> {
         Arc::new(Broker {
+            router: Mutex::new(Router::new(&config)),
             config,
             next_connection_id: AtomicU64::new(1),
             tracker: TaskTracker::new(),
@@ -59,6 +70,54 @@ impl Broker {
         let shutdown = self.shutdown.child_token();
         self.tracker
             .track_future(handler::run(stream, id, broker, shutdown).instrument(span))
+    }
+
+    /// The routing state, locked. Never hold the guard across an `.await`.
+    ///
+    /// A poisoned lock (a panic while routing, which would be a bug) is recovered rather than taking every other
+    /// connection down with it: each method leaves the state consistent between its own steps.
+    pub(crate) fn router(&self) -> MutexGuard<'_, Router> {
+        self.router.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Routes `message` now.
+    pub(crate) fn publish(&self, message: Message) -> usize {
+        self.router().publish(Arc::new(message))
+    }
+
+    /// Ends `client_id`'s session after `after`, unless it was resumed since `generation`. The timer is a task of
+    /// its own that stops at shutdown.
+    pub(crate) fn expire_session_later(self: &Arc<Self>, client_id: ByteString, generation: u64, after: Duration) {
+        let broker = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(after) => broker.router().expire(&client_id, generation),
+                () = broker.shutdown.cancelled() => {}
+            }
+        });
+    }
+
+    /// Publishes a will message after its Will Delay Interval, or when the session ends if that comes first, unless
+    /// the session was resumed meanwhile (MQTT 5, section 3.1.3.2.2).
+    pub(crate) fn publish_will_later(
+        self: &Arc<Self>,
+        client_id: ByteString,
+        generation: u64,
+        after: Duration,
+        will: Message,
+    ) {
+        let broker = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(after) => {
+                    let mut router = broker.router();
+                    if !router.session_resumed(&client_id, generation) {
+                        router.publish(Arc::new(will));
+                    }
+                }
+                () = broker.shutdown.cancelled() => {}
+            }
+        });
     }
 
     /// Stops tracking new connections and waits until every tracked one has ended.

@@ -17,6 +17,37 @@ pub struct Config {
     pub max_packet_size: u32,
     /// How long shutdown waits for open connections to close before giving up on them.
     pub drain_timeout: Duration,
+    /// The most messages waiting in one session's outbound queue (not yet sent; in-flight messages are bounded by
+    /// [`Config::max_inflight`] instead). A slow or offline client fills only its own queue; see
+    /// `session::Queue` for what happens when it is full (oldest QoS 0 dropped first, then new messages refused).
+    pub max_queued_messages: usize,
+    /// The most bytes (topic plus payload) waiting in one session's outbound queue; the same overflow policy as
+    /// [`Config::max_queued_messages`] applies.
+    pub max_queued_bytes: usize,
+    /// The most QoS 1 and 2 messages sent to one client and not yet acknowledged. The client's own Receive Maximum
+    /// lowers it further ([MQTT-3.3.4-9]).
+    pub max_inflight: u16,
+    /// Our Receive Maximum, sent in CONNACK: how many QoS 2 messages a client may have awaiting PUBREL at once
+    /// (QoS 1 is acknowledged at once). More is a protocol error, DISCONNECT 0x93 ([MQTT-3.3.4-7]).
+    pub receive_maximum: u16,
+    /// Our Topic Alias Maximum, sent in CONNACK: how many topic aliases a client may set up towards us. 0 turns
+    /// incoming aliases off.
+    pub topic_alias_maximum: u16,
+    /// Whether an offline persistent session also queues QoS 0 messages (the standard allows either,
+    /// section 3.1.2.4). Off by default: QoS 0 is "at most once", and offline queues are for what was promised.
+    pub queue_qos0_offline: bool,
+    /// How long an MQTT 3.x persistent session (clean session 0) lives after its connection ends. MQTT 3.x has no
+    /// Session Expiry Interval, so without a bound abandoned sessions would pile up.
+    pub v3_session_expiry: Duration,
+    /// The longest Session Expiry Interval (seconds) an MQTT 5 client may ask for; longer requests are lowered
+    /// and the CONNACK says so (section 3.2.2.3.2). `u32::MAX` means "never expires".
+    pub max_session_expiry: u32,
+    /// The most retained messages kept. When full, a retained message for a new topic is routed but not kept;
+    /// replacing or deleting an existing topic's retained message always works.
+    pub max_retained_messages: usize,
+    /// The most bytes (topic plus payload) of retained messages kept; the same policy as
+    /// [`Config::max_retained_messages`].
+    pub max_retained_bytes: usize,
 }
 
 impl Config {
@@ -35,6 +66,19 @@ impl Default for Config {
             // 1 MiB: plenty for telemetry and dashboards, small enough for a Raspberry Pi with many clients.
             max_packet_size: 1024 * 1024,
             drain_timeout: Duration::from_secs(5),
+            // 1000 messages or 16 MiB per session: a dashboard or device that falls behind for a while catches up,
+            // and a thousand dead sessions still fit in a Raspberry Pi's memory.
+            max_queued_messages: 1000,
+            max_queued_bytes: 16 * 1024 * 1024,
+            max_inflight: 32,
+            receive_maximum: 64,
+            topic_alias_maximum: 16,
+            queue_qos0_offline: false,
+            v3_session_expiry: Duration::from_secs(24 * 60 * 60),
+            // One week.
+            max_session_expiry: 7 * 24 * 60 * 60,
+            max_retained_messages: 10_000,
+            max_retained_bytes: 64 * 1024 * 1024,
         }
     }
 }

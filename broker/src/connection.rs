@@ -1,6 +1,7 @@
 //! Whole MQTT packets over a byte stream: buffering, decoding and encoding with roost-codec.
 
 use std::io;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use roost_codec::{DecodeError, EncodeError, MAX_PACKET_SIZE, Packet, ProtocolVersion};
@@ -21,6 +22,9 @@ pub(crate) struct Connection<S> {
     /// How packets other than CONNECT are encoded and decoded. Fixed by CONNECT; until then only CONNECT is
     /// expected, and it carries its own version.
     version: ProtocolVersion,
+    /// How long one write may take before the client counts as gone (set from its Keep Alive). A client that
+    /// stops reading would otherwise hold its task in `write_all` forever, where keep alive is never checked.
+    write_timeout: Option<Duration>,
 }
 
 /// Why a connection could not go on.
@@ -38,6 +42,9 @@ pub(crate) enum ConnectionError {
     /// The peer closed the connection in the middle of a packet.
     #[error("connection closed in the middle of a packet")]
     Truncated,
+    /// The client did not take a write within its write timeout.
+    #[error("the client did not read for {0:?}")]
+    WriteTimeout(Duration),
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
@@ -49,6 +56,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             write_buf: BytesMut::with_capacity(1024),
             max_packet_size,
             peer_max_packet_size: MAX_PACKET_SIZE,
+            write_timeout: None,
             version: ProtocolVersion::V311,
         }
     }
@@ -62,6 +70,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// The protocol version in force.
     pub(crate) fn version(&self) -> ProtocolVersion {
         self.version
+    }
+
+    /// Whether `packet` can be sent: it encodes in this version within the client's Maximum Packet Size.
+    pub(crate) fn fits(&self, packet: &Packet) -> bool {
+        packet
+            .encoded_len(self.version)
+            .is_ok_and(|len| len <= self.peer_max_packet_size as usize)
     }
 
     /// Reads the next packet; `Ok(None)` when the peer closed the connection cleanly between packets.
@@ -86,9 +101,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub(crate) async fn write_packet(&mut self, packet: &Packet) -> Result<(), ConnectionError> {
         self.write_buf.clear();
         packet.encode(self.version, &mut self.write_buf, self.peer_max_packet_size)?;
-        self.stream.write_all(&self.write_buf).await?;
-        self.stream.flush().await?;
-        Ok(())
+        self.flush_write_buf().await
+    }
+
+    /// Encodes several packets and sends them in one write (one WebSocket frame), then flushes.
+    pub(crate) async fn write_packets(&mut self, packets: &[Packet]) -> Result<(), ConnectionError> {
+        self.write_buf.clear();
+        for packet in packets {
+            packet.encode(self.version, &mut self.write_buf, self.peer_max_packet_size)?;
+        }
+        self.flush_write_buf().await
+    }
+
+    /// Bounds every write by `limit` from now on (`None`: unbounded).
+    pub(crate) fn set_write_timeout(&mut self, limit: Option<Duration>) {
+        self.write_timeout = limit;
+    }
+
+    async fn flush_write_buf(&mut self) -> Result<(), ConnectionError> {
+        let write = async {
+            self.stream.write_all(&self.write_buf).await?;
+            self.stream.flush().await
+        };
+        match self.write_timeout {
+            None => Ok(write.await?),
+            Some(limit) => match tokio::time::timeout(limit, write).await {
+                Ok(written) => Ok(written?),
+                Err(_elapsed) => Err(ConnectionError::WriteTimeout(limit)),
+            },
+        }
     }
 
     /// Closes our side (a FIN on TCP, a close frame on WebSocket). Errors are ignored: the connection is over.

@@ -1,16 +1,30 @@
-//! What the broker does with one connection. For the walking skeleton: CONNECT → CONNACK, PINGREQ → PINGRESP,
-//! DISCONNECT closes, and nothing is routed yet. Sessions, subscriptions and routing plug in here later, through
-//! the shared [`Broker`].
+//! What the broker does with one connection: CONNECT and the session it attaches to, then every packet until the
+//! connection ends, then the will and the session's expiry.
+//!
+//! The connection task is the only writer to its socket. The router never writes to it: it queues to the session
+//! and wakes this task through a `Notify`, so a slow client only ever slows its own task.
 
+use std::collections::HashMap;
+use std::num::{NonZeroU16, NonZeroU32};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use roost_codec::{ConnAck, Connect, Disconnect, Packet, ProtocolVersion, ReasonCode};
+use bytestring::ByteString;
+use roost_codec::{ConnAck, Connect, Disconnect, Packet, ProtocolVersion, ReasonCode, TopicName, Will};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::Broker;
 use crate::connection::{Connection, ConnectionError};
+use crate::message::Message;
+use crate::session::Attached;
+
+mod packets;
+
+/// How many queued messages one wake-up sends before the task looks at its socket again, so a long queue cannot
+/// starve reading (and keep alive) of the same connection.
+const BATCH: usize = 64;
 
 /// Serves one connection until it ends, then closes it. Never panics on anything the peer sends.
 pub(crate) async fn run<S>(stream: S, id: u64, broker: Arc<Broker>, shutdown: CancellationToken)
@@ -25,7 +39,40 @@ where
     conn.shutdown().await;
 }
 
-/// What happened while waiting for the client.
+/// One connected client, as this task knows it.
+#[derive(Debug)]
+struct Client {
+    /// The client identifier, assigned by us when the client sent none.
+    id: ByteString,
+    /// This connection's id, which proves to the router that we still own the session.
+    connection_id: u64,
+    /// Woken by the router when messages are queued for us.
+    wake: Arc<Notify>,
+    /// Cancelled when another connection takes over the session.
+    taken_over: CancellationToken,
+    /// The will message and its delay, until a normal DISCONNECT discards it ([MQTT-3.1.2-10]).
+    will: Option<Will>,
+    /// The Session Expiry Interval asked for in CONNECT: DISCONNECT may not raise it from 0 ([MQTT-3.14.2-2]).
+    connect_expiry: u32,
+    /// How many QoS 1/2 messages we may have unacknowledged: the client's Receive Maximum, capped by config.
+    inflight_limit: usize,
+    /// MQTT 5 incoming topic aliases: alias → topic, for this connection only ([MQTT-3.3.2-7]).
+    topic_aliases: HashMap<u16, TopicName>,
+}
+
+/// How the connection ended, which decides the will.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// DISCONNECT 0x00: the will is discarded ([MQTT-3.14.4-3]).
+    Normal,
+    /// MQTT 5 DISCONNECT 0x04: disconnect, but publish the will.
+    WithWill,
+    /// No DISCONNECT: network error, keep-alive timeout, protocol error, takeover, shutdown. The will is published
+    /// ([MQTT-3.1.2-8]).
+    Abnormal,
+}
+
+/// What happened while waiting.
 #[allow(
     clippy::large_enum_variant,
     reason = "lives for one match; boxing would allocate per packet"
@@ -33,29 +80,30 @@ where
 enum Event {
     /// A packet, or `None` when the client closed the connection.
     Packet(Option<Packet>),
-    /// The time limit passed without a packet.
+    /// The router queued messages for us.
+    Wake,
+    /// The keep-alive deadline passed without a packet.
     TimedOut,
+    /// Another connection took the session.
+    TakenOver,
     /// The broker is shutting down.
     Shutdown,
 }
 
-/// Waits for the next packet, at most `limit` (if any), or until shutdown.
-async fn next_event<S: AsyncRead + AsyncWrite + Unpin>(
+/// Waits for the first packet, at most `limit`, or until shutdown.
+async fn first_packet<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Connection<S>,
-    limit: Option<Duration>,
+    limit: Duration,
     shutdown: &CancellationToken,
-) -> Result<Event, ConnectionError> {
-    let read = async {
-        match limit {
-            Some(limit) => tokio::time::timeout(limit, conn.read_packet()).await.ok(),
-            None => Some(conn.read_packet().await),
-        }
-    };
+) -> Result<Option<Packet>, ConnectionError> {
     tokio::select! {
-        () = shutdown.cancelled() => Ok(Event::Shutdown),
-        read = read => match read {
-            Some(packet) => Ok(Event::Packet(packet?)),
-            None => Ok(Event::TimedOut),
+        () = shutdown.cancelled() => Ok(None),
+        read = tokio::time::timeout(limit, conn.read_packet()) => match read {
+            Ok(packet) => packet,
+            Err(_elapsed) => {
+                tracing::debug!("no CONNECT within {limit:?}");
+                Ok(None)
+            }
         },
     }
 }
@@ -63,85 +111,267 @@ async fn next_event<S: AsyncRead + AsyncWrite + Unpin>(
 async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Connection<S>,
     id: u64,
-    broker: &Broker,
+    broker: &Arc<Broker>,
     shutdown: &CancellationToken,
 ) -> Result<(), ConnectionError> {
     // A decode error here just closes: the version is not known yet, and MQTT 5 only allows a CONNACK (not a
     // DISCONNECT) before the connection is accepted [MQTT-3.14.0-1].
-    let connect = match next_event(conn, Some(broker.config.connect_timeout), shutdown).await? {
-        Event::Packet(Some(Packet::Connect(connect))) => connect,
-        Event::Packet(Some(other)) => {
+    let connect = match first_packet(conn, broker.config.connect_timeout, shutdown).await? {
+        Some(Packet::Connect(connect)) => connect,
+        Some(other) => {
             tracing::debug!(packet = ?other.packet_type(), "[MQTT-3.1.0-1] first packet is not CONNECT");
             return Ok(());
         }
-        Event::Packet(None) | Event::Shutdown => return Ok(()),
-        Event::TimedOut => {
-            tracing::debug!("no CONNECT within {:?}", broker.config.connect_timeout);
-            return Ok(());
-        }
+        None => return Ok(()),
     };
-    let peer_max = connect.properties.maximum_packet_size.map(|max| max.get());
+    let peer_max = connect.properties.maximum_packet_size.map(NonZeroU32::get);
     conn.set_version(connect.protocol, peer_max);
 
-    let Some(connack) = accept(&connect, id) else {
+    let Some((client_id, mut connack)) = accept(&connect, id, broker) else {
         tracing::info!(protocol = %connect.protocol, "refused: empty client identifier");
         let refusal = ConnAck::new(false, ReasonCode::ClientIdentifierNotValid);
         return conn.write_packet(&Packet::ConnAck(refusal)).await;
     };
-    let client_id = connack
-        .properties
-        .assigned_client_identifier
-        .as_ref()
-        .unwrap_or(&connect.client_id);
-    tracing::Span::current().record("client_id", client_id.as_ref() as &str);
-    tracing::info!(protocol = %connect.protocol, keep_alive = connect.keep_alive, "connected");
-    conn.write_packet(&Packet::ConnAck(connack)).await?;
+    tracing::Span::current().record("client_id", &*client_id);
+    let expiry = session_expiry(&connect, broker, &mut connack);
+    let client_receive_max = connect.properties.receive_maximum.map_or(u16::MAX, NonZeroU16::get);
+    let mut client = Client {
+        id: client_id,
+        connection_id: id,
+        wake: Arc::new(Notify::new()),
+        taken_over: CancellationToken::new(),
+        will: connect.will.clone(),
+        connect_expiry: expiry,
+        inflight_limit: usize::from(client_receive_max.min(broker.config.max_inflight).max(1)),
+        topic_aliases: HashMap::new(),
+    };
+    let connected = broker.router().connect(
+        &client.id,
+        connect.protocol,
+        connect.clean_start,
+        expiry,
+        Attached {
+            connection_id: id,
+            wake: Arc::clone(&client.wake),
+            taken_over: client.taken_over.clone(),
+        },
+    );
+    connack.session_present = connected.session_present;
+    tracing::info!(
+        protocol = %connect.protocol,
+        keep_alive = connect.keep_alive,
+        session_present = connected.session_present,
+        took_over = connected.took_over,
+        "connected"
+    );
 
-    // [MQTT-3.1.2-22] a client silent for one and a half times its Keep Alive is gone; 0 turns the check off.
-    let keep_alive = (connect.keep_alive > 0).then(|| Duration::from_millis(u64::from(connect.keep_alive) * 1500));
-    loop {
-        let packet = match next_event(conn, keep_alive, shutdown).await {
-            Ok(Event::Packet(Some(packet))) => packet,
-            Ok(Event::Packet(None)) => return Ok(()),
-            Ok(Event::TimedOut) => return disconnect(conn, ReasonCode::KeepAliveTimeout).await,
-            Ok(Event::Shutdown) => return disconnect(conn, ReasonCode::ServerShuttingDown).await,
-            Err(ConnectionError::Decode(error)) => {
-                disconnect(conn, error.reason_code()).await?;
-                return Err(error.into());
-            }
-            Err(error) => return Err(error),
-        };
-        match packet {
-            Packet::PingReq => conn.write_packet(&Packet::PingResp).await?,
-            Packet::Disconnect(disconnect) => {
-                tracing::debug!(reason = %disconnect.reason_code, "client disconnected");
-                return Ok(());
-            }
-            Packet::Connect(_) => {
-                tracing::info!("[MQTT-3.1.0-2] a second CONNECT is a protocol error");
-                return disconnect(conn, ReasonCode::ProtocolError).await;
-            }
-            // The skeleton has no sessions or routing yet: everything else is read, logged and dropped.
-            other => tracing::debug!(packet = ?other.packet_type(), "not handled yet: the skeleton does not route"),
+    let outcome = async {
+        conn.write_packet(&Packet::ConnAck(connack)).await?;
+        // [MQTT-4.4.0-1] a resumed session first gets its unacknowledged PUBLISH and PUBREL packets again.
+        let resend = broker.router().resend(&client.id, id, Instant::now());
+        if !resend.is_empty() {
+            conn.write_packets(&resend).await?;
         }
+        session_loop(conn, &mut client, connect.keep_alive, broker, shutdown).await
     }
+    .await;
+    let end = match &outcome {
+        Ok(end) => *end,
+        Err(_) => End::Abnormal,
+    };
+    finish(broker, client, end);
+    outcome.map(|_| ())
 }
 
-/// The CONNACK for an acceptable CONNECT, or `None` when the client identifier cannot be accepted.
-fn accept(connect: &Connect, id: u64) -> Option<ConnAck> {
+/// The client identifier and the CONNACK for an acceptable CONNECT, or `None` when the identifier cannot be
+/// accepted.
+fn accept(connect: &Connect, id: u64, broker: &Broker) -> Option<(ByteString, ConnAck)> {
     let mut connack = ConnAck::new(false, ReasonCode::Success);
-    if connect.client_id.is_empty() {
+    let mut client_id = connect.client_id.clone();
+    if client_id.is_empty() {
+        // Connection ids are unique for the life of the process, which is as long as any session lives.
+        let assigned = ByteString::from(format!("roost-{id}"));
         match connect.protocol {
             // [MQTT-3.2.2-16] an empty client id gets one assigned, and the CONNACK must say which.
-            // Connection ids are unique for the life of the process, which is as long as any session lives today.
-            ProtocolVersion::V5 => connack.properties.assigned_client_identifier = Some(format!("roost-{id}").into()),
-            // [MQTT-3.1.3-8] 3.1.1 allows an empty id only with a clean session.
+            ProtocolVersion::V5 => connack.properties.assigned_client_identifier = Some(assigned.clone()),
+            // [MQTT-3.1.3-6], [MQTT-3.1.3-8] 3.1.1 allows an empty id only with a clean session.
             ProtocolVersion::V311 if connect.clean_start => {}
             // MQTT 3.1 requires 1 to 23 characters.
             ProtocolVersion::V311 | ProtocolVersion::V31 => return None,
         }
+        client_id = assigned;
     }
-    Some(connack)
+    if connect.protocol.is_v5() {
+        // CONNACK properties tell the truth about our limits (section 3.2.2.3). Retain, wildcard, subscription
+        // identifier and shared subscriptions are all available, which is what their absence means.
+        let config = &broker.config;
+        let properties = &mut connack.properties;
+        properties.receive_maximum = NonZeroU16::new(config.receive_maximum.max(1)).filter(|max| max.get() != u16::MAX);
+        properties.maximum_packet_size = NonZeroU32::new(config.max_packet_size);
+        properties.topic_alias_maximum = Some(config.topic_alias_maximum).filter(|max| *max > 0);
+    }
+    Some((client_id, connack))
+}
+
+/// The session's expiry interval in seconds: MQTT 5 asks for it (lowered to our maximum, and then the CONNACK says
+/// so); MQTT 3.x has none, so a persistent session gets the configured one.
+fn session_expiry(connect: &Connect, broker: &Broker, connack: &mut ConnAck) -> u32 {
+    let config = &broker.config;
+    if connect.protocol.is_v5() {
+        let asked = connect.properties.session_expiry_interval.unwrap_or(0);
+        let granted = asked.min(config.max_session_expiry);
+        if granted != asked {
+            connack.properties.session_expiry_interval = Some(granted);
+        }
+        granted
+    } else if connect.clean_start {
+        0
+    } else {
+        u32::try_from(config.v3_session_expiry.as_secs()).unwrap_or(u32::MAX)
+    }
+}
+
+/// After the connection: detach from the session (ending it, or arming its expiry) and deal with the will.
+fn finish(broker: &Arc<Broker>, mut client: Client, end: End) {
+    let detached = broker.router().disconnect(&client.id, client.connection_id);
+    if let Some((generation, interval)) = detached
+        && interval != u32::MAX
+    {
+        broker.expire_session_later(client.id.clone(), generation, Duration::from_secs(u64::from(interval)));
+    }
+    let Some(will) = client.will.take().filter(|_| end != End::Normal) else {
+        return;
+    };
+    let delay = will.properties.will_delay_interval.unwrap_or(0);
+    let message = will_message(will, client.id.clone(), Instant::now());
+    if message.topic.is_system() {
+        // The same rule as for PUBLISH (section 4.7.2): a will cannot be used to reach `$` topics either.
+        tracing::debug!(topic = %message.topic, "will not published: clients may not publish to $ topics");
+        return;
+    }
+    match detached {
+        // The will waits for its delay or the end of the session, whichever comes first (section 3.1.3.2.2).
+        Some((generation, interval)) if delay > 0 => {
+            let after = Duration::from_secs(u64::from(delay.min(interval)));
+            broker.publish_will_later(client.id, generation, after, message);
+        }
+        // Taken over with a delay: the session lives on in the new connection, so the will is not due.
+        None if delay > 0 && end == End::Abnormal && client.taken_over.is_cancelled() => {}
+        _ => {
+            tracing::debug!(topic = %message.topic, "publishing will");
+            broker.publish(message);
+        }
+    }
+}
+
+/// The will as an application message; its properties are forwarded like a PUBLISH's (section 3.1.3.2), without
+/// the Will Delay Interval, which is for us.
+fn will_message(will: Will, client_id: ByteString, now: Instant) -> Message {
+    let mut properties = will.properties;
+    properties.will_delay_interval = None;
+    let expires_at = properties
+        .message_expiry_interval
+        .map(|secs| now + Duration::from_secs(u64::from(secs)));
+    Message {
+        topic: will.topic,
+        payload: will.payload,
+        qos: will.qos,
+        retain: will.retain,
+        properties,
+        expires_at,
+        publisher: Some(client_id),
+    }
+}
+
+/// Serves packets and queued messages until the connection ends.
+async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Connection<S>,
+    client: &mut Client,
+    keep_alive: u16,
+    broker: &Arc<Broker>,
+    shutdown: &CancellationToken,
+) -> Result<End, ConnectionError> {
+    // [MQTT-3.1.2-22] a client silent for one and a half times its Keep Alive is gone; 0 turns the check off.
+    let keep_alive = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+    // A client that takes no bytes for as long as it may stay silent is as gone as a silent one.
+    conn.set_write_timeout(keep_alive);
+    let mut deadline = keep_alive.map(|limit| tokio::time::Instant::now() + limit);
+    // Anything queued before we attached (retained or offline messages) goes out first.
+    send_queued(conn, client, broker).await?;
+    loop {
+        let timer = async {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        };
+        let event = tokio::select! {
+            () = shutdown.cancelled() => Event::Shutdown,
+            () = client.taken_over.cancelled() => Event::TakenOver,
+            read = conn.read_packet() => match read {
+                Ok(packet) => Event::Packet(packet),
+                Err(ConnectionError::Decode(error)) => {
+                    // Protocol violations: MQTT 5 is told why, 3.x is closed ([MQTT-4.13.1-1]).
+                    disconnect(conn, error.reason_code()).await?;
+                    return Err(error.into());
+                }
+                Err(error) => return Err(error),
+            },
+            () = client.wake.notified() => Event::Wake,
+            () = timer => Event::TimedOut,
+        };
+        match event {
+            Event::Packet(None) => return Ok(End::Abnormal),
+            Event::Packet(Some(packet)) => {
+                deadline = keep_alive.map(|limit| tokio::time::Instant::now() + limit);
+                if let Some(end) = packets::handle_packet(conn, client, broker, packet).await? {
+                    return Ok(end);
+                }
+            }
+            Event::Wake => {}
+            Event::TimedOut => {
+                disconnect(conn, ReasonCode::KeepAliveTimeout).await?;
+                return Ok(End::Abnormal);
+            }
+            Event::TakenOver => {
+                tracing::info!("[MQTT-3.1.4-3] session taken over by a new connection");
+                disconnect(conn, ReasonCode::SessionTakenOver).await?;
+                return Ok(End::Abnormal);
+            }
+            Event::Shutdown => {
+                disconnect(conn, ReasonCode::ServerShuttingDown).await?;
+                return Ok(End::Abnormal);
+            }
+        }
+        send_queued(conn, client, broker).await?;
+    }
+}
+
+/// Sends one batch of queued messages; if more are ready, wakes ourselves so the loop comes back after checking
+/// the socket.
+async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Connection<S>,
+    client: &Client,
+    broker: &Broker,
+) -> Result<(), ConnectionError> {
+    let batch = broker.router().outgoing(
+        &client.id,
+        client.connection_id,
+        client.inflight_limit,
+        BATCH,
+        Instant::now(),
+        |packet| conn.fits(packet),
+    );
+    let Some((packets, more)) = batch else {
+        return Ok(());
+    };
+    if more {
+        client.wake.notify_one();
+    }
+    if packets.is_empty() {
+        return Ok(());
+    }
+    conn.write_packets(&packets).await
 }
 
 /// Tells an MQTT 5 client why the connection ends ([MQTT-4.13.2-1]); MQTT 3.x has no server DISCONNECT, the

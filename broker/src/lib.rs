@@ -3,13 +3,16 @@
 //! The `roost` binary is a thin wrapper around [`Server`]; tests start the same [`Server`] in-process on port 0.
 //!
 //! Layout, one job per file:
-//! - [`config`]: what can be configured, with defaults.
+//! - [`config`]: what can be configured, with defaults; `config_file`: the TOML file over those defaults.
 //! - `server`: binds both listeners, runs them, drains connections on shutdown.
 //! - `transport`: the only code that knows TCP, HTTP, WebSocket and axum. It turns each accepted socket into a byte
 //!   stream and hands it to the broker.
-//! - `broker`: state shared by every connection (today only limits and ids; sessions and routing later).
+//! - `broker`: state shared by every connection: limits, the routing state behind one mutex, timers.
+//! - `router`: sessions, subscriptions and retained messages, and the publish path (no I/O, no awaits).
+//! - `session`, `subscriptions`, `retained`, `message`: the parts the router is made of.
 //! - `connection`: reads and writes whole MQTT packets over any byte stream.
-//! - `handler`: what the broker does with one connection's packets.
+//! - `handler`: one connection's life (CONNECT, the session loop, the will); `handler/packets` handles each packet
+//!   a connected client sends.
 //! - [`cli`]: `roost pub` and `roost sub`, MQTT clients compatible with mosquitto_pub and mosquitto_sub.
 
 #![warn(missing_docs)]
@@ -17,10 +20,17 @@
 mod broker;
 pub mod cli;
 pub mod config;
+mod config_file;
 mod connection;
 mod handler;
+mod message;
+mod retained;
+mod router;
 mod server;
+mod session;
+mod subscriptions;
 mod transport;
 
 pub use config::Config;
+pub use config_file::ConfigError;
 pub use server::{BindError, Server};

@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -35,12 +36,33 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Address for MQTT over TCP; port 0 picks a free port.
-    #[arg(long, value_name = "ADDR", default_value_t = Config::DEFAULT_MQTT_ADDR)]
-    mqtt: SocketAddr,
-    /// Address for HTTP: the dashboard at / and MQTT over WebSocket at /mqtt; port 0 picks a free port.
-    #[arg(long, value_name = "ADDR", default_value_t = Config::DEFAULT_HTTP_ADDR)]
-    http: SocketAddr,
+    /// A TOML configuration file (see README.md); the flags below override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address for MQTT over TCP [default: 0.0.0.0:1883]; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    mqtt: Option<SocketAddr>,
+    /// Address for HTTP: the dashboard at / and MQTT over WebSocket at /mqtt [default: 0.0.0.0:8080]; port 0 picks
+    /// a free port.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+}
+
+impl ServeArgs {
+    /// The configuration: defaults, then the file, then the flags.
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(addr) = self.mqtt {
+            config.mqtt_addr = addr;
+        }
+        if let Some(addr) = self.http {
+            config.http_addr = addr;
+        }
+        Ok(config)
+    }
 }
 
 fn main() -> ExitCode {
@@ -72,43 +94,38 @@ fn main() -> ExitCode {
 
 #[tokio::main]
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = Config {
-        mqtt_addr: args.mqtt,
-        http_addr: args.http,
-        ..Config::default()
-    };
-    let server = Server::bind(config).await?;
+    let config = args.config()?;
     let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    tokio::spawn(on_signal(shutdown.clone()).context("cannot listen for signals")?);
+    let server = Server::bind(config).await?;
     server.run(shutdown).await.context("serving failed")
 }
 
-/// Cancels `shutdown` on SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop).
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
+/// Registers SIGINT (Ctrl-C) and SIGTERM (systemd, docker stop) handlers now, before the listeners are bound, so
+/// a signal that arrives at any point after start-up shuts down gracefully instead of killing the process; returns
+/// a future that cancels `shutdown` on the first of them.
+#[cfg(unix)]
+fn on_signal(shutdown: CancellationToken) -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    let terminate = async {
-        #[cfg(unix)]
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+        tracing::info!("signal received, shutting down");
+        shutdown.cancel();
+    })
+}
+
+/// Elsewhere only Ctrl-C is known; it registers when first polled.
+#[cfg(not(unix))]
+fn on_signal(shutdown: CancellationToken) -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("signal received, shutting down");
+            shutdown.cancel();
         }
-        #[cfg(not(unix))]
-        std::future::pending::<()>().await;
-    };
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
-    tracing::info!("signal received, shutting down");
-    shutdown.cancel();
+    })
 }

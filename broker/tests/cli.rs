@@ -73,3 +73,71 @@ async fn serve_logs_its_ports_and_exits_0_on_sigterm() {
     let status = within(child.wait()).await.unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+fn config_file(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+    file
+}
+
+#[tokio::test]
+async fn bad_config_file_exits_1_with_one_line() {
+    let file = config_file("[limits]\nmax_packet_sise = 5\n");
+    let output = within(roost().arg("serve").arg("--config").arg(file.path()).output())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("line 2, column 1: unknown field `max_packet_sise`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&file.path().display().to_string()),
+        "names the file: {stderr}"
+    );
+
+    let output = within(roost().args(["serve", "--config", "/nonexistent/roost.toml"]).output())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot read config file /nonexistent/roost.toml"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn config_file_listeners_are_used_and_flags_override_them() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let file = config_file(&format!("[listeners]\nmqtt = \"{addr}\"\nhttp = \"127.0.0.1:0\"\n"));
+    // The file's MQTT address is taken: the file was read.
+    let output = within(roost().arg("--config").arg(file.path()).output()).await.unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen for MQTT on {addr}")),
+        "{stderr}"
+    );
+    // A flag overrides the file: the broker starts.
+    let mut child = roost()
+        .arg("serve")
+        .arg("--config")
+        .arg(file.path())
+        .args(["--mqtt", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = within(lines.next_line()).await.unwrap().expect("roost exited early");
+        if line.contains("MQTT listening on 127.0.0.1:") {
+            assert!(!line.contains(&addr), "{line}");
+            break;
+        }
+    }
+    child.kill().await.unwrap();
+}

@@ -62,7 +62,7 @@ async fn connect_v5_split_across_two_frames() {
     let (head, tail) = CONNECT_V5.split_at(7);
     send(&mut ws, head).await;
     send(&mut ws, tail).await;
-    assert_eq!(receive(&mut ws, 5).await, CONNACK_V5);
+    assert_eq!(receive(&mut ws, CONNACK_V5.len()).await, CONNACK_V5);
     broker.stop().await;
 }
 
@@ -72,7 +72,10 @@ async fn connect_and_pingreq_in_one_frame() {
     let mut ws = open(&broker, "mqtt").await;
     let both: &'static [u8] = [CONNECT_V5, PINGREQ].concat().leak();
     send(&mut ws, both).await;
-    assert_eq!(receive(&mut ws, 7).await, [CONNACK_V5, PINGRESP].concat());
+    assert_eq!(
+        receive(&mut ws, CONNACK_V5.len() + 2).await,
+        [CONNACK_V5, PINGRESP].concat()
+    );
     broker.stop().await;
 }
 
@@ -108,5 +111,23 @@ async fn text_frame_closes_the_connection() {
         Some(Ok(Message::Close(_)) | Err(_)) | None => {}
         Some(Ok(other)) => panic!("expected the connection to close, got {other:?}"),
     }
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn websocket_subscriber_gets_what_a_tcp_client_publishes() {
+    // Both transports reach the same router: a browser sees what devices publish.
+    let broker = TestBroker::start().await;
+    let mut ws = open(&broker, "mqtt").await;
+    send(&mut ws, CONNECT_V311).await;
+    assert_eq!(receive(&mut ws, 4).await, CONNACK_V311);
+    // SUBSCRIBE id 1, "t" at QoS 0 → SUBACK granted QoS 0.
+    send(&mut ws, &[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b't', 0x00]).await;
+    assert_eq!(receive(&mut ws, 5).await, [0x90, 0x03, 0x00, 0x01, 0x00]);
+    let mut publisher = RawClient::clean(&broker, roost_codec::ProtocolVersion::V311, "tcp").await;
+    publisher
+        .publish(publish("t", roost_codec::QoS::AtMostOnce, b"hi"))
+        .await;
+    assert_eq!(receive(&mut ws, 7).await, [0x30, 0x05, 0x00, 0x01, b't', b'h', b'i']);
     broker.stop().await;
 }

@@ -3,22 +3,16 @@
 use leptos::prelude::*;
 
 use crate::components::ConnectionStatus;
-use crate::mqtt::{ConnectionState, MqttConnection, page_mqtt_url};
+use crate::mqtt::{ConnectionState, MqttService, page_mqtt_url};
 
-/// The dashboard. Connects to the broker that served the page as soon as it is mounted.
+/// The dashboard. Connects to the broker that served the page as soon as it is mounted, and reconnects by itself.
 #[component]
 pub fn App() -> impl IntoView {
     let state = RwSignal::new(ConnectionState::Connecting);
     let url = page_mqtt_url();
-    // Owned by the app: dropping it (when the app unmounts, or on reconnect) closes the WebSocket.
-    let connection = StoredValue::new_local(MqttConnection::open(&url, state));
-    let reconnect = {
-        let url = url.clone();
-        move |_| {
-            state.set(ConnectionState::Connecting);
-            connection.set_value(MqttConnection::open(&url, state));
-        }
-    };
+    // Owned by the app: dropping it (when the app unmounts) says DISCONNECT and closes the WebSocket.
+    let service = StoredValue::new_local(MqttService::start(&url, state));
+    let reconnect = move |_| service.with_value(MqttService::reconnect_now);
     view! {
         <header class="topbar">
             <h1>"Roost"</h1>
@@ -26,7 +20,7 @@ pub fn App() -> impl IntoView {
         <main>
             <ConnectionStatus state=state broker=url />
             <Show when=move || state.with(ConnectionState::is_disconnected)>
-                <button class="reconnect" on:click=reconnect.clone()>"Reconnect"</button>
+                <button class="reconnect" on:click=reconnect>"Reconnect now"</button>
             </Show>
         </main>
     }

@@ -115,7 +115,175 @@ pub const CONNECT_V5_NO_ID: &[u8] = &[
 ];
 /// CONNACK accepted, no session present: MQTT 3.1.1.
 pub const CONNACK_V311: &[u8] = &[0x20, 0x02, 0x00, 0x00];
-/// CONNACK success, no session present, no properties: MQTT 5.0.
-pub const CONNACK_V5: &[u8] = &[0x20, 0x03, 0x00, 0x00, 0x00];
+/// CONNACK success, no session present, MQTT 5.0, with the default limits as properties (section 3.2.2.3):
+/// Receive Maximum 64, Maximum Packet Size 1 MiB, Topic Alias Maximum 16.
+pub const CONNACK_V5: &[u8] = &[
+    0x20, 0x0E, 0x00, 0x00, 0x0B, 0x21, 0x00, 0x40, 0x22, 0x00, 0x10, 0x27, 0x00, 0x10, 0x00, 0x00,
+];
 pub const PINGREQ: &[u8] = &[0xC0, 0x00];
 pub const PINGRESP: &[u8] = &[0xD0, 0x00];
+
+/// A raw MQTT client over TCP for tests: packets encoded and decoded with roost-codec, nothing else.
+#[derive(Debug)]
+pub struct RawClient {
+    pub stream: tokio::net::TcpStream,
+    pub version: ProtocolVersion,
+    buf: BytesMut,
+}
+
+impl RawClient {
+    /// Opens a TCP connection and sends `connect`; returns the client and the CONNACK.
+    pub async fn connect(broker: &TestBroker, connect: roost_codec::Connect) -> (Self, roost_codec::ConnAck) {
+        let stream = within(tokio::net::TcpStream::connect(broker.mqtt))
+            .await
+            .expect("connect");
+        let mut client = RawClient {
+            stream,
+            version: connect.protocol,
+            buf: BytesMut::new(),
+        };
+        client.send(Packet::Connect(Box::new(connect))).await;
+        match client.recv().await {
+            Packet::ConnAck(connack) => (client, connack),
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+    }
+
+    /// Connects with a clean start and the defaults of [`connect_packet`].
+    pub async fn clean(broker: &TestBroker, version: ProtocolVersion, client_id: &str) -> Self {
+        Self::connect(broker, connect_packet(version, client_id)).await.0
+    }
+
+    pub async fn send(&mut self, packet: Packet) {
+        use tokio::io::AsyncWriteExt;
+        let mut buf = BytesMut::new();
+        packet.encode(self.version, &mut buf, u32::MAX).expect("encode");
+        within(self.stream.write_all(&buf)).await.expect("write");
+    }
+
+    /// The next packet from the broker.
+    pub async fn recv(&mut self) -> Packet {
+        loop {
+            if let Some(packet) = Packet::decode(&mut self.buf, self.version, u32::MAX).expect("valid packet") {
+                return packet;
+            }
+            let n = within(self.stream.read_buf(&mut self.buf)).await.expect("read");
+            assert_ne!(n, 0, "connection closed before a whole packet arrived");
+        }
+    }
+
+    /// The next packet, which must be a PUBLISH.
+    pub async fn recv_publish(&mut self) -> roost_codec::Publish {
+        match self.recv().await {
+            Packet::Publish(publish) => publish,
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+    }
+
+    /// Proves nothing else was sent before now: the broker answers PINGREQ in order, so if the next packet is
+    /// PINGRESP, nothing was queued ahead of it. Synchronises without sleeping.
+    pub async fn assert_nothing_pending(&mut self) {
+        self.send(Packet::PingReq).await;
+        match self.recv().await {
+            Packet::PingResp => {}
+            other => panic!("expected nothing before PINGRESP, got {other:?}"),
+        }
+    }
+
+    /// SUBSCRIBE with one filter; returns the SUBACK reason codes.
+    pub async fn subscribe(&mut self, filter: &str, qos: roost_codec::QoS) -> Vec<roost_codec::ReasonCode> {
+        self.subscribe_with(filter, roost_codec::SubscriptionOptions::qos(qos), None)
+            .await
+    }
+
+    pub async fn subscribe_with(
+        &mut self,
+        filter: &str,
+        options: roost_codec::SubscriptionOptions,
+        id: Option<u32>,
+    ) -> Vec<roost_codec::ReasonCode> {
+        let mut properties = roost_codec::Properties::default();
+        properties
+            .subscription_identifiers
+            .extend(id.and_then(std::num::NonZeroU32::new));
+        let packet_id = pid(9);
+        self.send(Packet::Subscribe(roost_codec::Subscribe {
+            packet_id,
+            properties,
+            filters: vec![(roost_codec::TopicFilter::new(filter).unwrap(), options)],
+        }))
+        .await;
+        match self.recv().await {
+            Packet::SubAck(suback) if suback.packet_id == packet_id => suback.reason_codes,
+            other => panic!("expected SUBACK, got {other:?}"),
+        }
+    }
+
+    /// PUBLISH and, for QoS 1/2, wait for its PUBACK/PUBREC (and complete QoS 2), so it has been routed.
+    pub async fn publish(&mut self, publish: roost_codec::Publish) -> roost_codec::ReasonCode {
+        let qos_pid = publish.qos_pid;
+        self.send(Packet::Publish(publish)).await;
+        match qos_pid {
+            roost_codec::QoSPid::AtMostOnce => {
+                // PINGRESP comes after the PUBLISH was handled (and routed).
+                self.assert_nothing_pending().await;
+                roost_codec::ReasonCode::Success
+            }
+            roost_codec::QoSPid::AtLeastOnce(id) => match self.recv().await {
+                Packet::PubAck(ack) if ack.packet_id == id => ack.reason_code,
+                other => panic!("expected PUBACK, got {other:?}"),
+            },
+            roost_codec::QoSPid::ExactlyOnce(id) => {
+                let reason = match self.recv().await {
+                    Packet::PubRec(ack) if ack.packet_id == id => ack.reason_code,
+                    other => panic!("expected PUBREC, got {other:?}"),
+                };
+                self.send(Packet::PubRel(roost_codec::Ack::new(id))).await;
+                match self.recv().await {
+                    Packet::PubComp(ack) if ack.packet_id == id => {}
+                    other => panic!("expected PUBCOMP, got {other:?}"),
+                }
+                reason
+            }
+        }
+    }
+
+    /// Expects the broker to close the connection, after an optional DISCONNECT (MQTT 5); returns its reason.
+    pub async fn expect_close(&mut self) -> Option<roost_codec::ReasonCode> {
+        let mut reason = None;
+        loop {
+            if let Some(packet) = Packet::decode(&mut self.buf, self.version, u32::MAX).expect("valid packet") {
+                match packet {
+                    Packet::Disconnect(d) => reason = Some(d.reason_code),
+                    other => panic!("expected DISCONNECT or close, got {other:?}"),
+                }
+                continue;
+            }
+            // A reset after the broker closed counts as closed.
+            let n = within(self.stream.read_buf(&mut self.buf)).await.unwrap_or_default();
+            if n == 0 {
+                return reason;
+            }
+        }
+    }
+}
+
+/// A CONNECT: clean start, keep alive 60 s, no will.
+pub fn connect_packet(version: ProtocolVersion, client_id: &str) -> roost_codec::Connect {
+    let mut connect = roost_codec::Connect::new(version, client_id.to_owned());
+    connect.keep_alive = 60;
+    connect.clean_start = true;
+    connect
+}
+
+/// A packet id (non-zero).
+pub fn pid(id: u16) -> roost_codec::PacketId {
+    roost_codec::PacketId::new(id).expect("non-zero")
+}
+
+/// A PUBLISH to `topic` at `qos` (packet id 1 when needed).
+pub fn publish(topic: &str, qos: roost_codec::QoS, payload: &'static [u8]) -> roost_codec::Publish {
+    let mut publish = roost_codec::Publish::new(roost_codec::TopicName::new(topic).unwrap(), payload);
+    publish.qos_pid = roost_codec::QoSPid::new(qos, pid(1));
+    publish
+}

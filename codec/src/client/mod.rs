@@ -200,6 +200,11 @@ impl Client {
             return Err(ClientError::AlreadyConnected);
         }
         let o = &self.options;
+        // An identifier the server assigned names only the session it created. Starting clean with no identifier
+        // of our own, ask for a new one: after a broker restart the old one may belong to another client now.
+        if o.clean_start && o.client_id.is_empty() {
+            self.client_id = ByteString::new();
+        }
         // MQTT 3.1.1 [MQTT-3.1.3-7]: a zero-byte client identifier requires a clean session.
         if !o.version.is_v5() && self.client_id.is_empty() && !o.clean_start {
             return Err(ClientError::EmptyClientIdWithoutCleanStart);

@@ -2,9 +2,12 @@
 
 use leptos::prelude::*;
 
+use roost_codec::ReasonCode;
+
 use crate::mqtt::ConnectionState;
 
-/// The broker connection's state: connecting, connected (with the broker's reason code) or disconnected (with why).
+/// The broker connection's state: connecting, connected (with the client id the broker assigned) or disconnected
+/// (with why, and when the next attempt starts).
 #[component]
 pub fn ConnectionStatus(
     /// The state to show.
@@ -21,10 +24,17 @@ pub fn ConnectionStatus(
                 <span class="status-label">{move || state.with(headline)}</span>
             </p>
             <p class="status-detail">{move || state.with(detail)}</p>
+            {move || {
+                state
+                    .with(reconnect_in)
+                    .map(|secs| view! { <p class="status-retry">{format!("Reconnecting in {secs}\u{a0}s.")}</p> })
+            }}
             <p class="status-broker">"Broker: " <code>{broker}</code></p>
         </section>
     }
 }
+
+// Numbers and their units are joined by a no-break space (U+00A0), so "60 s" never wraps apart.
 
 fn headline(state: &ConnectionState) -> &'static str {
     match state {
@@ -36,10 +46,19 @@ fn headline(state: &ConnectionState) -> &'static str {
 
 fn detail(state: &ConnectionState) -> String {
     match state {
-        ConnectionState::Connecting => "Opening a WebSocket to the broker.".to_owned(),
-        ConnectionState::Connected { reason_code, client_id } => {
-            format!("The broker answered {reason_code}. Client id: {client_id}.")
-        }
-        ConnectionState::Disconnected { why } => why.clone(),
+        ConnectionState::Connecting => "Opening a WebSocket to the broker and sending CONNECT.".to_owned(),
+        // An accepting MQTT 5 CONNACK always carries Success (0x00): the other codes below 0x80 are not CONNACK's.
+        ConnectionState::Connected { client_id, keep_alive } => format!(
+            "The broker answered {}. Client id: {client_id}. Keep alive: {keep_alive}\u{a0}s.",
+            ReasonCode::Success
+        ),
+        ConnectionState::Disconnected { why, .. } => why.clone(),
+    }
+}
+
+fn reconnect_in(state: &ConnectionState) -> Option<u64> {
+    match state {
+        ConnectionState::Disconnected { reconnect_in, .. } => *reconnect_in,
+        _ => None,
     }
 }

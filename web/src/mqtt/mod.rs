@@ -1,10 +1,19 @@
 //! The MQTT service layer: the only part of the dashboard that touches the WebSocket and MQTT bytes.
 //! Components get a [`ConnectionState`] signal and nothing else.
+//!
+//! - `link`: [`Link`], the connection without I/O: a `roost_codec::client::Client` per attempt, the events
+//!   turned into [`ConnectionState`], reconnects with backoff.
+//! - `service`: [`MqttService`], which runs a [`Link`] with a browser WebSocket and one timer.
+//! - `socket`: the WebSocket itself, and the broker's URL.
 
-mod session;
+mod backoff;
+mod link;
+mod service;
 mod socket;
 mod state;
+mod why;
 
-pub use session::Session;
-pub use socket::{MqttConnection, mqtt_url, page_mqtt_url};
+pub use link::{Action, Link, dashboard_options};
+pub use service::MqttService;
+pub use socket::{mqtt_url, page_mqtt_url};
 pub use state::ConnectionState;

@@ -165,6 +165,25 @@ fn an_assigned_client_identifier_is_adopted_for_the_next_connection() {
 }
 
 #[test]
+fn a_clean_start_without_our_own_identifier_asks_for_a_new_one() {
+    // After a broker restart the identifier it assigned before may be another client's: reusing it with a clean
+    // start could take that client's connection over ([MQTT-3.1.4-3]).
+    let mut h = Harness::new(ClientOptions::new(ProtocolVersion::V5, ""));
+    h.client.connect(h.t0).unwrap();
+    h.sent();
+    let mut connack = ConnAck::new(false, ReasonCode::Success);
+    connack.properties.assigned_client_identifier = Some("auto-1".into());
+    h.server_sends(Packet::ConnAck(connack), h.at(1)).unwrap();
+    assert_eq!(h.client.client_id(), "auto-1");
+    h.client.connection_lost();
+    h.client.connect(h.at(1000)).unwrap();
+    let [Packet::Connect(connect)] = &h.sent()[..] else {
+        panic!("expected CONNECT");
+    };
+    assert_eq!(connect.client_id, "", "a new identifier is requested");
+}
+
+#[test]
 fn mqtt3_refuses_an_empty_client_identifier_without_clean_session() {
     for version in [ProtocolVersion::V31, ProtocolVersion::V311] {
         let mut options = ClientOptions::new(version, "");

@@ -1,0 +1,204 @@
+//! The packets a connected client sends: PUBLISH and its acknowledgements, SUBSCRIBE, UNSUBSCRIBE, PINGREQ,
+//! DISCONNECT, and the protocol errors.
+
+use std::num::NonZeroU16;
+use std::sync::Arc;
+use std::time::Instant;
+
+use roost_codec::{Ack, Packet, Publish, QoS, QoSPid, ReasonCode, SubAck, UnsubAck};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::{Client, End, disconnect};
+use crate::broker::Broker;
+use crate::connection::{Connection, ConnectionError};
+use crate::message::Message;
+use crate::router::Inbound;
+
+/// Handles one packet from the client; `Some` when the connection ends.
+pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Connection<S>,
+    client: &mut Client,
+    broker: &Broker,
+    packet: Packet,
+) -> Result<Option<End>, ConnectionError> {
+    let v5 = conn.version().is_v5();
+    match packet {
+        Packet::Publish(publish) => return handle_publish(conn, client, broker, publish).await,
+        Packet::PubAck(_) | Packet::PubComp(_) => {
+            broker.router().acknowledge(&client.id, &packet);
+        }
+        Packet::PubRec(_) => {
+            let reply = broker.router().acknowledge(&client.id, &packet);
+            if let Some(reply) = reply {
+                conn.write_packet(&reply).await?;
+            }
+        }
+        Packet::PubRel(ack) => {
+            let known = broker.router().release(&client.id, ack.packet_id);
+            let mut pubcomp = Ack::new(ack.packet_id);
+            if !known && v5 {
+                pubcomp.reason_code = ReasonCode::PacketIdentifierNotFound;
+            }
+            conn.write_packet(&Packet::PubComp(pubcomp)).await?;
+        }
+        Packet::Subscribe(subscribe) => {
+            let reason_codes = broker.router().subscribe(&client.id, &subscribe, Instant::now());
+            tracing::debug!(filters = ?subscribe.filters, ?reason_codes, "subscribed");
+            let suback = SubAck {
+                packet_id: subscribe.packet_id,
+                properties: Default::default(),
+                reason_codes,
+            };
+            // [MQTT-3.8.4-1] SUBACK goes out before the retained messages it queued: they wait for the next
+            // send_queued, which runs after this write.
+            conn.write_packet(&Packet::SubAck(suback)).await?;
+        }
+        Packet::Unsubscribe(unsubscribe) => {
+            let reason_codes = broker.router().unsubscribe(&client.id, &unsubscribe);
+            let unsuback = UnsubAck {
+                packet_id: unsubscribe.packet_id,
+                properties: Default::default(),
+                reason_codes: if v5 { reason_codes } else { Vec::new() },
+            };
+            conn.write_packet(&Packet::UnsubAck(unsuback)).await?;
+        }
+        Packet::PingReq => conn.write_packet(&Packet::PingResp).await?,
+        Packet::Disconnect(disconnect) => {
+            tracing::debug!(reason = %disconnect.reason_code, "client disconnected");
+            if let Some(interval) = disconnect.properties.session_expiry_interval {
+                if client.connect_expiry == 0 && interval != 0 {
+                    tracing::info!("[MQTT-3.14.2-2] DISCONNECT sets a session expiry after CONNECT set 0");
+                    self::disconnect(conn, ReasonCode::ProtocolError).await?;
+                    return Ok(Some(End::Abnormal));
+                }
+                let interval = interval.min(broker.config.max_session_expiry);
+                broker
+                    .router()
+                    .set_expiry_interval(&client.id, client.connection_id, interval);
+            }
+            return Ok(Some(
+                if disconnect.reason_code == ReasonCode::DisconnectWithWillMessage {
+                    End::WithWill
+                } else {
+                    End::Normal
+                },
+            ));
+        }
+        Packet::Connect(_) => {
+            tracing::info!("[MQTT-3.1.0-2] a second CONNECT is a protocol error");
+            disconnect(conn, ReasonCode::ProtocolError).await?;
+            return Ok(Some(End::Abnormal));
+        }
+        other => {
+            // AUTH without an authentication method, or a packet only a server sends.
+            tracing::info!(packet = ?other.packet_type(), "protocol error: unexpected packet from a client");
+            disconnect(conn, ReasonCode::ProtocolError).await?;
+            return Ok(Some(End::Abnormal));
+        }
+    }
+    Ok(None)
+}
+
+/// An inbound PUBLISH: resolve its topic alias, route it, acknowledge it per its QoS.
+async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Connection<S>,
+    client: &mut Client,
+    broker: &Broker,
+    publish: Publish,
+) -> Result<Option<End>, ConnectionError> {
+    let v5 = conn.version().is_v5();
+    let topic = match publish.properties.topic_alias.map(NonZeroU16::get) {
+        None => publish.topic.clone(),
+        // [MQTT-3.3.2-9] an alias above our Topic Alias Maximum is a protocol error, 0x94.
+        Some(alias) if alias > broker.config.topic_alias_maximum => {
+            disconnect(conn, ReasonCode::TopicAliasInvalid).await?;
+            return Ok(Some(End::Abnormal));
+        }
+        Some(alias) if !publish.topic.is_empty() => {
+            client.topic_aliases.insert(alias, publish.topic.clone());
+            publish.topic.clone()
+        }
+        Some(alias) => match client.topic_aliases.get(&alias) {
+            Some(topic) => topic.clone(),
+            None => {
+                // Section 3.3.2.3.4: an empty topic with an alias never set up is a protocol error.
+                tracing::info!(alias, "protocol error: unknown topic alias");
+                disconnect(conn, ReasonCode::ProtocolError).await?;
+                return Ok(Some(End::Abnormal));
+            }
+        },
+    };
+    let qos_pid = publish.qos_pid;
+    // [MQTT-4.7.2-1], section 4.7.2: `$` topics are the server's; clients SHOULD NOT be able to use them to talk
+    // to each other. Such a PUBLISH is not routed; MQTT 5 is told with 0x90 Topic Name invalid (section 3.4.2.1:
+    // "the Topic Name is not malformed, but is not accepted"); MQTT 3.x has no negative acknowledgement, so it
+    // gets a plain one.
+    if topic.is_system() {
+        tracing::debug!(%topic, "not routed: clients may not publish to $ topics");
+        let reason = if v5 {
+            ReasonCode::TopicNameInvalid
+        } else {
+            ReasonCode::Success
+        };
+        return ack_publish(conn, qos_pid, reason).await.map(|()| None);
+    }
+    let message = Message::from_publish(publish, topic, client.id.clone(), Instant::now());
+    match qos_pid.qos() {
+        QoS::AtMostOnce => {
+            broker.publish(message);
+        }
+        QoS::AtLeastOnce => {
+            let routed = broker.publish(message);
+            ack_publish(conn, qos_pid, routed_reason(routed, v5)).await?;
+        }
+        QoS::ExactlyOnce => {
+            let packet_id = qos_pid.packet_id().expect("QoS 2 has a packet id");
+            let inbound = broker.router().publish_exactly_once(
+                &client.id,
+                packet_id,
+                Arc::new(message),
+                // 0 cannot be sent in CONNACK; it means 1 here as it does there.
+                broker.config.receive_maximum.max(1),
+            );
+            let reason = match inbound {
+                Inbound::Routed(routed) => routed_reason(routed, v5),
+                Inbound::Duplicate => ReasonCode::Success,
+                Inbound::ReceiveMaximumExceeded => {
+                    disconnect(conn, ReasonCode::ReceiveMaximumExceeded).await?;
+                    return Ok(Some(End::Abnormal));
+                }
+            };
+            ack_publish(conn, qos_pid, reason).await?;
+        }
+    }
+    Ok(None)
+}
+
+/// MQTT 5 says 0x10 when nobody subscribes (section 3.4.2.1); 3.x acknowledgements carry no reason.
+fn routed_reason(routed: usize, v5: bool) -> ReasonCode {
+    if routed == 0 && v5 {
+        ReasonCode::NoMatchingSubscribers
+    } else {
+        ReasonCode::Success
+    }
+}
+
+/// PUBACK (QoS 1) or PUBREC (QoS 2) with `reason`; nothing for QoS 0.
+async fn ack_publish<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Connection<S>,
+    qos_pid: QoSPid,
+    reason: ReasonCode,
+) -> Result<(), ConnectionError> {
+    let Some(packet_id) = qos_pid.packet_id() else {
+        return Ok(());
+    };
+    let ack = Ack {
+        reason_code: reason,
+        ..Ack::new(packet_id)
+    };
+    let packet = match qos_pid.qos() {
+        QoS::ExactlyOnce => Packet::PubRec(ack),
+        _ => Packet::PubAck(ack),
+    };
+    conn.write_packet(&packet).await
+}

@@ -1,0 +1,151 @@
+//! Application messages as the router holds them: one shared copy per publication, however many subscribers.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytestring::ByteString;
+use roost_codec::{Bytes, Properties, Publish, QoS, QoSPid, TopicName};
+
+/// One published application message. Held in an [`Arc`] by every queue it is routed to, so fan-out is a
+/// reference-count bump; topic and payload are `Bytes`-backed slices of the frame it arrived in.
+#[derive(Debug)]
+pub(crate) struct Message {
+    /// Where it was published.
+    pub(crate) topic: TopicName,
+    /// The application payload.
+    pub(crate) payload: Bytes,
+    /// The QoS it was published with; each subscriber gets at most its granted QoS.
+    pub(crate) qos: QoS,
+    /// The publisher's RETAIN flag, kept for Retain As Published.
+    pub(crate) retain: bool,
+    /// The PUBLISH properties forwarded unaltered ([MQTT-3.3.2-4] payload format, [MQTT-3.3.2-15] response topic,
+    /// [MQTT-3.3.2-16] correlation data, [MQTT-3.3.2-17] user properties in order, [MQTT-3.3.2-20] content type),
+    /// without the Topic Alias and Subscription Identifiers, which are per connection and per subscriber.
+    pub(crate) properties: Properties,
+    /// When the Message Expiry Interval runs out; expired messages are not delivered ([MQTT-3.3.2-5]).
+    pub(crate) expires_at: Option<Instant>,
+    /// The publishing client, for No Local ([MQTT-3.8.3-3]); `None` for will messages of ended sessions.
+    pub(crate) publisher: Option<ByteString>,
+}
+
+impl Message {
+    /// A message from a received PUBLISH (topic alias already resolved into `topic`).
+    pub(crate) fn from_publish(publish: Publish, topic: TopicName, publisher: ByteString, now: Instant) -> Self {
+        let mut properties = publish.properties;
+        properties.topic_alias = None;
+        properties.subscription_identifiers.clear();
+        let expires_at = properties
+            .message_expiry_interval
+            .map(|secs| now + std::time::Duration::from_secs(u64::from(secs)));
+        Message {
+            topic,
+            payload: publish.payload,
+            qos: publish.qos_pid.qos(),
+            retain: publish.retain,
+            properties,
+            expires_at,
+            publisher: Some(publisher),
+        }
+    }
+
+    /// The bytes this message costs a queue: topic plus payload (properties are small and not counted).
+    pub(crate) fn size(&self) -> usize {
+        self.topic.as_str().len() + self.payload.len()
+    }
+
+    /// Whether the Message Expiry Interval has passed.
+    pub(crate) fn is_expired(&self, now: Instant) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// One delivery of a message to one session: the message plus what this subscriber's subscriptions decided.
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    /// The shared message.
+    pub(crate) message: Arc<Message>,
+    /// min(published QoS, granted QoS), the highest over the session's matching subscriptions.
+    pub(crate) qos: QoS,
+    /// The RETAIN flag to send: set for retained messages sent on subscribe ([MQTT-3.3.1-9]) and with Retain As
+    /// Published, clear otherwise ([MQTT-3.3.1-12]).
+    pub(crate) retain: bool,
+    /// The identifiers of every matching subscription that has one ([MQTT-3.3.4-3]).
+    pub(crate) subscription_ids: Vec<NonZeroU32>,
+}
+
+impl Outgoing {
+    /// The PUBLISH to send, with `packet_id` when QoS > 0, or `None` when the message has expired.
+    pub(crate) fn to_publish(
+        &self,
+        packet_id: Option<roost_codec::PacketId>,
+        dup: bool,
+        now: Instant,
+    ) -> Option<Publish> {
+        let message = &self.message;
+        let mut properties = message.properties.clone();
+        if let Some(at) = message.expires_at {
+            let left = at.checked_duration_since(now).filter(|left| !left.is_zero())?;
+            // [MQTT-3.3.2-6] the interval forwarded is what is left of it, rounded up so it never reads 0.
+            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            properties.message_expiry_interval = Some(u32::try_from(secs).unwrap_or(u32::MAX));
+        }
+        properties.subscription_identifiers.clone_from(&self.subscription_ids);
+        let qos_pid = match packet_id {
+            Some(id) => QoSPid::new(self.qos, id),
+            None => QoSPid::AtMostOnce,
+        };
+        Some(Publish {
+            dup: dup && qos_pid.packet_id().is_some(),
+            qos_pid,
+            retain: self.retain,
+            topic: message.topic.clone(),
+            properties,
+            payload: message.payload.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn expiring(now: Instant, secs: u32) -> Outgoing {
+        let mut publish = Publish::new(TopicName::new("t").unwrap(), "x");
+        publish.properties.message_expiry_interval = Some(secs);
+        publish.properties.topic_alias = std::num::NonZeroU16::new(3);
+        let topic = publish.topic.clone();
+        Outgoing {
+            message: Arc::new(Message::from_publish(publish, topic, "p".into(), now)),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            subscription_ids: vec![NonZeroU32::new(7).unwrap()],
+        }
+    }
+
+    #[test]
+    fn forwarded_expiry_is_the_time_left_and_expired_messages_are_not_sent() {
+        // [MQTT-3.3.2-5], [MQTT-3.3.2-6]
+        let now = Instant::now();
+        let outgoing = expiring(now, 10);
+        let later = outgoing
+            .to_publish(None, false, now + Duration::from_millis(3500))
+            .unwrap();
+        assert_eq!(later.properties.message_expiry_interval, Some(7));
+        assert_eq!(later.properties.topic_alias, None, "aliases are per connection");
+        assert_eq!(later.properties.subscription_identifiers, [NonZeroU32::new(7).unwrap()]);
+        assert!(
+            outgoing
+                .to_publish(None, false, now + Duration::from_secs(10))
+                .is_none()
+        );
+        assert!(outgoing.message.is_expired(now + Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn dup_is_never_set_at_qos0() {
+        let outgoing = expiring(Instant::now(), 100);
+        assert!(!outgoing.to_publish(None, true, Instant::now()).unwrap().dup);
+    }
+}

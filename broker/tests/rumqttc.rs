@@ -1,0 +1,116 @@
+//! rumqttc, a third-party Rust MQTT client, against a real in-process broker in 3.1.1 and 5.0.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+/// Polls a 3.1.1 event loop until `pick` returns something.
+async fn next_v4<T>(events: &mut rumqttc::EventLoop, mut pick: impl FnMut(rumqttc::Packet) -> Option<T>) -> T {
+    within(async {
+        loop {
+            if let rumqttc::Event::Incoming(packet) = events.poll().await.expect("rumqttc connection")
+                && let Some(found) = pick(packet)
+            {
+                return found;
+            }
+        }
+    })
+    .await
+}
+
+/// Polls a 5.0 event loop until `pick` returns something.
+async fn next_v5<T>(
+    events: &mut rumqttc::v5::EventLoop,
+    mut pick: impl FnMut(rumqttc::v5::mqttbytes::v5::Packet) -> Option<T>,
+) -> T {
+    within(async {
+        loop {
+            if let rumqttc::v5::Event::Incoming(packet) = events.poll().await.expect("rumqttc connection")
+                && let Some(found) = pick(packet)
+            {
+                return found;
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn rumqttc_v5_publishes_qos2_to_a_rumqttc_v311_subscriber_at_its_granted_qos1() {
+    use rumqttc::v5::mqttbytes::v5::Packet as P5;
+    use rumqttc::{Packet as P4, QoS as Q4};
+    let broker = TestBroker::start().await;
+    let (host, port) = (broker.mqtt.ip().to_string(), broker.mqtt.port());
+
+    let mut options = rumqttc::MqttOptions::new("rumq-sub", host.clone(), port);
+    options.set_keep_alive(Duration::from_secs(30));
+    let (sub, mut sub_events) = rumqttc::AsyncClient::new(options, 10);
+    sub.subscribe("rq/#", Q4::AtLeastOnce).await.unwrap();
+    let granted = next_v4(&mut sub_events, |p| match p {
+        P4::SubAck(ack) => Some(ack.return_codes),
+        _ => None,
+    })
+    .await;
+    assert_eq!(granted, [rumqttc::SubscribeReasonCode::Success(Q4::AtLeastOnce)]);
+
+    let options = rumqttc::v5::MqttOptions::new("rumq-pub", host, port);
+    let (publisher, mut pub_events) = rumqttc::v5::AsyncClient::new(options, 10);
+    publisher
+        .publish("rq/a", rumqttc::v5::mqttbytes::QoS::ExactlyOnce, false, "payload")
+        .await
+        .unwrap();
+    next_v5(&mut pub_events, |p| matches!(p, P5::PubComp(_)).then_some(())).await;
+
+    let publish = next_v4(&mut sub_events, |p| match p {
+        P4::Publish(publish) => Some(publish),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        (publish.topic.as_str(), &publish.payload[..]),
+        ("rq/a", &b"payload"[..])
+    );
+    assert_eq!(publish.qos, Q4::AtLeastOnce);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn rumqttc_v311_persistent_session_gets_what_was_published_while_away() {
+    // [MQTT-3.1.2-4], [MQTT-3.2.2-2]
+    use rumqttc::{Packet as P4, QoS as Q4};
+    let broker = TestBroker::start().await;
+    let (host, port) = (broker.mqtt.ip().to_string(), broker.mqtt.port());
+    let options = || {
+        let mut options = rumqttc::MqttOptions::new("rumq-persist", host.clone(), port);
+        options.set_clean_session(false);
+        options
+    };
+
+    let (client, mut events) = rumqttc::AsyncClient::new(options(), 10);
+    client.subscribe("away", Q4::AtLeastOnce).await.unwrap();
+    next_v4(&mut events, |p| matches!(p, P4::SubAck(_)).then_some(())).await;
+    drop(client);
+    drop(events);
+
+    let mut publisher = RawClient::clean(&broker, roost_codec::ProtocolVersion::V311, "pub").await;
+    publisher
+        .publish(publish("away", roost_codec::QoS::AtLeastOnce, b"while away"))
+        .await;
+
+    let (_client, mut events) = rumqttc::AsyncClient::new(options(), 10);
+    let session_present = next_v4(&mut events, |p| match p {
+        P4::ConnAck(ack) => Some(ack.session_present),
+        _ => None,
+    })
+    .await;
+    assert!(session_present);
+    let publish = next_v4(&mut events, |p| match p {
+        P4::Publish(publish) => Some(publish),
+        _ => None,
+    })
+    .await;
+    assert_eq!(&publish.payload[..], b"while away");
+    broker.stop().await;
+}
