@@ -169,3 +169,18 @@ async fn user_and_password_from_flags_or_url() {
         "Connection error: Connection Refused: not authorised.\n"
     );
 }
+
+#[tokio::test]
+async fn a_closed_stderr_does_not_make_d_panic() {
+    let broker = Mosquitto::start().await;
+    let port = broker.port.to_string();
+    let mut child = roost("pub")
+        .args(["-p", &port, "-t", "a", "-m", "x", "-d", "-q", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let status = cli_support::within(child.wait()).await.unwrap();
+    assert_eq!(status.code(), Some(0));
+}

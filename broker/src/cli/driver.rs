@@ -184,7 +184,7 @@ impl Session {
         let id = self.client.client_id();
         let id = if id.is_empty() { "(null)" } else { id.as_ref() };
         while let Ok(Some(packet)) = Packet::decode(buf, self.client.options().version, MAX_PACKET_SIZE) {
-            eprintln!("Client {id} {verb} {}", describe(&packet));
+            note!("Client {id} {verb} {}", describe(&packet));
         }
     }
 }

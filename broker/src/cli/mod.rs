@@ -11,6 +11,14 @@
 //! - `debug`: `-d`, one line per packet.
 //! - [`error`]: what ends a tool, its wording and exit code.
 
+/// Writes a line to stderr, ignoring failure: unlike `eprintln!`, a closed stderr must not make a tool panic.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod args;
 mod debug;
 mod driver;
@@ -56,9 +64,9 @@ fn finish(tool: &str, quiet: bool, result: Result<(), CliError>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if e.is_usage() {
-                eprintln!("{e}\n\nUse 'roost {tool} --help' to see usage.");
+                note!("{e}\n\nUse 'roost {tool} --help' to see usage.");
             } else if !quiet {
-                eprintln!("{e}");
+                note!("{e}");
             }
             ExitCode::from(e.exit_code())
         }

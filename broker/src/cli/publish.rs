@@ -183,7 +183,7 @@ impl Publisher {
             Event::PublishFailed { packet_id, reason } => {
                 self.pending.remove(&packet_id);
                 if !self.quiet {
-                    eprintln!("Warning: publish {packet_id} failed: {reason}");
+                    note!("Warning: publish {packet_id} failed: {reason}");
                 }
                 self.failures.push(reason);
             }

@@ -127,11 +127,11 @@ pub(crate) async fn run(args: SubArgs) -> Result<(), CliError> {
             } => {
                 if setup.debug {
                     let codes: Vec<String> = reason_codes.iter().map(|c| c.as_u8().to_string()).collect();
-                    eprintln!("Subscribed (mid: {packet_id}): {}", codes.join(", "));
+                    note!("Subscribed (mid: {packet_id}): {}", codes.join(", "));
                 }
                 for (filter, code) in filters.iter().zip(&reason_codes) {
                     if code.is_error() && !setup.quiet {
-                        eprintln!("Warning: subscription to '{filter}' denied: {code}");
+                        note!("Warning: subscription to '{filter}' denied: {code}");
                     }
                 }
                 if reason_codes.iter().all(|c| c.is_error()) {
