@@ -452,3 +452,36 @@ async fn c_keeps_the_session_v311() {
 async fn c_keeps_the_session_v5() {
     c_keeps_the_session("5").await;
 }
+
+#[tokio::test]
+async fn remove_retained_clears_what_it_receives_except_t() {
+    let broker = Mosquitto::start().await;
+    for topic in ["rr/a", "rr/b", "rr/keep"] {
+        broker.mosquitto_pub(&["-t", topic, "-m", topic, "-r"]).await;
+    }
+    let port = broker.port.to_string();
+    let output = run(
+        roost("sub").args([
+            "-p",
+            &port,
+            "-t",
+            "rr/#",
+            "-T",
+            "rr/keep",
+            "--remove-retained",
+            "-C",
+            "2",
+            "-v",
+        ]),
+        None,
+    )
+    .await;
+    assert!(output.status.success(), "{output:?}");
+    let text = stdout(&output);
+    let mut printed: Vec<&str> = text.lines().collect();
+    printed.sort_unstable();
+    assert_eq!(printed, ["rr/a rr/a", "rr/b rr/b"]);
+    // Only the filtered-out retained message is left.
+    let output = run(roost("sub").args(["-p", &port, "-t", "rr/#", "-C", "1", "-v"]), None).await;
+    assert_eq!(stdout(&output), "rr/keep rr/keep\n");
+}

@@ -146,6 +146,10 @@ pub struct SubArgs {
     /// @X strftime fields, @N nanoseconds; \n \t \0 ... escapes.
     #[arg(short = 'F', value_name = "FORMAT")]
     pub format: Option<String>,
+    /// Clear each retained message received (publish an empty retained message to its topic), except those
+    /// filtered out by -T; also with -R.
+    #[arg(long = "remove-retained")]
+    pub remove_retained: bool,
     /// Exit once the subscriptions are acknowledged.
     #[arg(short = 'E')]
     pub exit_after_subscribe: bool,

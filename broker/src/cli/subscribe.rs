@@ -4,8 +4,8 @@
 use std::io::Write as _;
 use std::time::{Duration, Instant, SystemTime};
 
-use roost_codec::client::Event;
-use roost_codec::{Publish, RetainHandling, SubscriptionOptions, TopicFilter};
+use roost_codec::client::{Event, Message};
+use roost_codec::{Bytes, Publish, RetainHandling, SubscriptionOptions, TopicFilter};
 
 use super::args::SubArgs;
 use super::driver::{Session, Step};
@@ -143,6 +143,15 @@ pub(crate) async fn run(args: SubArgs) -> Result<(), CliError> {
                 }
             }
             Event::Message(publish) => {
+                if printer.filtered_out(&publish) {
+                    continue;
+                }
+                if args.remove_retained && publish.retain {
+                    // An empty retained message deletes the topic's retained message ([MQTT-3.3.1-6]).
+                    let clear = Message::new(publish.topic.clone(), Bytes::new()).with_retain(true);
+                    session.client().publish(clear, Instant::now())?;
+                    session.flush().await?;
+                }
                 if printer.on_message(&publish)? == Next::Stop {
                     return session.disconnect().await;
                 }
@@ -153,11 +162,13 @@ pub(crate) async fn run(args: SubArgs) -> Result<(), CliError> {
 }
 
 impl Printer {
-    /// Prints `publish` unless it is filtered out; says whether to stop.
+    /// `-T`: whether `publish` is ignored altogether.
+    fn filtered_out(&self, publish: &Publish) -> bool {
+        self.filter_out.iter().any(|f| f.matches(&publish.topic))
+    }
+
+    /// Prints `publish` unless `-R` or `--retained-only` skip it; says whether to stop.
     fn on_message(&mut self, publish: &Publish) -> Result<Next, CliError> {
-        if self.filter_out.iter().any(|f| f.matches(&publish.topic)) {
-            return Ok(Next::Continue);
-        }
         if self.retained_only && !publish.retain {
             return Ok(Next::Stop);
         }
