@@ -356,6 +356,96 @@ mod tests {
         }
     }
 
+    /// The shared flags as `roost pub` would parse them.
+    fn parse(args: &[&str]) -> Result<Setup, CliError> {
+        #[derive(Debug, clap::Parser)]
+        #[command(disable_help_flag = true)]
+        struct Cli {
+            #[command(flatten)]
+            connect: ConnectArgs,
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from(std::iter::once("roost").chain(args.iter().copied()))
+            .expect("clap accepts the flags");
+        setup(&cli.connect)
+    }
+
+    #[test]
+    fn d_groups_words_into_properties_and_implies_v5() {
+        let s = parse(&[
+            "-D",
+            "publish",
+            "user-property",
+            "a",
+            "b",
+            "-D",
+            "publish",
+            "content-type",
+            "text/plain",
+            "-D",
+            "CONNECT",
+            "user-property",
+            "c",
+            "d",
+            "-D",
+            "publish",
+            "user-property",
+            "a",
+            "e",
+            "-D",
+            "will",
+            "will-delay-interval",
+            "5",
+            "-D",
+            "connect",
+            "receive-maximum",
+            "10",
+            "--will-topic",
+            "w",
+        ])
+        .unwrap();
+        assert_eq!(s.options.version, ProtocolVersion::V5);
+        let pairs = |p: &[(ByteString, ByteString)]| -> Vec<(String, String)> {
+            p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        assert_eq!(
+            pairs(&s.publish_properties.user_properties),
+            [("a".into(), "b".into()), ("a".into(), "e".into())]
+        );
+        assert_eq!(s.publish_properties.content_type.as_deref(), Some("text/plain"));
+        assert_eq!(pairs(&s.options.user_properties), [("c".into(), "d".into())]);
+        assert_eq!(s.options.receive_maximum, NonZeroU16::new(10));
+        assert_eq!(s.options.will.unwrap().properties.will_delay_interval, Some(5));
+        assert!(parse(&["-V", "311", "-D", "publish", "content-type", "x"]).is_err());
+        assert!(parse(&["-D", "publish", "topic-alias", "1"]).is_err());
+        assert!(parse(&["-D", "nonsense", "content-type", "x"]).is_err());
+    }
+
+    #[test]
+    fn client_ids_and_sessions() {
+        let s = parse(&[]).unwrap();
+        assert_eq!(s.options.version, ProtocolVersion::V311);
+        assert!(s.options.client_id.starts_with("roost-") && s.options.client_id.len() <= 23);
+        assert!(s.options.clean_start);
+        assert_eq!(s.options.session_expiry_interval, None);
+        assert_eq!(parse(&["-V", "mqttv5"]).unwrap().options.client_id, "");
+        let id = format!("pre{}", std::process::id());
+        assert_eq!(parse(&["-I", "pre"]).unwrap().options.client_id, id.as_str());
+        assert!(parse(&["-c"]).unwrap_err().is_usage());
+        let s = parse(&["-c", "-V", "5", "-i", "me"]).unwrap();
+        assert!(!s.options.clean_start);
+        assert_eq!(s.options.session_expiry_interval, Some(u32::MAX));
+        let expiry = |x: &str| parse(&["-V", "5", "-x", x]).unwrap().options.session_expiry_interval;
+        assert_eq!(expiry("10"), Some(10));
+        assert_eq!(expiry("-1"), Some(u32::MAX));
+        assert_eq!(expiry("∞"), Some(u32::MAX));
+        assert!(parse(&["-x", "10"]).is_err(), "-x needs MQTT 5");
+        assert!(
+            parse(&["-P", "pw"]).is_err(),
+            "3.x sends a password only with a user name"
+        );
+        assert!(parse(&["-V", "5", "-P", "pw"]).is_ok());
+    }
+
     #[test]
     fn urls() {
         let u = parse_url("mqtt://user:pw@example.org:1884/a/b").unwrap();
