@@ -126,8 +126,9 @@ impl Session {
             };
             match woke {
                 Woke::Received(Ok(Some(bytes))) => {
-                    self.log_received(&bytes);
                     let handled = self.client.handle_bytes(&bytes, Instant::now());
+                    // Logged after handling, so a CONNACK line names the identifier an MQTT 5 server assigned.
+                    self.log_received(&bytes);
                     // A protocol error queued a DISCONNECT (MQTT 5): send it before giving up.
                     self.flush().await?;
                     handled.map_err(CliError::Protocol)?;
