@@ -13,10 +13,12 @@
 //! - `connection`: reads and writes whole MQTT packets over any byte stream.
 //! - `handler`: one connection's life (CONNECT, the session loop, the will); `handler/packets` handles each packet
 //!   a connected client sends.
+//! - [`cli`]: `roost pub` and `roost sub`, MQTT clients compatible with mosquitto_pub and mosquitto_sub.
 
 #![warn(missing_docs)]
 
 mod broker;
+pub mod cli;
 pub mod config;
 mod config_file;
 mod connection;

@@ -28,6 +28,10 @@ struct Cli {
 enum Command {
     /// Run the broker (the default).
     Serve(ServeArgs),
+    /// Publish messages, like mosquitto_pub.
+    Pub(roost_broker::cli::PubArgs),
+    /// Subscribe and print messages, like mosquitto_sub.
+    Sub(roost_broker::cli::SubArgs),
 }
 
 #[derive(Debug, Args)]
@@ -63,7 +67,11 @@ impl ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Command::Serve(args) = cli.command.unwrap_or(Command::Serve(cli.serve));
+    let args = match cli.command.unwrap_or(Command::Serve(cli.serve)) {
+        Command::Serve(args) => args,
+        Command::Pub(args) => return roost_broker::cli::run_pub(args),
+        Command::Sub(args) => return roost_broker::cli::run_sub(args),
+    };
     // Logs go to stderr, coloured only for a person at a terminal (journald and files get plain text).
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

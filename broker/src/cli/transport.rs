@@ -1,0 +1,118 @@
+//! The byte stream under the MQTT client: plain TCP, or WebSocket binary frames with subprotocol `mqtt`
+//! ([MQTT-6.0.0-3]). The only file of `cli` that knows sockets.
+
+use std::io;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use super::error::CliError;
+use super::options::Target;
+
+/// How long closing waits for the server to close its side, so that nothing we sent is lost to a reset.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A connected byte stream.
+#[derive(Debug)]
+pub(crate) enum Transport {
+    /// MQTT over TCP.
+    Tcp(TcpStream),
+    /// MQTT over WebSocket; boxed, as the stream is large.
+    WebSocket(Box<WebSocketStream<TcpStream>>),
+}
+
+impl Transport {
+    /// Connects to `target`.
+    pub(crate) async fn connect(target: &Target) -> Result<Self, CliError> {
+        let tcp = TcpStream::connect((target.host.as_str(), target.port))
+            .await
+            .map_err(CliError::Connect)?;
+        // Small packets, often one per message: do not wait to fill a segment.
+        tcp.set_nodelay(true).map_err(CliError::Connect)?;
+        let Some(path) = &target.websocket_path else {
+            return Ok(Self::Tcp(tcp));
+        };
+        let host = if target.host.contains(':') {
+            format!("[{}]", target.host)
+        } else {
+            target.host.clone()
+        };
+        let url = format!("ws://{host}:{}{path}", target.port);
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| CliError::Usage(format!("Invalid WebSocket URL '{url}': {e}")))?;
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("mqtt"));
+        let (ws, _response) = tokio_tungstenite::client_async(request, tcp)
+            .await
+            .map_err(|e| CliError::WebSocket(e.to_string()))?;
+        Ok(Self::WebSocket(Box::new(ws)))
+    }
+
+    /// Writes `bytes` and flushes them.
+    pub(crate) async fn send(&mut self, bytes: Bytes) -> io::Result<()> {
+        match self {
+            Self::Tcp(tcp) => {
+                tcp.write_all(&bytes).await?;
+                tcp.flush().await
+            }
+            Self::WebSocket(ws) => ws.send(Message::Binary(bytes)).await.map_err(ws_error),
+        }
+    }
+
+    /// The next bytes from the server; `None` once it closed the connection. Cancel safe: nothing is lost when
+    /// the future is dropped before it completes.
+    pub(crate) async fn recv(&mut self) -> io::Result<Option<Bytes>> {
+        match self {
+            Self::Tcp(tcp) => {
+                let mut buf = BytesMut::with_capacity(16 * 1024);
+                let n = tcp.read_buf(&mut buf).await?;
+                Ok((n > 0).then(|| buf.freeze()))
+            }
+            Self::WebSocket(ws) => loop {
+                match ws.next().await {
+                    None | Some(Ok(Message::Close(_))) => return Ok(None),
+                    Some(Ok(Message::Binary(bytes))) => return Ok(Some(bytes)),
+                    // Pings are answered by tungstenite; MQTT never uses text frames ([MQTT-6.0.0-1]).
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(ws_error(e)),
+                }
+            },
+        }
+    }
+
+    /// Closes our side, then waits (briefly) for the server to close its side.
+    pub(crate) async fn close(&mut self) {
+        let drain = async {
+            match self {
+                Self::Tcp(tcp) => {
+                    let _ = tcp.shutdown().await;
+                    let mut sink = [0; 4096];
+                    while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {}
+                }
+                Self::WebSocket(ws) => {
+                    let _ = ws.send(Message::Close(None)).await;
+                    while let Some(Ok(_)) = ws.next().await {}
+                }
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, drain).await;
+    }
+}
+
+/// A WebSocket error as an I/O error, for one error path.
+fn ws_error(e: tungstenite::Error) -> io::Error {
+    match e {
+        tungstenite::Error::Io(e) => e,
+        other => io::Error::other(other),
+    }
+}
