@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::handler;
 use crate::message::Message;
 use crate::router::Router;
+use crate::sys::Stats;
 use crate::transport::Peer;
 
 /// The broker's shared state: limits, the routing state every connection reads and writes, connection ids and
@@ -29,6 +30,8 @@ pub(crate) struct Broker {
     /// only pushes onto bounded queues, so no client can hold it while it is slow. One lock is the simple correct
     /// start; split it (sessions vs. index vs. retained) when contention is measured.
     router: Mutex<Router>,
+    /// Traffic counters for `$SYS`: relaxed atomics, shared with every connection, so counting takes no lock.
+    pub(crate) stats: Arc<Stats>,
     /// Source of connection ids, so log lines of one connection can be told apart before its client id is known.
     next_connection_id: AtomicU64,
     /// Every connection task, so shutdown can wait for them to say goodbye.
@@ -42,6 +45,7 @@ impl Broker {
     pub(crate) fn new(config: Config, shutdown: CancellationToken) -> Arc<Self> {
         Arc::new(Broker {
             router: Mutex::new(Router::new(&config)),
+            stats: Arc::default(),
             config,
             next_connection_id: AtomicU64::new(1),
             tracker: TaskTracker::new(),

@@ -48,6 +48,9 @@ pub struct Config {
     /// The most bytes (topic plus payload) of retained messages kept; the same policy as
     /// [`Config::max_retained_messages`].
     pub max_retained_bytes: usize,
+    /// How often the broker publishes its status under `$SYS/broker/...` (Mosquitto's `sys_interval`), so
+    /// dashboards and monitoring read it with a subscription. `Duration::ZERO` turns `$SYS` off.
+    pub sys_interval: Duration,
 }
 
 impl Config {
@@ -79,6 +82,8 @@ impl Default for Config {
             max_session_expiry: 7 * 24 * 60 * 60,
             max_retained_messages: 10_000,
             max_retained_bytes: 64 * 1024 * 1024,
+            // Mosquitto's default.
+            sys_interval: Duration::from_secs(10),
         }
     }
 }

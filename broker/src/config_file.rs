@@ -43,6 +43,8 @@ struct File {
     sessions: Sessions,
     #[serde(default)]
     timeouts: Timeouts,
+    #[serde(default)]
+    sys: Sys,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -94,6 +96,13 @@ struct Timeouts {
     connect: Option<u64>,
     /// Seconds.
     drain: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sys {
+    /// Seconds; 0 turns `$SYS` off.
+    interval: Option<u64>,
 }
 
 impl Config {
@@ -176,6 +185,9 @@ impl Config {
         if let Some(secs) = file.timeouts.drain {
             config.drain_timeout = Duration::from_secs(secs);
         }
+        if let Some(secs) = file.sys.interval {
+            config.sys_interval = Duration::from_secs(secs);
+        }
         Ok(config)
     }
 }
@@ -205,6 +217,17 @@ mod tests {
         assert_eq!(config.mqtt_addr, default.mqtt_addr);
         assert_eq!(config.http_addr, default.http_addr);
         assert_eq!(config.max_packet_size, default.max_packet_size);
+        assert_eq!(config.sys_interval, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn sys_interval_is_seconds() {
+        let config = Config::from_toml("[sys]\ninterval = 30\n").unwrap();
+        assert_eq!(config.sys_interval, Duration::from_secs(30));
+        let error = Config::from_toml("[sys]\ninterval = -1\n").unwrap_err();
+        assert!(error.starts_with("line 2,"), "{error}");
+        let error = Config::from_toml("[sys]\nintervall = 1\n").unwrap_err();
+        assert!(error.contains("unknown field `intervall`"), "{error}");
     }
 
     #[test]
@@ -230,6 +253,8 @@ mod tests {
             [timeouts]
             connect = 3
             drain = 0
+            [sys]
+            interval = 0
             "#,
         )
         .unwrap();
@@ -238,6 +263,7 @@ mod tests {
         assert_eq!(config.max_packet_size, 65536);
         assert_eq!(config.connect_timeout, Duration::from_secs(3));
         assert_eq!(config.drain_timeout, Duration::ZERO);
+        assert_eq!(config.sys_interval, Duration::ZERO);
         assert_eq!(
             (
                 config.max_queued_messages,

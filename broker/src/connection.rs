@@ -1,11 +1,14 @@
 //! Whole MQTT packets over a byte stream: buffering, decoding and encoding with roost-codec.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use roost_codec::{DecodeError, EncodeError, MAX_PACKET_SIZE, Packet, ProtocolVersion};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::sys::Stats;
 
 /// One connection's framing. Knows nothing about TCP or WebSocket: anything that reads and writes bytes will do.
 #[derive(Debug)]
@@ -25,6 +28,8 @@ pub(crate) struct Connection<S> {
     /// How long one write may take before the client counts as gone (set from its Keep Alive). A client that
     /// stops reading would otherwise hold its task in `write_all` forever, where keep alive is never checked.
     write_timeout: Option<Duration>,
+    /// The broker's traffic counters (`$SYS`): packets and bytes are counted here, where they cross the wire.
+    stats: Arc<Stats>,
 }
 
 /// Why a connection could not go on.
@@ -49,7 +54,7 @@ pub(crate) enum ConnectionError {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Wraps a byte stream; `max_packet_size` bounds what the peer may send.
-    pub(crate) fn new(stream: S, max_packet_size: u32) -> Self {
+    pub(crate) fn new(stream: S, max_packet_size: u32, stats: Arc<Stats>) -> Self {
         Connection {
             stream,
             read_buf: BytesMut::with_capacity(4 * 1024),
@@ -58,6 +63,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             peer_max_packet_size: MAX_PACKET_SIZE,
             write_timeout: None,
             version: ProtocolVersion::V311,
+            stats,
         }
     }
 
@@ -85,15 +91,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub(crate) async fn read_packet(&mut self) -> Result<Option<Packet>, ConnectionError> {
         loop {
             if let Some(packet) = Packet::decode(&mut self.read_buf, self.version, self.max_packet_size)? {
+                self.stats.packet_received(matches!(packet, Packet::Publish(_)));
                 return Ok(Some(packet));
             }
-            if self.stream.read_buf(&mut self.read_buf).await? == 0 {
+            let read = self.stream.read_buf(&mut self.read_buf).await?;
+            if read == 0 {
                 return if self.read_buf.is_empty() {
                     Ok(None)
                 } else {
                     Err(ConnectionError::Truncated)
                 };
             }
+            self.stats.bytes_received(read);
         }
     }
 
@@ -101,7 +110,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub(crate) async fn write_packet(&mut self, packet: &Packet) -> Result<(), ConnectionError> {
         self.write_buf.clear();
         packet.encode(self.version, &mut self.write_buf, self.peer_max_packet_size)?;
-        self.flush_write_buf().await
+        self.flush_write_buf().await?;
+        let publish = usize::from(matches!(packet, Packet::Publish(_)));
+        self.stats.sent(1, publish, self.write_buf.len());
+        Ok(())
     }
 
     /// Encodes several packets and sends them in one write (one WebSocket frame), then flushes.
@@ -110,7 +122,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         for packet in packets {
             packet.encode(self.version, &mut self.write_buf, self.peer_max_packet_size)?;
         }
-        self.flush_write_buf().await
+        self.flush_write_buf().await?;
+        let publishes = packets.iter().filter(|p| matches!(p, Packet::Publish(_))).count();
+        self.stats.sent(packets.len(), publishes, self.write_buf.len());
+        Ok(())
     }
 
     /// Bounds every write by `limit` from now on (`None`: unbounded).

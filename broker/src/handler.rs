@@ -31,7 +31,7 @@ pub(crate) async fn run<S>(stream: S, id: u64, broker: Arc<Broker>, shutdown: Ca
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut conn = Connection::new(stream, broker.config.max_packet_size);
+    let mut conn = Connection::new(stream, broker.config.max_packet_size, Arc::clone(&broker.stats));
     match serve(&mut conn, id, &broker, &shutdown).await {
         Ok(()) => tracing::info!("connection closed"),
         Err(error) => tracing::info!(%error, "connection closed"),
@@ -157,6 +157,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         },
     );
     connack.session_present = connected.session_present;
+    // Uncounted in `finish`, which every path from here on reaches.
+    broker.stats.client_connected();
     tracing::info!(
         protocol = %connect.protocol,
         keep_alive = connect.keep_alive,
@@ -233,6 +235,7 @@ fn session_expiry(connect: &Connect, broker: &Broker, connack: &mut ConnAck) -> 
 
 /// After the connection: detach from the session (ending it, or arming its expiry) and deal with the will.
 fn finish(broker: &Arc<Broker>, mut client: Client, end: End) {
+    broker.stats.client_disconnected();
     let detached = broker.router().disconnect(&client.id, client.connection_id);
     if let Some((generation, interval)) = detached
         && interval != u32::MAX

@@ -11,6 +11,7 @@
 //! - `router`: sessions, subscriptions and retained messages, and the publish path (no I/O, no awaits).
 //! - `session`, `subscriptions`, `retained`, `message`: the parts the router is made of.
 //! - `connection`: reads and writes whole MQTT packets over any byte stream.
+//! - `sys`: the `$SYS/broker/...` status topics and the traffic counters behind them.
 //! - `handler`: one connection's life (CONNECT, the session loop, the will); `handler/packets` handles each packet
 //!   a connected client sends.
 //! - [`cli`]: `roost pub` and `roost sub`, MQTT clients compatible with mosquitto_pub and mosquitto_sub.
@@ -29,6 +30,7 @@ mod router;
 mod server;
 mod session;
 mod subscriptions;
+mod sys;
 mod transport;
 
 pub use config::Config;

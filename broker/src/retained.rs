@@ -85,7 +85,6 @@ impl RetainedStore {
     }
 
     /// How many messages are retained.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.messages.len()
     }

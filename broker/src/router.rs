@@ -149,6 +149,21 @@ impl Router {
             .is_some_and(|s| s.generation != generation || s.attached.is_some())
     }
 
+    /// How many sessions have no connection (persistent sessions waiting for their client), for `$SYS`.
+    pub(crate) fn disconnected_sessions(&self) -> usize {
+        self.sessions.values().filter(|s| s.attached.is_none()).count()
+    }
+
+    /// How many subscriptions every session holds together, for `$SYS`.
+    pub(crate) fn subscription_count(&self) -> usize {
+        self.sessions.values().map(|s| s.subscriptions.len()).sum()
+    }
+
+    /// How many retained messages are kept, for `$SYS`.
+    pub(crate) fn retained_count(&self) -> usize {
+        self.retained.len()
+    }
+
     fn remove_session(&mut self, client_id: &ByteString) {
         if let Some(session) = self.sessions.remove(client_id) {
             for filter in session.subscriptions.keys() {

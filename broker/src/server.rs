@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::broker::Broker;
 use crate::config::Config;
+use crate::sys;
 use crate::transport::{http, tcp};
 
 /// A broker whose listeners are bound but not yet accepting. Binding first lets callers learn the real ports (when
@@ -75,6 +76,8 @@ impl Server {
         tracing::info!("dashboard at http://{http_addr}/, MQTT over WebSocket at ws://{http_addr}/mqtt");
 
         let http = tokio::spawn(http::serve(http, Arc::clone(&broker), shutdown.clone()));
+        // `$SYS` publishing stops with the same token; it holds no connection, so the drain does not wait for it.
+        tokio::spawn(sys::run(Arc::clone(&broker), shutdown.clone()));
         tcp::serve(mqtt, Arc::clone(&broker), shutdown.clone()).await;
 
         tracing::info!(open = broker.open_connections(), "shutting down: closing connections");
