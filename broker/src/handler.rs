@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
-use roost_codec::{ConnAck, Connect, Disconnect, Packet, ProtocolVersion, ReasonCode, TopicName, Will};
+use roost_codec::{ConnAck, Connect, DecodeError, Disconnect, Packet, ProtocolVersion, ReasonCode, TopicName, Will};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -115,8 +115,20 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     shutdown: &CancellationToken,
 ) -> Result<(), ConnectionError> {
     // A decode error here just closes: the version is not known yet, and MQTT 5 only allows a CONNACK (not a
-    // DISCONNECT) before the connection is accepted [MQTT-3.14.0-1].
-    let connect = match first_packet(conn, broker.config.connect_timeout, shutdown).await? {
+    // DISCONNECT) before the connection is accepted [MQTT-3.14.0-1]. The one exception is a protocol level we do
+    // not speak, which 3.1.1 answers with CONNACK 0x01 before closing ([MQTT-3.1.2-2]); that CONNACK is written
+    // in 3.1.1's form, which is what a client of an older or unknown level can read.
+    let first = match first_packet(conn, broker.config.connect_timeout, shutdown).await {
+        Err(ConnectionError::Decode(error @ DecodeError::UnsupportedProtocolLevel(_))) => {
+            tracing::info!(%error, "refused: unsupported protocol level");
+            conn.set_version(ProtocolVersion::V311, None);
+            let refusal = ConnAck::new(false, ReasonCode::UnsupportedProtocolVersion);
+            conn.write_packet(&Packet::ConnAck(refusal)).await?;
+            return Err(error.into());
+        }
+        other => other?,
+    };
+    let connect = match first {
         Some(Packet::Connect(connect)) => connect,
         Some(other) => {
             tracing::debug!(packet = ?other.packet_type(), "[MQTT-3.1.0-1] first packet is not CONNECT");
@@ -126,6 +138,12 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     };
     let peer_max = connect.properties.maximum_packet_size.map(NonZeroU32::get);
     conn.set_version(connect.protocol, peer_max);
+    if let Some(method) = &connect.properties.authentication_method {
+        // Roost has no enhanced authentication methods yet: refuse and close ([MQTT-4.12.0-1]).
+        tracing::info!(%method, "refused: unsupported authentication method");
+        let refusal = ConnAck::new(false, ReasonCode::BadAuthenticationMethod);
+        return conn.write_packet(&Packet::ConnAck(refusal)).await;
+    }
 
     let Some((client_id, mut connack)) = accept(&connect, id, broker) else {
         tracing::info!(protocol = %connect.protocol, "refused: empty client identifier");

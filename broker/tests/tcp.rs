@@ -116,3 +116,36 @@ async fn silent_socket_is_closed_after_the_connect_timeout() {
     assert_closed(&mut stream).await;
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn unsupported_protocol_level_gets_connack_0x01_then_close() {
+    // [MQTT-3.1.2-2]: a protocol level the server does not speak gets CONNACK return code 0x01 (3.1.1's form),
+    // then the connection is closed. Level 6 does not exist yet.
+    let broker = TestBroker::start().await;
+    let mut stream = connect(&broker).await;
+    let connect_level_6 = [
+        0x10, 0x0D, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x06, 0x02, 0x00, 0x3C, 0x00, 0x01, b'c',
+    ];
+    stream.write_all(&connect_level_6).await.unwrap();
+    assert_eq!(read_n(&mut stream, 4).await, [0x20, 0x02, 0x00, 0x01]);
+    assert_closed(&mut stream).await;
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_authentication_method_is_refused_with_0x8c_then_close() {
+    // [MQTT-4.12.0-1]: an Authentication Method the server does not support: CONNACK 0x8C, then close.
+    let broker = TestBroker::start().await;
+    let mut stream = connect(&broker).await;
+    // MQTT 5 CONNECT, properties: Authentication Method (0x15) "SCRAM-SHA-1", client id "c".
+    let mut connect_with_method = vec![0x10, 0x1C, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x3C];
+    connect_with_method.extend_from_slice(&[0x0E, 0x15, 0x00, 0x0B]);
+    connect_with_method.extend_from_slice(b"SCRAM-SHA-1");
+    connect_with_method.extend_from_slice(&[0x00, 0x01, b'c']);
+    assert_eq!(connect_with_method.len(), 2 + 0x1C);
+    stream.write_all(&connect_with_method).await.unwrap();
+    // CONNACK: no session, 0x8C, no properties.
+    assert_eq!(read_n(&mut stream, 5).await, [0x20, 0x03, 0x00, 0x8C, 0x00]);
+    assert_closed(&mut stream).await;
+    broker.stop().await;
+}
