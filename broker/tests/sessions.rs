@@ -517,7 +517,7 @@ async fn topic_alias_does_not_survive_a_reconnect_mqtt_3_3_2_7() {
     // statement names the reason for an alias that has no mapping on this connection: section 3.3.2.1 makes a
     // zero-length Topic Name without a Topic Alias a Protocol Error, and the reason code table (2.4) reserves
     // 0x94 Topic Alias invalid for an alias above the Topic Alias Maximum ([MQTT-3.3.2-9]). Roost answers the
-    // unmapped alias as a Protocol Error, 0x82, the reading mosquitto also takes.
+    // unmapped alias as a Protocol Error, 0x82.
     let broker = TestBroker::start().await;
     let mut sub = RawClient::clean(&broker, V311, "s").await;
     sub.subscribe("a/b", QoS::AtMostOnce).await;
