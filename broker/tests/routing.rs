@@ -331,3 +331,101 @@ async fn shared_subscription_round_robins_across_members_v311_and_v5() {
     }
     broker.stop().await;
 }
+
+/// [MQTT-3.3.1-12] (3.1.1) / [MQTT-3.3.1-8] (5.0): a RETAIN 0 PUBLISH neither stores nor replaces nor removes
+/// the retained message of its topic, even with an empty payload.
+async fn retain_0_leaves_the_retained_message(version: roost_codec::ProtocolVersion) {
+    let broker = TestBroker::start().await;
+    let mut publisher = RawClient::clean(&broker, version, "pub").await;
+    let mut kept = publish("r", QoS::AtLeastOnce, b"kept");
+    kept.retain = true;
+    publisher.publish(kept).await;
+    publisher.publish(publish("r", QoS::AtLeastOnce, b"live")).await;
+    publisher.publish(publish("r", QoS::AtMostOnce, b"")).await;
+    publisher.publish(publish("other", QoS::AtLeastOnce, b"not kept")).await;
+
+    let mut sub = RawClient::clean(&broker, version, "sub").await;
+    sub.subscribe("#", QoS::AtMostOnce).await;
+    let got = sub.recv_publish().await;
+    assert_eq!(
+        (got.topic.as_str(), &got.payload[..], got.retain),
+        ("r", &b"kept"[..], true)
+    );
+    sub.assert_nothing_pending().await;
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn retain_0_publish_leaves_the_retained_message_v311_mqtt_3_3_1_12() {
+    retain_0_leaves_the_retained_message(V311).await;
+}
+
+#[tokio::test]
+async fn retain_0_publish_leaves_the_retained_message_v5_mqtt_3_3_1_8() {
+    retain_0_leaves_the_retained_message(V5).await;
+}
+
+#[tokio::test]
+async fn incoming_dup_is_not_propagated_raw_bytes_mqtt_3_3_1_3() {
+    // [MQTT-3.3.1-3] the DUP flag of an outgoing PUBLISH depends only on our own retransmission: a PUBLISH
+    // received with DUP 1 goes to the subscriber with DUP 0.
+    let broker = TestBroker::start().await;
+    let mut sub = within(tokio::net::TcpStream::connect(broker.mqtt)).await.unwrap();
+    sub.write_all(CONNECT_V311).await.unwrap();
+    assert_eq!(read_n(&mut sub, 4).await, CONNACK_V311);
+    // SUBSCRIBE id 1, "d" at QoS 1 → SUBACK granting 1.
+    sub.write_all(&[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b'd', 0x01])
+        .await
+        .unwrap();
+    assert_eq!(read_n(&mut sub, 5).await, [0x90, 0x03, 0x00, 0x01, 0x01]);
+
+    let mut publisher = RawClient::clean(&broker, V311, "pub").await;
+    // PUBLISH, DUP 1, QoS 1, id 7, topic "d", payload "x" → PUBACK 7.
+    publisher
+        .stream
+        .write_all(&[0x3A, 0x06, 0x00, 0x01, b'd', 0x00, 0x07, b'x'])
+        .await
+        .unwrap();
+    assert!(matches!(publisher.recv().await, Packet::PubAck(a) if a.packet_id == pid(7)));
+
+    let got = read_n(&mut sub, 8).await;
+    // DUP 0, QoS 1, RETAIN 0; the packet id is ours to choose.
+    assert_eq!(got[0], 0x32, "fixed header of {got:02X?}");
+    assert_eq!((&got[1..5], &got[7..]), (&[0x06, 0x00, 0x01, b'd'][..], &[b'x'][..]));
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn publish_properties_forwarded_unaltered_mqtt_3_3_2_4_15_16() {
+    // [MQTT-3.3.2-4] Payload Format Indicator, [MQTT-3.3.2-15] Response Topic, [MQTT-3.3.2-16] Correlation Data:
+    // forwarded unaltered to an MQTT 5 subscriber.
+    let broker = TestBroker::start().await;
+    let mut sub = RawClient::clean(&broker, V5, "sub").await;
+    sub.subscribe("req", QoS::AtLeastOnce).await;
+    let mut publisher = RawClient::clean(&broker, V5, "pub").await;
+    let mut request = publish("req", QoS::AtLeastOnce, b"{}");
+    request.properties.payload_format_indicator = Some(true);
+    request.properties.response_topic = Some(roost_codec::TopicName::new("resp/pub").unwrap());
+    request.properties.correlation_data = Some(roost_codec::Bytes::from_static(&[0x00, 0xFF, 0x10]));
+    publisher.publish(request).await;
+    let got = sub.recv_publish().await;
+    assert_eq!(got.properties.payload_format_indicator, Some(true));
+    assert_eq!(
+        got.properties.response_topic.as_ref().map(|t| t.as_str()),
+        Some("resp/pub")
+    );
+    assert_eq!(
+        got.properties.correlation_data.as_deref(),
+        Some(&[0x00, 0xFF, 0x10][..])
+    );
+
+    // Payload Format Indicator 0 is forwarded as sent too, not dropped as a default.
+    let mut bytes = publish("req", QoS::AtMostOnce, b"\xFF");
+    bytes.properties.payload_format_indicator = Some(false);
+    publisher.publish(bytes).await;
+    sub.send(Packet::PubAck(Ack::new(got.qos_pid.packet_id().unwrap())))
+        .await;
+    let got = sub.recv_publish().await;
+    assert_eq!(got.properties.payload_format_indicator, Some(false));
+    broker.stop().await;
+}

@@ -395,3 +395,146 @@ async fn client_that_stops_reading_is_dropped_after_its_keep_alive_and_its_will_
     drop(stuck);
     broker.stop().await;
 }
+
+/// A client with a will of `qos` and `retain`, on `topic`, that goes away without DISCONNECT.
+async fn drop_with_will(
+    broker: &TestBroker,
+    version: roost_codec::ProtocolVersion,
+    id: &str,
+    topic: &str,
+    qos: QoS,
+    retain: bool,
+) {
+    let mut connect = with_will(connect_packet(version, id), topic, b"will");
+    let will = connect.will.as_mut().unwrap();
+    will.qos = qos;
+    will.retain = retain;
+    let (client, _) = RawClient::connect(broker, connect).await;
+    drop(client);
+}
+
+/// The will goes out at its Will QoS, and is stored as retained exactly when Will Retain is 1.
+async fn will_uses_its_qos_and_retain(version: roost_codec::ProtocolVersion) {
+    let broker = TestBroker::start().await;
+    let mut watcher = RawClient::clean(&broker, version, "w").await;
+    watcher.subscribe("wills/#", QoS::ExactlyOnce).await;
+
+    // Will QoS 2, Will Retain 1.
+    drop_with_will(&broker, version, "r", "wills/r", QoS::ExactlyOnce, true).await;
+    let got = watcher.recv_publish().await;
+    assert_eq!((got.topic.as_str(), got.qos()), ("wills/r", QoS::ExactlyOnce));
+    // A live subscription gets RETAIN 0 ([MQTT-3.3.1-9] 3.1.1; Retain As Published is 0 in 5.0).
+    assert!(!got.retain);
+    let id = got.qos_pid.packet_id().unwrap();
+    watcher.send(Packet::PubRec(Ack::new(id))).await;
+    assert!(matches!(watcher.recv().await, Packet::PubRel(a) if a.packet_id == id));
+    watcher.send(Packet::PubComp(Ack::new(id))).await;
+
+    // Will QoS 0, Will Retain 0.
+    drop_with_will(&broker, version, "n", "wills/n", QoS::AtMostOnce, false).await;
+    let got = watcher.recv_publish().await;
+    assert_eq!(
+        (got.topic.as_str(), got.qos(), got.retain),
+        ("wills/n", QoS::AtMostOnce, false)
+    );
+    watcher.assert_nothing_pending().await;
+
+    // A later subscriber gets the retained will, with RETAIN 1, and not the other one.
+    let mut later = RawClient::clean(&broker, version, "later").await;
+    later.subscribe("wills/#", QoS::AtLeastOnce).await;
+    let got = later.recv_publish().await;
+    assert_eq!(
+        (got.topic.as_str(), &got.payload[..], got.retain),
+        ("wills/r", &b"will"[..], true)
+    );
+    later
+        .send(Packet::PubAck(Ack::new(got.qos_pid.packet_id().unwrap())))
+        .await;
+    later.assert_nothing_pending().await;
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn will_qos_and_retain_used_v311_mqtt_3_1_2_9_16_17() {
+    // [MQTT-3.1.2-9] Will QoS and Will Retain are used; [MQTT-3.1.2-16] Will Retain 0: not retained;
+    // [MQTT-3.1.2-17] Will Retain 1: retained.
+    will_uses_its_qos_and_retain(V311).await;
+}
+
+#[tokio::test]
+async fn will_qos_and_retain_used_v5_mqtt_3_1_2_14_15() {
+    // [MQTT-3.1.2-14] Will Retain 0: not retained; [MQTT-3.1.2-15] Will Retain 1: retained.
+    will_uses_its_qos_and_retain(V5).await;
+}
+
+#[tokio::test]
+async fn client_without_will_publishes_nothing_on_abnormal_close_mqtt_3_1_2_12() {
+    // [MQTT-3.1.2-12] Will Flag 0: no will. The broker ends each connection abnormally (a second CONNECT is a
+    // protocol error, [MQTT-3.1.0-2]); it closes the socket only after `finish` (handler.rs) has published any
+    // will, so by the time the client sees the close the will is queued for the watcher, or there is none.
+    let broker = TestBroker::start().await;
+    let mut watcher = RawClient::clean(&broker, V311, "w").await;
+    watcher.subscribe("#", QoS::AtLeastOnce).await;
+
+    // Control: the same close with a will does publish it.
+    let (mut loud, _) =
+        RawClient::connect(&broker, with_will(connect_packet(V311, "loud"), "wills/loud", b"loud")).await;
+    loud.send(Packet::Connect(Box::new(connect_packet(V311, "loud")))).await;
+    assert_eq!(loud.expect_close().await, None);
+    let got = watcher.recv_publish().await;
+    assert_eq!(got.topic.as_str(), "wills/loud");
+    watcher
+        .send(Packet::PubAck(Ack::new(got.qos_pid.packet_id().unwrap())))
+        .await;
+
+    let mut quiet = RawClient::clean(&broker, V311, "quiet").await;
+    quiet
+        .send(Packet::Connect(Box::new(connect_packet(V311, "quiet"))))
+        .await;
+    assert_eq!(quiet.expect_close().await, None);
+    watcher.assert_nothing_pending().await;
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn second_connect_is_a_protocol_error_mqtt_3_1_0_2() {
+    // [MQTT-3.1.0-2] a second CONNECT: MQTT 5 DISCONNECT 0x82 then close; MQTT 3.1.1 just close. Also
+    // [MQTT-3.2.0-2] (5.0): no second CONNACK (`expect_close` fails on any packet but DISCONNECT).
+    let broker = TestBroker::start().await;
+    let mut v5 = RawClient::clean(&broker, V5, "c5").await;
+    v5.send(Packet::Connect(Box::new(connect_packet(V5, "c5")))).await;
+    assert_eq!(v5.expect_close().await, Some(ReasonCode::ProtocolError));
+
+    let mut v3 = RawClient::clean(&broker, V311, "c3").await;
+    v3.send(Packet::Connect(Box::new(connect_packet(V311, "c3")))).await;
+    assert_eq!(v3.expect_close().await, None);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn topic_alias_does_not_survive_a_reconnect_mqtt_3_3_2_7() {
+    // [MQTT-3.3.2-7] alias mappings belong to the connection, even when the session is resumed. No numbered
+    // statement names the reason for an alias that has no mapping on this connection: section 3.3.2.1 makes a
+    // zero-length Topic Name without a Topic Alias a Protocol Error, and the reason code table (2.4) reserves
+    // 0x94 Topic Alias invalid for an alias above the Topic Alias Maximum ([MQTT-3.3.2-9]). Roost answers the
+    // unmapped alias as a Protocol Error, 0x82.
+    let broker = TestBroker::start().await;
+    let mut sub = RawClient::clean(&broker, V311, "s").await;
+    sub.subscribe("a/b", QoS::AtMostOnce).await;
+    let (mut publisher, _) = RawClient::connect(&broker, persistent(V5, "al")).await;
+    let mut set = publish("a/b", QoS::AtMostOnce, b"1");
+    set.properties.topic_alias = NonZeroU16::new(1);
+    publisher.publish(set).await;
+    assert_eq!(&sub.recv_publish().await.payload[..], b"1");
+    disconnect_normally(&mut publisher).await;
+
+    let (mut publisher, connack) = RawClient::connect(&broker, persistent(V5, "al")).await;
+    assert!(connack.session_present);
+    let mut use_it = publish("a/b", QoS::AtMostOnce, b"2");
+    use_it.topic = TopicName::empty();
+    use_it.properties.topic_alias = NonZeroU16::new(1);
+    publisher.send(Packet::Publish(use_it)).await;
+    assert_eq!(publisher.expect_close().await, Some(ReasonCode::ProtocolError));
+    sub.assert_nothing_pending().await;
+    broker.stop().await;
+}
