@@ -2,7 +2,7 @@
 //! [`Session::next`]; every input (bytes, a timer, a line of stdin) is handed to the client and what it wants sent
 //! is written before `next` returns, so callers never race a half-written packet.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use roost_codec::client::{Client, ClientOptions, Connected, Event, State};
@@ -111,38 +111,50 @@ impl Session {
             if let Some(event) = self.client.poll_event() {
                 return Ok(Step::Event(Box::new(event)));
             }
-            if self.client.state() == State::Disconnected {
-                return Err(CliError::ConnectionLost);
-            }
-            let timer = self.client.poll_timeout();
-            let input = input.as_deref_mut();
-            // Every branch is cancel safe; the work each one triggers runs after the select.
-            let woke = tokio::select! {
-                received = self.transport.recv() => Woke::Received(received),
-                () = sleep_until(timer) => Woke::Timer,
-                line = recv(input) => return Ok(Step::Input(line)),
-                () = sleep_until(deadline) => return Ok(Step::Deadline),
-                () = self.signals.recv() => return Ok(Step::Interrupted),
-            };
-            match woke {
-                Woke::Received(Ok(Some(bytes))) => {
-                    let handled = self.client.handle_bytes(&bytes, Instant::now());
-                    // Logged after handling, so a CONNACK line names the identifier an MQTT 5 server assigned.
-                    self.log_received(&bytes);
-                    // A protocol error queued a DISCONNECT (MQTT 5): send it before giving up.
-                    self.flush().await?;
-                    handled.map_err(CliError::Protocol)?;
-                }
-                Woke::Received(Ok(None) | Err(_)) => {
-                    self.client.connection_lost();
-                    return Err(CliError::ConnectionLost);
-                }
-                Woke::Timer => {
-                    self.client.handle_timeout(Instant::now());
-                    self.flush().await?;
-                }
+            if let Some(step) = self.wake(input.as_deref_mut(), deadline).await? {
+                return Ok(step);
             }
         }
+    }
+
+    /// Waits for one thing to happen and handles it: bytes from the transport or the client's timer (then
+    /// `None`), or an input line, the deadline or a signal (returned for the caller).
+    async fn wake(
+        &mut self,
+        input: Option<&mut mpsc::Receiver<Bytes>>,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Step>, CliError> {
+        if self.client.state() == State::Disconnected {
+            return Err(CliError::ConnectionLost);
+        }
+        let timer = self.client.poll_timeout();
+        // Every branch is cancel safe; the work each one triggers runs after the select.
+        let woke = tokio::select! {
+            received = self.transport.recv() => Woke::Received(received),
+            () = sleep_until(timer) => Woke::Timer,
+            line = recv(input) => return Ok(Some(Step::Input(line))),
+            () = sleep_until(deadline) => return Ok(Some(Step::Deadline)),
+            () = self.signals.recv() => return Ok(Some(Step::Interrupted)),
+        };
+        match woke {
+            Woke::Received(Ok(Some(bytes))) => {
+                let handled = self.client.handle_bytes(&bytes, Instant::now());
+                // Logged after handling, so a CONNACK line names the identifier an MQTT 5 server assigned.
+                self.log_received(&bytes);
+                // A protocol error queued a DISCONNECT (MQTT 5): send it before giving up.
+                self.flush().await?;
+                handled.map_err(CliError::Protocol)?;
+            }
+            Woke::Received(Ok(None) | Err(_)) => {
+                self.client.connection_lost();
+                return Err(CliError::ConnectionLost);
+            }
+            Woke::Timer => {
+                self.client.handle_timeout(Instant::now());
+                self.flush().await?;
+            }
+        }
+        Ok(None)
     }
 
     /// Writes everything the client queued.
@@ -162,6 +174,20 @@ impl Session {
     }
 
     /// Sends DISCONNECT (normal disconnection) and closes the transport.
+    /// Before a planned disconnect: lets the server finish the QoS 2 exchanges we answered with PUBREC, so it
+    /// does not have to keep them for a session that may never return ([MQTT-4.3.3-12]). Waits at most `limit`;
+    /// events that arrive meanwhile (further messages) are not the caller's any more and are dropped.
+    pub(crate) async fn settle(&mut self, limit: Duration) -> Result<(), CliError> {
+        let deadline = Instant::now() + limit;
+        while self.client.awaiting_release() > 0 {
+            while self.client.poll_event().is_some() {}
+            if let Some(Step::Deadline | Step::Interrupted) = self.wake(None, Some(deadline)).await? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) async fn disconnect(mut self) -> Result<(), CliError> {
         if self.client.disconnect(ReasonCode::NORMAL_DISCONNECTION).is_ok() {
             self.flush().await?;

@@ -153,6 +153,9 @@ pub(crate) async fn run(args: SubArgs) -> Result<(), CliError> {
                     session.flush().await?;
                 }
                 if printer.on_message(&publish)? == Next::Stop {
+                    // `-C`: the last message may still await its PUBREL; bounded, like mosquitto_sub's wait for
+                    // its outgoing queue.
+                    session.settle(Duration::from_secs(2)).await?;
                     return session.disconnect().await;
                 }
             }

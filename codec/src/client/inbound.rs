@@ -36,6 +36,11 @@ impl Inbound {
         self.awaiting_release.remove(&id)
     }
 
+    /// How many QoS 2 messages await PUBREL.
+    pub(crate) fn len(&self) -> usize {
+        self.awaiting_release.len()
+    }
+
     /// The session ended.
     pub(crate) fn clear(&mut self) {
         self.awaiting_release.clear();

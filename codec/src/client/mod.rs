@@ -188,6 +188,13 @@ impl Client {
         self.outbound.in_flight_len()
     }
 
+    /// The server's QoS 2 messages we delivered and answered with PUBREC whose PUBREL has not come yet. A client
+    /// about to disconnect waits for this to reach 0 so the server can finish those exchanges ([MQTT-4.3.3-12]);
+    /// otherwise a persistent session resumes them, and a clean one loses nothing we have not delivered already.
+    pub fn awaiting_release(&self) -> usize {
+        self.inbound.len()
+    }
+
     /// Our QoS 1 and 2 publications accepted but waiting for quota or for a connection.
     pub fn queued(&self) -> usize {
         self.outbound.waiting_len()

@@ -42,6 +42,7 @@ fn qos2_is_delivered_exactly_once_despite_repeats() {
         h.server_sends(Packet::Publish(p.clone()), h.at(1)).unwrap();
         assert_eq!(delivered(&h.events()), ["first"]);
         assert_eq!(summary(&h.sent()), ["PUBREC 9"]);
+        assert_eq!(h.client.awaiting_release(), 1);
 
         // The server repeats it, with DUP and even without: acknowledged again, not delivered again.
         let mut repeat = p.clone();
@@ -51,8 +52,10 @@ fn qos2_is_delivered_exactly_once_despite_repeats() {
         assert!(h.events().is_empty());
         assert_eq!(summary(&h.sent()), ["PUBREC 9", "PUBREC 9"]);
 
+        assert_eq!(h.client.awaiting_release(), 1, "a repeat is the same exchange");
         h.server_sends(Packet::PubRel(Ack::new(pid(9))), h.at(4)).unwrap();
         assert_eq!(summary(&h.sent()), ["PUBCOMP 9"]);
+        assert_eq!(h.client.awaiting_release(), 0);
         // After PUBCOMP the identifier names a new message ([MQTT-4.3.3-12]).
         let next = server_publish("t", QoSPid::ExactlyOnce(pid(9)), "second");
         h.server_sends(Packet::Publish(next), h.at(5)).unwrap();
