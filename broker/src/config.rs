@@ -15,6 +15,13 @@ pub struct Config {
     /// The largest MQTT packet accepted, in bytes. Checked from the fixed header before the payload is buffered, so
     /// one client cannot make the broker allocate more than this.
     pub max_packet_size: u32,
+    /// The most MQTT clients connected at once (accepted CONNECTs; sockets still owing their CONNECT are bounded by
+    /// `connect_timeout` instead). Beyond it a CONNECT gets CONNACK Server busy (0x89; 3.x: 0x03). 0: no limit.
+    pub max_connections: u64,
+    /// The longest keep alive (seconds) a client may use. An MQTT 5 client asking for more, or for none, is told
+    /// this value as Server Keep Alive; an MQTT 3.x client asking for more is refused, as Mosquitto does. 65535 (the
+    /// most a client can ask for) sets no bound.
+    pub max_keep_alive: u16,
     /// How long shutdown waits for open connections to close before giving up on them.
     pub drain_timeout: Duration,
     /// The most messages waiting in one session's outbound queue (not yet sent; in-flight messages are bounded by
@@ -69,6 +76,8 @@ impl Default for Config {
             // 1 MiB: plenty for telemetry and dashboards, small enough for a Raspberry Pi with many clients.
             max_packet_size: 1024 * 1024,
             drain_timeout: Duration::from_secs(5),
+            max_connections: 0,
+            max_keep_alive: u16::MAX,
             // 1000 messages or 16 MiB per session: a dashboard or device that falls behind for a while catches up,
             // and a thousand dead sessions still fit in a Raspberry Pi's memory.
             max_queued_messages: 1000,

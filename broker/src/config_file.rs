@@ -58,6 +58,8 @@ struct Listeners {
 #[serde(deny_unknown_fields)]
 struct Limits {
     max_packet_size: Option<u32>,
+    max_connections: Option<u64>,
+    max_keep_alive: Option<u16>,
     max_queued_messages: Option<usize>,
     max_queued_bytes: Option<usize>,
     max_inflight: Option<u16>,
@@ -138,6 +140,14 @@ impl Config {
             config.max_packet_size = size;
         }
         let limits = &file.limits;
+        if let Some(v) = limits.max_connections {
+            config.max_connections = v;
+        }
+        at_least_one(
+            &mut config.max_keep_alive,
+            limits.max_keep_alive,
+            "limits.max_keep_alive",
+        )?;
         at_least_one(
             &mut config.max_queued_messages,
             limits.max_queued_messages,
@@ -239,6 +249,8 @@ mod tests {
             http = "[::1]:8081"
             [limits]
             max_packet_size = 65536
+            max_connections = 2
+            max_keep_alive = 30
             max_queued_messages = 10
             max_queued_bytes = 4096
             max_inflight = 5
@@ -274,6 +286,7 @@ mod tests {
             (10, 4096, 5, 7)
         );
         assert_eq!(config.topic_alias_maximum, 0);
+        assert_eq!((config.max_connections, config.max_keep_alive), (2, 30));
         assert_eq!((config.max_retained_messages, config.max_retained_bytes), (3, 1000));
         assert!(config.queue_qos0_offline);
         assert_eq!(config.v3_session_expiry, Duration::from_secs(60));

@@ -151,6 +151,24 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         return conn.write_packet(&Packet::ConnAck(refusal)).await;
     };
     tracing::Span::current().record("client_id", &*client_id);
+    let Some(keep_alive) = keep_alive(&connect, broker, &mut connack) else {
+        tracing::info!(
+            keep_alive = connect.keep_alive,
+            "refused: keep alive above max_keep_alive"
+        );
+        // MQTT 3.x has no Server Keep Alive to lower it with; Mosquitto answers "identifier rejected" here too.
+        let refusal = ConnAck::new(false, ReasonCode::ClientIdentifierNotValid);
+        return conn.write_packet(&Packet::ConnAck(refusal)).await;
+    };
+    // Counted here, uncounted in `finish`, which every path from here on reaches.
+    if !broker.stats.try_client_connected(broker.config.max_connections) {
+        tracing::warn!(
+            limit = broker.config.max_connections,
+            "refused: max_connections reached"
+        );
+        let refusal = ConnAck::new(false, ReasonCode::ServerBusy);
+        return conn.write_packet(&Packet::ConnAck(refusal)).await;
+    }
     let expiry = session_expiry(&connect, broker, &mut connack);
     let client_receive_max = connect.properties.receive_maximum.map_or(u16::MAX, NonZeroU16::get);
     let mut client = Client {
@@ -175,11 +193,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         },
     );
     connack.session_present = connected.session_present;
-    // Uncounted in `finish`, which every path from here on reaches.
-    broker.stats.client_connected();
     tracing::info!(
         protocol = %connect.protocol,
-        keep_alive = connect.keep_alive,
+        keep_alive,
         session_present = connected.session_present,
         took_over = connected.took_over,
         "connected"
@@ -192,7 +208,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         if !resend.is_empty() {
             conn.write_packets(&resend).await?;
         }
-        session_loop(conn, &mut client, connect.keep_alive, broker, shutdown).await
+        session_loop(conn, &mut client, keep_alive, broker, shutdown).await
     }
     .await;
     let end = match &outcome {
@@ -231,6 +247,24 @@ fn accept(connect: &Connect, id: u64, broker: &Broker) -> Option<(ByteString, Co
         properties.topic_alias_maximum = Some(config.topic_alias_maximum).filter(|max| *max > 0);
     }
     Some((client_id, connack))
+}
+
+/// The keep alive the connection runs with: the client's, or for MQTT 5 `max_keep_alive` when the client asked
+/// for more (or for none, while a bound is set), announced as Server Keep Alive in the CONNACK ([MQTT-3.2.2-21]).
+/// `None` refuses an MQTT 3.x client asking for more than the bound.
+fn keep_alive(connect: &Connect, broker: &Broker, connack: &mut ConnAck) -> Option<u16> {
+    let max = broker.config.max_keep_alive;
+    let asked = connect.keep_alive;
+    let within = asked <= max && (asked > 0 || max == u16::MAX);
+    match (within, connect.protocol.is_v5()) {
+        (true, _) => Some(asked),
+        (false, true) => {
+            connack.properties.server_keep_alive = Some(max);
+            Some(max)
+        }
+        (false, false) if asked == 0 => Some(0),
+        (false, false) => None,
+    }
 }
 
 /// The session's expiry interval in seconds: MQTT 5 asks for it (lowered to our maximum, and then the CONNACK says

@@ -67,10 +67,21 @@ impl Stats {
         self.bytes_sent.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
-    /// A client was accepted and attached to its session.
-    pub(crate) fn client_connected(&self) {
-        let now = self.clients_connected.fetch_add(1, Ordering::Relaxed) + 1;
-        self.clients_maximum.fetch_max(now, Ordering::Relaxed);
+    /// A client was accepted and is about to attach to its session: counts it, unless `limit` (0: none) clients
+    /// are connected already, in which case nothing is counted and `false` says to refuse it.
+    pub(crate) fn try_client_connected(&self, limit: u64) -> bool {
+        let counted = self
+            .clients_connected
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
+                (limit == 0 || now < limit).then_some(now + 1)
+            });
+        match counted {
+            Ok(before) => {
+                self.clients_maximum.fetch_max(before + 1, Ordering::Relaxed);
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// The connection of a client counted by [`Stats::client_connected`] ended.
@@ -272,10 +283,10 @@ mod tests {
     #[test]
     fn connected_maximum_is_a_high_water_mark() {
         let stats = Stats::default();
-        stats.client_connected();
-        stats.client_connected();
+        assert!(stats.try_client_connected(0));
+        assert!(stats.try_client_connected(0));
         stats.client_disconnected();
-        stats.client_connected();
+        assert!(stats.try_client_connected(0));
         assert_eq!(stats.clients_connected.load(Ordering::Relaxed), 2);
         assert_eq!(stats.clients_maximum.load(Ordering::Relaxed), 2);
     }

@@ -92,3 +92,63 @@ async fn publish_to_an_unknown_topic_alias_is_a_protocol_error() {
     assert_eq!(client.expect_close().await, Some(ReasonCode::ProtocolError));
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn max_connections_refuses_with_server_busy_until_a_client_leaves() {
+    let broker = TestBroker::start_with(Config {
+        max_connections: 1,
+        ..Config::default()
+    })
+    .await;
+    let (mut first, connack) = RawClient::connect(&broker, connect_packet(V5, "first")).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    // MQTT 5: CONNACK 0x89 Server busy, then close ([MQTT-3.2.2-7]: a refusing CONNACK is followed by a close).
+    let (mut refused, connack) = RawClient::connect(&broker, connect_packet(V5, "second")).await;
+    assert_eq!(connack.reason_code, ReasonCode::ServerBusy);
+    assert!(!connack.session_present);
+    assert_eq!(refused.expect_close().await, None);
+    // MQTT 3.1.1 says the same with return code 3, Server unavailable.
+    let (mut refused, connack) = RawClient::connect(&broker, connect_packet(V311, "third")).await;
+    assert_eq!(connack.reason_code, ReasonCode::ServerUnavailable);
+    assert_eq!(refused.expect_close().await, None);
+    // Once the first client leaves, there is room again.
+    first
+        .send(Packet::Disconnect(roost_codec::Disconnect::new(ReasonCode::Success)))
+        .await;
+    assert_eq!(first.expect_close().await, None);
+    let (_again, connack) = RawClient::connect(&broker, connect_packet(V311, "again")).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn max_keep_alive_is_imposed_on_v5_and_refuses_v3_asking_for_more() {
+    let broker = TestBroker::start_with(Config {
+        max_keep_alive: 30,
+        ..Config::default()
+    })
+    .await;
+    // MQTT 5 asking for 60 s is told 30 s ([MQTT-3.2.2-21]: the client must then use the Server Keep Alive).
+    let (_v5, connack) = RawClient::connect(&broker, connect_packet(V5, "v5-60")).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    assert_eq!(connack.properties.server_keep_alive, Some(30));
+    // Asking for none while a bound is set gets the bound too.
+    let mut no_keep_alive = connect_packet(V5, "v5-0");
+    no_keep_alive.keep_alive = 0;
+    let (_v5, connack) = RawClient::connect(&broker, no_keep_alive).await;
+    assert_eq!(connack.properties.server_keep_alive, Some(30));
+    // Within the bound: no Server Keep Alive in the CONNACK.
+    let mut short = connect_packet(V5, "v5-10");
+    short.keep_alive = 10;
+    let (_v5, connack) = RawClient::connect(&broker, short).await;
+    assert_eq!(connack.properties.server_keep_alive, None);
+    // MQTT 3.1.1 cannot be told: asking for more is refused (0x02, as Mosquitto does), within it is accepted.
+    let (mut v3, connack) = RawClient::connect(&broker, connect_packet(V311, "v3-60")).await;
+    assert_eq!(connack.reason_code, ReasonCode::ClientIdentifierNotValid);
+    assert_eq!(v3.expect_close().await, None);
+    let mut short = connect_packet(V311, "v3-10");
+    short.keep_alive = 10;
+    let (_v3, connack) = RawClient::connect(&broker, short).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    broker.stop().await;
+}
