@@ -119,7 +119,7 @@ fn the_model_searches_by_substring_ignoring_case() {
 #[wasm_bindgen_test]
 fn payloads_are_text_when_utf8_and_hex_otherwise_and_bounded() {
     assert_eq!(Payload::from_bytes(b"21.5"), Payload::Text("21.5".into()));
-    assert_eq!(Payload::from_bytes(&[0xde, 0xad]), Payload::Hex("de ad".into()));
+    assert_eq!(Payload::from_bytes(&[0xff, 0xfe]), Payload::Hex("ff fe".into()));
     assert_eq!(Payload::from_bytes(b""), Payload::Text(String::new()));
     let long = "é".repeat(3000); // 6000 bytes of two-byte characters: the cut at 4096 falls between two.
     let Payload::Text(shown) = Payload::from_bytes(long.as_bytes()) else {
