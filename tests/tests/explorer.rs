@@ -40,7 +40,10 @@ async fn a_retained_message_shows_in_the_topic_tree() -> anyhow::Result<()> {
             .await
             .context("no `kitchen/temp` node after expanding `kitchen`")?;
         let text = temp.text().await?;
-        ensure!(text.contains("temp") && text.contains("21.5"), "the node shows {text:?}");
+        ensure!(
+            text.contains("temp") && text.contains("21.5"),
+            "the node shows {text:?}"
+        );
         let retained = temp.find(Locator::Css(".tree-retained")).await;
         ensure!(retained.is_ok(), "the node has no retained marker");
 
@@ -52,7 +55,10 @@ async fn a_retained_message_shows_in_the_topic_tree() -> anyhow::Result<()> {
             .await
             .context("selecting the topic showed no details")?;
         let text = details.text().await?;
-        ensure!(text.contains("kitchen/temp") && text.contains("21.5"), "details show {text:?}");
+        ensure!(
+            text.contains("kitchen/temp") && text.contains("21.5"),
+            "details show {text:?}"
+        );
 
         let png = client.screenshot().await?;
         std::fs::write(screenshot_dir()?.join("explorer.png"), png)?;

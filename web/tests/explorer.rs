@@ -343,5 +343,7 @@ async fn selecting_a_topic_shows_its_last_message() {
     shown.click("garage", ".tree-topic");
     leptos::task::tick().await;
     let details = shown.details().expect("details");
-    assert!(details.contains("1 messages below"), "{details}");
+    assert!(details.contains("1 message below"), "{details}");
+    let summary = shown.parent.query_selector(".explorer-summary").unwrap().unwrap();
+    assert_eq!(summary.text_content().as_deref(), Some("3 topics, 4 messages"));
 }

@@ -45,7 +45,11 @@ pub fn Explorer(
     });
     let summary = move || {
         tree.with(|tree| {
-            let mut text = format!("{} topics, {} messages", tree.topics(), tree.root().total());
+            let mut text = format!(
+                "{}, {}",
+                plural(tree.topics() as u64, "topic"),
+                plural(tree.root().total(), "message")
+            );
             if tree.dropped() > 0 {
                 text.push_str(&format!(
                     ". Topic limit reached: {} messages on newer topics are not shown",
@@ -185,7 +189,12 @@ fn Details(tree: Signal<TopicTree>, selected: RwSignal<Option<String>>) -> impl 
             Some((None, total)) => view! {
                 <section class="details" aria-label="Selected topic">
                     <h3><code>{topic}</code></h3>
-                    <p>{format!("Nothing was published to this level itself; {total} messages below it.")}</p>
+                    <p>
+                        {format!(
+                            "Nothing was published to this level itself; {} below it.",
+                            plural(total, "message"),
+                        )}
+                    </p>
                 </section>
             }
             .into_any(),
@@ -228,6 +237,15 @@ fn message_view(message: TopicMessage) -> impl IntoView {
             </dl>
             <pre class="details-payload" data-kind=kind>{text}</pre>
         </section>
+    }
+}
+
+/// "1 topic", "2 topics".
+fn plural(count: u64, noun: &str) -> String {
+    if count == 1 {
+        format!("{count} {noun}")
+    } else {
+        format!("{count} {noun}s")
     }
 }
 
