@@ -62,6 +62,10 @@ async fn a_retained_message_shows_in_the_topic_tree() -> anyhow::Result<()> {
 
         let png = client.screenshot().await?;
         std::fs::write(screenshot_dir()?.join("explorer.png"), png)?;
+        // At phone width too, for a person to look at.
+        client.set_window_size(390, 844).await?;
+        let png = client.screenshot().await?;
+        std::fs::write(screenshot_dir()?.join("explorer-phone.png"), png)?;
         Ok(())
     })
     .await?;
