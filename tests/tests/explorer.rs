@@ -71,3 +71,55 @@ async fn a_retained_message_shows_in_the_topic_tree() -> anyhow::Result<()> {
     .await?;
     broker.stop().await
 }
+
+/// 2,000 messages a second for five seconds on one topic: the dashboard keeps up (the broker would drop QoS 0
+/// messages for it once 1,000 wait in its queue) and counts every one.
+#[tokio::test]
+async fn two_thousand_messages_a_second_are_all_counted() -> anyhow::Result<()> {
+    const BURST: usize = 10_000;
+    let broker = TestBroker::start().await?;
+    let url = broker.dashboard_url();
+    let port = broker.mqtt.port().to_string();
+    with_browser(|client| async move {
+        client.goto(&url).await?;
+        client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(r#"section.status[data-state="connected"]"#))
+            .await
+            .context("the dashboard never connected")?;
+        // The SUBSCRIBE to `#` leaves in the same turn as the CONNACK is shown, before mosquitto_pub connects.
+        let lines: String = (0..BURST).map(|i| format!("{i}\n")).collect();
+        let mut publisher = tokio::process::Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &port, "-t", "burst/counter", "-l"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .context("running mosquitto_pub")?;
+        let mut stdin = publisher.stdin.take().context("mosquitto_pub's stdin")?;
+        // 2,000 messages a second: 200 every 100 ms (pacing the load, not waiting for a result).
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        for chunk in lines.as_bytes().chunks(lines.len() / (BURST / 200)) {
+            tick.tick().await;
+            tokio::io::AsyncWriteExt::write_all(&mut stdin, chunk).await?;
+        }
+        drop(stdin);
+        ensure!(publisher.wait().await?.success(), "mosquitto_pub failed");
+        let started = std::time::Instant::now();
+        let summary = format!("1 topic, {BURST} messages");
+        let found = client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::XPath(&format!(
+                r#"//p[@class="explorer-summary" and text()="{summary}"]"#
+            )))
+            .await;
+        if found.is_err() {
+            let shown = client.find(Locator::Css(".explorer-summary")).await?.text().await?;
+            anyhow::bail!("the summary says {shown:?}, not {summary:?}");
+        }
+        eprintln!("all shown {:?} after mosquitto_pub finished", started.elapsed());
+        Ok(())
+    })
+    .await?;
+    broker.stop().await
+}
