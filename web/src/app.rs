@@ -1,17 +1,19 @@
-//! The page: a header and the broker connection's state.
+//! The page: a header, the broker connection's state and the topic explorer.
 
 use leptos::prelude::*;
 
 use crate::components::ConnectionStatus;
+use crate::explorer::{Explorer, TopicTree};
 use crate::mqtt::{ConnectionState, MqttService, page_mqtt_url};
 
 /// The dashboard. Connects to the broker that served the page as soon as it is mounted, and reconnects by itself.
 #[component]
 pub fn App() -> impl IntoView {
     let state = RwSignal::new(ConnectionState::Connecting);
+    let tree = RwSignal::new(TopicTree::default());
     let url = page_mqtt_url();
     // Owned by the app: dropping it (when the app unmounts) says DISCONNECT and closes the WebSocket.
-    let service = StoredValue::new_local(MqttService::start(&url, state));
+    let service = StoredValue::new_local(MqttService::start(&url, state, tree));
     let reconnect = move |_| service.with_value(MqttService::reconnect_now);
     view! {
         <header class="topbar">
@@ -22,6 +24,7 @@ pub fn App() -> impl IntoView {
             <Show when=move || state.with(ConnectionState::is_disconnected)>
                 <button class="reconnect" on:click=reconnect>"Reconnect now"</button>
             </Show>
+            <Explorer tree=tree />
         </main>
     }
 }

@@ -2,12 +2,14 @@
 //!
 //! - [`mqtt`]: the MQTT service layer, the only code that touches the WebSocket and bytes.
 //! - [`components`]: views; they see connection state, never bytes.
+//! - [`explorer`]: the topic explorer's model and view.
 //! - [`app`]: the page, [`App`].
 
 #![warn(missing_docs)]
 
 pub mod app;
 pub mod components;
+pub mod explorer;
 pub mod mqtt;
 
 pub use app::App;

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use roost_codec::{BytesMut, ConnAck, Disconnect, Packet, ProtocolVersion, ReasonCode};
-use roost_web::mqtt::{Action, ConnectionState, Link, dashboard_options, mqtt_url};
+use roost_codec::{BytesMut, ConnAck, Disconnect, Packet, ProtocolVersion, Publish, QoS, ReasonCode, TopicName};
+use roost_web::explorer::{Payload, TopicMessage};
+use roost_web::mqtt::{Action, ConnectionState, Link, dashboard_options, mqtt_url, topic_message};
 use wasm_bindgen_test::*;
 use web_time::Instant;
 
@@ -68,7 +69,42 @@ fn connected(t0: Instant) -> Link {
         "{:?}",
         link.state()
     );
+    let [Packet::Subscribe(subscribe)] = &sent(&mut link)[..] else {
+        panic!("expected one SUBSCRIBE after the CONNACK");
+    };
+    assert_eq!(subscribe.filters.len(), 1);
+    assert_eq!(subscribe.filters[0].0.as_str(), "#");
+    assert_eq!(subscribe.filters[0].1.qos, QoS::AtMostOnce);
     link
+}
+
+#[wasm_bindgen_test]
+fn received_messages_are_handed_out_as_plain_values() {
+    let t0 = Instant::now();
+    let mut link = connected(t0);
+    let mut retained = Publish::new(TopicName::new("kitchen/temp").unwrap(), &b"21.5"[..]);
+    retained.retain = true;
+    let binary = Publish::new(TopicName::new("door").unwrap(), &[0xff, 0x00, 0x10][..]);
+    let mut frame = server(Packet::Publish(retained));
+    frame.extend(server(Packet::Publish(binary)));
+    link.received(&frame, t0);
+
+    let first = topic_message(&link.poll_message().expect("a message"), 1_700_000_000_000);
+    assert_eq!(
+        first,
+        TopicMessage {
+            topic: "kitchen/temp".into(),
+            payload: Payload::Text("21.5".into()),
+            size: 4,
+            qos: 0,
+            retain: true,
+            received_ms: 1_700_000_000_000,
+        }
+    );
+    let second = topic_message(&link.poll_message().expect("a second message"), 0);
+    assert_eq!(second.payload, Payload::Hex("ff 00 10".into()));
+    assert!(!second.retain);
+    assert_eq!(link.poll_message(), None);
 }
 
 #[wasm_bindgen_test]

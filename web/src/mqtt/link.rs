@@ -6,9 +6,8 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use roost_codec::ProtocolVersion;
-use roost_codec::ReasonCode;
 use roost_codec::client::{Client, ClientOptions, Event, State};
+use roost_codec::{Properties, ProtocolVersion, Publish, QoS, ReasonCode, SubscriptionOptions, TopicFilter};
 use web_time::Instant;
 
 use super::backoff::Backoff;
@@ -66,6 +65,9 @@ pub struct Link {
     state: ConnectionState,
     /// What the driver must do with the WebSocket, in order.
     actions: VecDeque<Action>,
+    /// Messages received and not yet taken with `poll_message`. The driver drains it after every input, so it
+    /// holds at most the messages of one WebSocket frame (itself bounded by the 1 MiB Maximum Packet Size).
+    messages: VecDeque<Publish>,
 }
 
 /// The dashboard's MQTT options: MQTT 5, an empty client identifier so the broker assigns one ([MQTT-3.2.2-16]),
@@ -88,6 +90,7 @@ impl Link {
             keep_alive: 0,
             state: ConnectionState::Connecting,
             actions: VecDeque::new(),
+            messages: VecDeque::new(),
         };
         link.start_attempt();
         link
@@ -106,6 +109,12 @@ impl Link {
     /// The next thing to do with the WebSocket; call until `None` after every input, after `poll_transmit`.
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
+    }
+
+    /// The next application message received (on the `#` subscription the link makes after each CONNACK); call
+    /// until `None` after every input.
+    pub fn poll_message(&mut self) -> Option<Publish> {
+        self.messages.pop_front()
     }
 
     /// Appends the next packet to send to `buf`; `false` when none is left. Call until `false`.
@@ -254,17 +263,32 @@ impl Link {
                         client_id: self.client.client_id().to_string(),
                         keep_alive: connected.keep_alive,
                     };
+                    self.subscribe_all(now);
+                    continue;
+                }
+                Event::Message(publish) => {
+                    self.messages.push_back(publish);
                     continue;
                 }
                 Event::ConnectionRefused(refused) => why::refused(&refused),
                 Event::Disconnected(disconnected) => why::disconnected(&disconnected),
                 Event::PingTimeout => why::ping_timeout(self.keep_alive),
                 Event::ConnectTimeout => why::connect_timeout(self.options.connect_timeout),
-                // The dashboard neither publishes nor subscribes yet.
+                // A refused `#` (SUBACK with an error) leaves the explorer empty; the dashboard publishes nothing.
                 _ => continue,
             };
             self.lost(why, now);
         }
+    }
+
+    /// Subscribes to every topic (`#`, QoS 0) for the topic explorer. A fresh client per attempt keeps no
+    /// session, so this follows every CONNACK. Topics starting with `$` (such as `$SYS`) do not match `#`
+    /// ([MQTT-4.7.2-1]).
+    fn subscribe_all(&mut self, now: Instant) {
+        let Ok(all) = TopicFilter::new("#") else { return };
+        let filters = vec![(all, SubscriptionOptions::qos(QoS::AtMostOnce))];
+        // Only fails when not connected, and the client just said it is.
+        let _ = self.client.subscribe(filters, Properties::default(), now);
     }
 
     /// The attempt is over: close its WebSocket and plan the next one.

@@ -1,19 +1,22 @@
 //! The MQTT service layer: the only part of the dashboard that touches the WebSocket and MQTT bytes.
-//! Components get a [`ConnectionState`] signal and nothing else.
+//! Components get a [`ConnectionState`] signal and a [`crate::explorer::TopicTree`] signal, and nothing else.
 //!
 //! - `link`: [`Link`], the connection without I/O: a `roost_codec::client::Client` per attempt, the events
 //!   turned into [`ConnectionState`], reconnects with backoff.
 //! - `service`: [`MqttService`], which runs a [`Link`] with a browser WebSocket and one timer.
 //! - `socket`: the WebSocket itself, and the broker's URL.
+//! - `message`: a received PUBLISH as the explorer's plain [`crate::explorer::TopicMessage`].
 
 mod backoff;
 mod link;
+mod message;
 mod service;
 mod socket;
 mod state;
 mod why;
 
 pub use link::{Action, Link, dashboard_options};
+pub use message::topic_message;
 pub use service::MqttService;
 pub use socket::{mqtt_url, page_mqtt_url};
 pub use state::ConnectionState;

@@ -1,6 +1,7 @@
 //! [`MqttService`]: runs a [`Link`] in the browser. WebSocket events and one timer are its inputs; after each it
 //! writes the link's bytes to the socket, opens or closes sockets as asked, publishes the state in a signal and
-//! re-arms the timer.
+//! re-arms the timer. Received messages go into the explorer's tree at once, but the tree's readers are told at
+//! most every [`FLUSH_INTERVAL_MS`], so a busy `#` re-renders the page ten times a second, not per message.
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -13,6 +14,11 @@ use web_sys::{CloseEvent, MessageEvent};
 use web_time::Instant;
 
 use super::ConnectionState;
+use super::message::topic_message;
+use crate::explorer::TopicTree;
+
+/// How long received messages wait before the explorer re-renders, in milliseconds.
+const FLUSH_INTERVAL_MS: i32 = 100;
 use super::link::{Action, Link, dashboard_options};
 use super::socket::{Frame, Handlers, Socket, frame};
 
@@ -44,11 +50,17 @@ struct Inner {
     out: BytesMut,
     /// Where the components read the state.
     state: RwSignal<ConnectionState>,
+    /// Where the explorer reads the topics. Updated untracked per message; notified by the flush timer.
+    tree: RwSignal<TopicTree>,
+    /// Notifies the tree's readers; one closure for every flush.
+    on_flush: Closure<dyn FnMut()>,
+    /// The armed flush timer's handle, while messages wait to be shown.
+    flush: Option<i32>,
 }
 
 impl MqttService {
-    /// Starts connecting to `url` at once, and keeps `state` up to date until dropped.
-    pub fn start(url: &str, state: RwSignal<ConnectionState>) -> Self {
+    /// Starts connecting to `url` at once, and keeps `state` and `tree` up to date until dropped.
+    pub fn start(url: &str, state: RwSignal<ConnectionState>, tree: RwSignal<TopicTree>) -> Self {
         let inner = Rc::new_cyclic(|weak: &Weak<RefCell<Inner>>| {
             RefCell::new(Inner {
                 link: Link::new(dashboard_options()),
@@ -59,6 +71,9 @@ impl MqttService {
                 timer: None,
                 out: BytesMut::new(),
                 state,
+                tree,
+                on_flush: on_flush(weak),
+                flush: None,
             })
         });
         let service = Self { inner };
@@ -86,6 +101,9 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // A timer left armed would call a freed closure.
         if let Some((_, handle)) = self.timer.take() {
+            window().clear_timeout_with_handle(handle);
+        }
+        if let Some(handle) = self.flush.take() {
             window().clear_timeout_with_handle(handle);
         }
     }
@@ -134,6 +152,22 @@ fn on_timer(weak: &Weak<RefCell<Inner>>) -> Closure<dyn FnMut()> {
     })
 }
 
+/// The flush timer's callback: the explorer re-renders with every message received since the last flush.
+fn on_flush(weak: &Weak<RefCell<Inner>>) -> Closure<dyn FnMut()> {
+    let weak = weak.clone();
+    Closure::new(move || {
+        let Some(inner) = weak.upgrade() else { return };
+        let tree = {
+            let mut inner = inner.borrow_mut();
+            inner.flush = None;
+            inner.tree
+        };
+        // Not borrowed while notifying: rendering never calls back into the service, but need not be trusted to.
+        // A disposed signal (the app unmounted) has no readers, and `notify` then does nothing.
+        tree.notify();
+    })
+}
+
 /// Gives one input to the link, then carries out what the link asks. Does nothing once the service is dropped.
 fn feed(weak: &Weak<RefCell<Inner>>, input: impl FnOnce(&mut Link)) {
     if let Some(inner) = weak.upgrade() {
@@ -163,11 +197,31 @@ impl Inner {
                 }
             }
         }
+        self.take_messages();
         let shown = self.link.state();
         if self.state.try_with_untracked(|state| state != shown) == Some(true) {
             self.state.try_set(shown.clone());
         }
         self.arm_timer();
+    }
+
+    /// Puts received messages into the tree without telling its readers, and arms the flush timer that will.
+    fn take_messages(&mut self) {
+        let mut any = false;
+        while let Some(publish) = self.link.poll_message() {
+            let message = topic_message(&publish, js_sys::Date::now() as u64);
+            self.tree.try_update_untracked(|tree| tree.insert(message));
+            any = true;
+        }
+        if any && self.flush.is_none() {
+            match window().set_timeout_with_callback_and_timeout_and_arguments_0(
+                self.on_flush.as_ref().unchecked_ref(),
+                FLUSH_INTERVAL_MS,
+            ) {
+                Ok(handle) => self.flush = Some(handle),
+                Err(error) => leptos::logging::warn!("cannot set a timer: {error:?}"),
+            }
+        }
     }
 
     /// Arms the one timer for the link's next deadline, unless it is armed for it already.

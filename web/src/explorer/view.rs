@@ -1,0 +1,255 @@
+//! The explorer's view: a search box, the topic tree (expandable levels with counts and last values) and the
+//! selected topic's last message. It reads a [`TopicTree`] signal, which the MQTT service updates in batches.
+
+use std::collections::HashSet;
+
+use leptos::prelude::*;
+
+use super::model::{Node, Payload, Row, TopicMessage, TopicTree};
+
+/// The most lines the tree shows at once; a search or collapsing shows the rest.
+const MAX_ROWS: usize = 500;
+
+/// How many characters of a last value a tree line shows.
+const PREVIEW_CHARS: usize = 40;
+
+/// The topic explorer.
+#[component]
+pub fn Explorer(
+    /// Every topic seen.
+    #[prop(into)]
+    tree: Signal<TopicTree>,
+) -> impl IntoView {
+    let expanded = RwSignal::new(HashSet::<String>::new());
+    let filter = RwSignal::new(String::new());
+    let selected = RwSignal::new(None::<String>);
+    let rows = Memo::new(move |_| {
+        filter.with(|filter| {
+            tree.with(|tree| {
+                if filter.is_empty() {
+                    expanded.with(|expanded| tree.rows(|topic| expanded.contains(topic), MAX_ROWS))
+                } else {
+                    let found = tree.search(filter, MAX_ROWS);
+                    found
+                        .into_iter()
+                        .map(|topic| Row {
+                            name: topic.clone(),
+                            topic,
+                            depth: 0,
+                            has_children: false,
+                        })
+                        .collect()
+                }
+            })
+        })
+    });
+    let summary = move || {
+        tree.with(|tree| {
+            let mut text = format!(
+                "{}, {}",
+                plural(tree.topics() as u64, "topic"),
+                plural(tree.root().total(), "message")
+            );
+            if tree.dropped() > 0 {
+                text.push_str(&format!(
+                    ". Topic limit reached: {} messages on newer topics are not shown",
+                    tree.dropped()
+                ));
+            }
+            text
+        })
+    };
+    view! {
+        <section class="explorer" aria-label="Topic explorer">
+            <h2>"Topics"</h2>
+            <p class="explorer-summary">{summary}</p>
+            <input
+                class="explorer-search"
+                type="search"
+                placeholder="Filter topics"
+                aria-label="Filter topics"
+                prop:value=move || filter.get()
+                on:input=move |event| filter.set(event_target_value(&event))
+            />
+            <ul class="tree">
+                <For each=move || rows.get() key=Row::clone let:row>
+                    <TreeRow row=row tree=tree expanded=expanded selected=selected />
+                </For>
+            </ul>
+            <Details tree=tree selected=selected />
+        </section>
+    }
+}
+
+/// One line of the tree: an expand button (for levels with children) and a button selecting the topic.
+#[component]
+fn TreeRow(
+    row: Row,
+    tree: Signal<TopicTree>,
+    expanded: RwSignal<HashSet<String>>,
+    selected: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let Row {
+        topic,
+        name,
+        depth,
+        has_children,
+    } = row;
+    let shown_name = if name.is_empty() { "(empty)".to_owned() } else { name };
+    let toggle = has_children.then(|| {
+        let topic = topic.clone();
+        let is_open = {
+            let topic = topic.clone();
+            move || expanded.with(|expanded| expanded.contains(&topic))
+        };
+        let label = format!("Expand {shown_name}");
+        let aria_expanded = {
+            let is_open = is_open.clone();
+            move || is_open().to_string()
+        };
+        view! {
+            <button
+                class="tree-toggle"
+                aria-label=label
+                aria-expanded=aria_expanded
+                on:click=move |_| {
+                    expanded
+                        .update(|expanded| {
+                            if !expanded.remove(&topic) {
+                                expanded.insert(topic.clone());
+                            }
+                        })
+                }
+            >
+                {move || if is_open() { "▾" } else { "▸" }}
+            </button>
+        }
+    });
+    let data_topic = topic.clone();
+    let node_info = {
+        let topic = topic.clone();
+        move || tree.with(|tree| tree.get(&topic).map(|node| (node.total(), preview(node))))
+    };
+    let is_selected = {
+        let topic = topic.clone();
+        move || selected.with(|selected| selected.as_deref() == Some(topic.as_str()))
+    };
+    view! {
+        <li class="tree-node" style=format!("--depth: {depth}") data-topic=data_topic>
+            {toggle}
+            <button
+                class="tree-topic"
+                aria-pressed=move || is_selected().to_string()
+                on:click=move |_| selected.set(Some(topic.clone()))
+            >
+                <span class="tree-name">{shown_name}</span>
+                <span class="tree-count">
+                    {
+                        let node_info = node_info.clone();
+                        move || node_info().map(|(total, _)| total)
+                    }
+                </span>
+                {move || {
+                    node_info()
+                        .and_then(|(_, preview)| preview)
+                        .map(|(value, retain)| {
+                            view! {
+                                <span class="tree-value">{value}</span>
+                                {retain.then(|| view! { <span class="tree-retained" title="retained">"R"</span> })}
+                            }
+                        })
+                }}
+            </button>
+        </li>
+    }
+}
+
+/// A node's last value, cut to [`PREVIEW_CHARS`], and its retain flag; `None` when nothing was published to it.
+fn preview(node: &Node) -> Option<(String, bool)> {
+    let last = node.last()?;
+    let text = last.payload.as_str();
+    let mut value: String = text.chars().take(PREVIEW_CHARS).collect();
+    if value.len() < text.len() {
+        value.push('…');
+    }
+    Some((value, last.retain))
+}
+
+/// The selected topic's last message.
+#[component]
+fn Details(tree: Signal<TopicTree>, selected: RwSignal<Option<String>>) -> impl IntoView {
+    move || {
+        let topic = selected.get()?;
+        let shown = tree.with(|tree| {
+            let node = tree.get(&topic)?;
+            Some((node.last().cloned(), node.total()))
+        });
+        Some(match shown {
+            Some((Some(message), _)) => message_view(message).into_any(),
+            Some((None, total)) => view! {
+                <section class="details" aria-label="Selected topic">
+                    <h3><code>{topic}</code></h3>
+                    <p>
+                        {format!(
+                            "Nothing was published to this level itself; {} below it.",
+                            plural(total, "message"),
+                        )}
+                    </p>
+                </section>
+            }
+            .into_any(),
+            None => ().into_any(),
+        })
+    }
+}
+
+/// The details of one message.
+fn message_view(message: TopicMessage) -> impl IntoView {
+    let TopicMessage {
+        topic,
+        payload,
+        size,
+        qos,
+        retain,
+        received_ms,
+    } = message;
+    let (kind, text) = match payload {
+        Payload::Text(text) => ("text", text),
+        Payload::Hex(hex) => ("hex (not UTF-8)", hex),
+    };
+    let shown_bytes = match kind {
+        "text" => text.len(),
+        _ => text.len().div_ceil(3),
+    };
+    let cut = (shown_bytes < size).then(|| format!(" (first {shown_bytes} shown)"));
+    view! {
+        <section class="details" aria-label="Selected topic">
+            <h3><code>{topic}</code></h3>
+            <dl>
+                <dt>"QoS"</dt>
+                <dd class="details-qos">{qos}</dd>
+                <dt>"Retained"</dt>
+                <dd class="details-retain">{if retain { "yes" } else { "no" }}</dd>
+                <dt>"Received"</dt>
+                <dd class="details-time">{format_time(received_ms)}</dd>
+                <dt>"Payload"</dt>
+                <dd class="details-size">{format!("{size} bytes, {kind}")}{cut}</dd>
+            </dl>
+            <pre class="details-payload" data-kind=kind>{text}</pre>
+        </section>
+    }
+}
+
+/// "1 topic", "2 topics".
+fn plural(count: u64, noun: &str) -> String {
+    if count == 1 {
+        format!("{count} {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+/// Milliseconds since the Unix epoch as an ISO 8601 time (UTC).
+fn format_time(ms: u64) -> String {
+    js_sys::Date::new(&(ms as f64).into()).to_iso_string().into()
+}

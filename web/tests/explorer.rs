@@ -1,0 +1,349 @@
+//! The topic explorer in headless Chromium: the model ([`TopicTree`]) fed plain messages, and the view rendered
+//! from it (nodes and counts, expanding, the search box, the selected topic's details).
+
+use std::collections::HashSet;
+
+use leptos::prelude::*;
+use roost_web::explorer::{Explorer, MAX_TOPICS, Payload, TopicMessage, TopicTree};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{Element, HtmlElement, HtmlInputElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// A text message on `topic`.
+fn text(topic: &str, value: &str) -> TopicMessage {
+    TopicMessage {
+        topic: topic.into(),
+        payload: Payload::Text(value.into()),
+        size: value.len(),
+        qos: 0,
+        retain: false,
+        received_ms: 0,
+    }
+}
+
+/// The topics of the rows shown with `expanded` open.
+fn rows(tree: &TopicTree, expanded: &[&str]) -> Vec<(String, usize)> {
+    let expanded: HashSet<&str> = expanded.iter().copied().collect();
+    tree.rows(|topic| expanded.contains(topic), 100)
+        .into_iter()
+        .map(|row| (row.topic, row.depth))
+        .collect()
+}
+
+#[wasm_bindgen_test]
+fn the_model_counts_per_topic_and_per_subtree() {
+    let mut tree = TopicTree::default();
+    tree.insert(text("kitchen/temp", "21.5"));
+    tree.insert(text("kitchen/temp", "21.6"));
+    tree.insert(text("kitchen/humidity", "40"));
+    tree.insert(text("kitchen", "on"));
+    tree.insert(text("garage/door", "open"));
+    assert_eq!(tree.topics(), 4);
+    assert_eq!(tree.root().total(), 5);
+    let kitchen = tree.get("kitchen").unwrap();
+    assert_eq!((kitchen.total(), kitchen.count()), (4, 1));
+    let temp = tree.get("kitchen/temp").unwrap();
+    assert_eq!((temp.total(), temp.count()), (2, 2));
+    assert_eq!(temp.last().unwrap().payload.as_str(), "21.6");
+    assert!(tree.get("kitchen/none").is_none());
+    assert!(tree.get("garage").unwrap().last().is_none(), "a level, not a topic");
+}
+
+#[wasm_bindgen_test]
+fn the_model_keeps_empty_levels_apart() {
+    let mut tree = TopicTree::default();
+    tree.insert(text("/a", "1"));
+    tree.insert(text("a", "2"));
+    tree.insert(text("a//b", "3"));
+    assert_eq!(tree.topics(), 3);
+    assert_eq!(tree.get("/a").unwrap().last().unwrap().payload.as_str(), "1");
+    assert_eq!(tree.get("a//b").unwrap().last().unwrap().payload.as_str(), "3");
+    assert_eq!(tree.get("a").unwrap().total(), 2);
+}
+
+#[wasm_bindgen_test]
+fn the_model_rows_follow_what_is_expanded() {
+    let mut tree = TopicTree::default();
+    for topic in ["b/x", "a/y/z", "a/x", "c"] {
+        tree.insert(text(topic, "1"));
+    }
+    assert_eq!(rows(&tree, &[]), [("a".into(), 0), ("b".into(), 0), ("c".into(), 0)]);
+    assert_eq!(
+        rows(&tree, &["a", "a/y"]),
+        [
+            ("a".into(), 0),
+            ("a/x".into(), 1),
+            ("a/y".into(), 1),
+            ("a/y/z".into(), 2),
+            ("b".into(), 0),
+            ("c".into(), 0)
+        ]
+    );
+    // A expanded node under a collapsed one stays hidden.
+    assert_eq!(rows(&tree, &["a/y"]).len(), 3);
+    assert_eq!(tree.rows(|_| true, 2).len(), 2, "limited");
+}
+
+#[wasm_bindgen_test]
+fn the_model_is_bounded_in_topics_but_keeps_updating_known_ones() {
+    let mut tree = TopicTree::new(2);
+    tree.insert(text("a", "1"));
+    tree.insert(text("b", "1"));
+    tree.insert(text("c", "1"));
+    tree.insert(text("a", "2"));
+    tree.insert(text("a/d", "1"));
+    assert_eq!(tree.topics(), 2);
+    assert_eq!(tree.dropped(), 2);
+    assert!(tree.get("c").is_none());
+    assert!(tree.get("a/d").is_none());
+    assert_eq!(tree.get("a").unwrap().last().unwrap().payload.as_str(), "2");
+    assert_eq!(tree.root().total(), 3);
+    assert_eq!(TopicTree::default().topics(), 0);
+    assert_eq!(MAX_TOPICS, 10_000);
+}
+
+#[wasm_bindgen_test]
+fn the_model_searches_by_substring_ignoring_case() {
+    let mut tree = TopicTree::default();
+    for topic in ["kitchen/temp", "Garage/Temp", "kitchen/humidity", "office"] {
+        tree.insert(text(topic, "1"));
+    }
+    assert_eq!(tree.search("temp", 10), ["Garage/Temp", "kitchen/temp"]);
+    assert_eq!(tree.search("KITCHEN", 10), ["kitchen/humidity", "kitchen/temp"]);
+    assert_eq!(tree.search("kitchen", 1).len(), 1);
+    assert!(tree.search("cellar", 10).is_empty());
+}
+
+#[wasm_bindgen_test]
+fn payloads_are_text_when_utf8_and_hex_otherwise_and_bounded() {
+    assert_eq!(Payload::from_bytes(b"21.5"), Payload::Text("21.5".into()));
+    assert_eq!(Payload::from_bytes(&[0xff, 0xfe]), Payload::Hex("ff fe".into()));
+    assert_eq!(Payload::from_bytes(b""), Payload::Text(String::new()));
+    let long = "é".repeat(3000); // 6000 bytes of two-byte characters: the cut at 4096 falls between two.
+    let Payload::Text(shown) = Payload::from_bytes(long.as_bytes()) else {
+        panic!("text")
+    };
+    assert_eq!(shown.len(), 4096);
+    let odd = format!("x{long}"); // Now the cut splits an "é": only whole characters are kept.
+    let Payload::Text(shown) = Payload::from_bytes(odd.as_bytes()) else {
+        panic!("text")
+    };
+    assert_eq!(shown.len(), 4095);
+    let Payload::Hex(hex) = Payload::from_bytes(&[0xff; 5000]) else {
+        panic!("hex")
+    };
+    assert_eq!(hex.len(), 1024 * 3 - 1);
+}
+
+/// An `Explorer` over `tree`, mounted in a fresh element of the page's body.
+struct Mounted {
+    parent: HtmlElement,
+    _handle: leptos::mount::UnmountHandle<leptos::tachys::view::any_view::AnyViewState>,
+}
+
+impl Mounted {
+    fn new(tree: RwSignal<TopicTree>) -> Self {
+        let document = document();
+        let parent = document.create_element("div").unwrap().unchecked_into::<HtmlElement>();
+        document.body().unwrap().append_child(&parent).unwrap();
+        let handle = leptos::mount::mount_to(parent.clone(), move || view! { <Explorer tree=tree /> }.into_any());
+        Self {
+            parent,
+            _handle: handle,
+        }
+    }
+
+    fn all(&self, selector: &str) -> Vec<Element> {
+        let list = self.parent.query_selector_all(selector).unwrap();
+        (0..list.length())
+            .map(|i| list.item(i).unwrap().unchecked_into::<Element>())
+            .collect()
+    }
+
+    /// The shown rows: topic, name, count, value and whether marked retained.
+    fn rows(&self) -> Vec<(String, String, String, Option<String>, bool)> {
+        self.all(".tree-node")
+            .into_iter()
+            .map(|row| {
+                let text = |selector: &str| {
+                    row.query_selector(selector)
+                        .unwrap()
+                        .map(|element| element.text_content().unwrap_or_default())
+                };
+                (
+                    row.get_attribute("data-topic").unwrap(),
+                    text(".tree-name").unwrap(),
+                    text(".tree-count").unwrap(),
+                    text(".tree-value"),
+                    text(".tree-retained").is_some(),
+                )
+            })
+            .collect()
+    }
+
+    fn row(&self, topic: &str) -> Element {
+        self.parent
+            .query_selector(&format!(r#".tree-node[data-topic="{topic}"]"#))
+            .unwrap()
+            .unwrap_or_else(|| panic!("a row for {topic}"))
+    }
+
+    fn click(&self, topic: &str, button: &str) {
+        self.row(topic)
+            .query_selector(button)
+            .unwrap()
+            .expect("the button")
+            .unchecked_into::<HtmlElement>()
+            .click();
+    }
+
+    fn search(&self, needle: &str) {
+        let input = self
+            .parent
+            .query_selector(".explorer-search")
+            .unwrap()
+            .unwrap()
+            .unchecked_into::<HtmlInputElement>();
+        input.set_value(needle);
+        input.dispatch_event(&web_sys::Event::new("input").unwrap()).unwrap();
+    }
+
+    fn details(&self) -> Option<String> {
+        let details = self.parent.query_selector(".details").unwrap()?;
+        details.text_content()
+    }
+}
+
+fn house() -> TopicTree {
+    let mut tree = TopicTree::default();
+    let mut retained = text("kitchen/temp", "21.5");
+    retained.retain = true;
+    retained.qos = 1;
+    tree.insert(retained);
+    tree.insert(text("kitchen/humidity", "40"));
+    tree.insert(text("kitchen/humidity", "41"));
+    tree.insert(TopicMessage {
+        topic: "garage/door".into(),
+        payload: Payload::Hex("ff 00".into()),
+        size: 2,
+        qos: 2,
+        retain: false,
+        received_ms: 1_700_000_000_000,
+    });
+    tree
+}
+
+fn row(
+    topic: &str,
+    name: &str,
+    count: &str,
+    value: Option<&str>,
+    retain: bool,
+) -> (String, String, String, Option<String>, bool) {
+    (topic.into(), name.into(), count.into(), value.map(Into::into), retain)
+}
+
+#[wasm_bindgen_test]
+async fn the_tree_shows_first_levels_with_counts_and_expands() {
+    let tree = RwSignal::new(house());
+    let shown = Mounted::new(tree);
+    leptos::task::tick().await;
+    assert_eq!(
+        shown.rows(),
+        [
+            row("garage", "garage", "1", None, false),
+            row("kitchen", "kitchen", "3", None, false)
+        ]
+    );
+    let toggle = shown.row("kitchen").query_selector(".tree-toggle").unwrap().unwrap();
+    assert_eq!(toggle.get_attribute("aria-expanded").as_deref(), Some("false"));
+
+    shown.click("kitchen", ".tree-toggle");
+    leptos::task::tick().await;
+    assert_eq!(
+        shown.rows(),
+        [
+            row("garage", "garage", "1", None, false),
+            row("kitchen", "kitchen", "3", None, false),
+            row("kitchen/humidity", "humidity", "2", Some("41"), false),
+            row("kitchen/temp", "temp", "1", Some("21.5"), true),
+        ]
+    );
+    let toggle = shown.row("kitchen").query_selector(".tree-toggle").unwrap().unwrap();
+    assert_eq!(toggle.get_attribute("aria-expanded").as_deref(), Some("true"));
+    assert!(
+        shown
+            .row("kitchen/temp")
+            .query_selector(".tree-toggle")
+            .unwrap()
+            .is_none(),
+        "a leaf"
+    );
+
+    // New messages update counts and values in place.
+    tree.update(|tree| tree.insert(text("kitchen/humidity", "42")));
+    leptos::task::tick().await;
+    assert_eq!(
+        shown.rows()[2],
+        row("kitchen/humidity", "humidity", "3", Some("42"), false)
+    );
+    assert_eq!(shown.rows()[1].2, "4");
+
+    shown.click("kitchen", ".tree-toggle");
+    leptos::task::tick().await;
+    assert_eq!(shown.rows().len(), 2, "collapsed again");
+}
+
+#[wasm_bindgen_test]
+async fn the_search_box_filters_topics() {
+    let shown = Mounted::new(RwSignal::new(house()));
+    shown.search("HUMID");
+    leptos::task::tick().await;
+    assert_eq!(
+        shown.rows(),
+        [row("kitchen/humidity", "kitchen/humidity", "2", Some("41"), false)]
+    );
+    shown.search("");
+    leptos::task::tick().await;
+    assert_eq!(shown.rows().len(), 2);
+}
+
+#[wasm_bindgen_test]
+async fn selecting_a_topic_shows_its_last_message() {
+    let shown = Mounted::new(RwSignal::new(house()));
+    assert_eq!(shown.details(), None);
+    shown.click("kitchen", ".tree-toggle");
+    leptos::task::tick().await;
+    shown.click("kitchen/temp", ".tree-topic");
+    leptos::task::tick().await;
+    let details = shown.details().expect("details");
+    assert!(details.contains("kitchen/temp"), "{details}");
+    assert!(details.contains("QoS1"), "{details}");
+    assert!(details.contains("Retainedyes"), "{details}");
+    assert!(details.contains("4 bytes, text"), "{details}");
+    assert!(details.contains("21.5"), "{details}");
+    let pressed = shown
+        .row("kitchen/temp")
+        .query_selector(".tree-topic")
+        .unwrap()
+        .unwrap();
+    assert_eq!(pressed.get_attribute("aria-pressed").as_deref(), Some("true"));
+
+    shown.click("garage", ".tree-toggle");
+    leptos::task::tick().await;
+    shown.click("garage/door", ".tree-topic");
+    leptos::task::tick().await;
+    let details = shown.details().expect("details");
+    assert!(details.contains("2 bytes, hex (not UTF-8)"), "{details}");
+    assert!(details.contains("ff 00"), "{details}");
+    assert!(details.contains("2023-11-14T22:13:20.000Z"), "{details}");
+
+    shown.click("garage", ".tree-topic");
+    leptos::task::tick().await;
+    let details = shown.details().expect("details");
+    assert!(details.contains("1 message below"), "{details}");
+    let summary = shown.parent.query_selector(".explorer-summary").unwrap().unwrap();
+    assert_eq!(summary.text_content().as_deref(), Some("3 topics, 4 messages"));
+}
