@@ -7,8 +7,11 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
+/// Reads a running total.
+pub(crate) type Counter = Arc<dyn Fn() -> u64 + Send + Sync>;
+
 /// Prints `label total (rate/s)` for each counter once a second until aborted.
-pub(crate) fn spawn(counters: Vec<(&'static str, Arc<dyn Fn() -> u64 + Send + Sync>)>) -> JoinHandle<()> {
+pub(crate) fn spawn(counters: Vec<(&'static str, Counter)>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let started = Instant::now();
         let mut last: Vec<u64> = counters.iter().map(|(_, read)| read()).collect();
@@ -28,6 +31,6 @@ pub(crate) fn spawn(counters: Vec<(&'static str, Arc<dyn Fn() -> u64 + Send + Sy
 }
 
 /// A counter read by the progress line.
-pub(crate) fn counter(value: Arc<AtomicU64>) -> Arc<dyn Fn() -> u64 + Send + Sync> {
+pub(crate) fn counter(value: Arc<AtomicU64>) -> Counter {
     Arc::new(move || value.load(Relaxed))
 }

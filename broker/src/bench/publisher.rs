@@ -101,7 +101,7 @@ pub(crate) async fn run(mut session: Session, shared: Arc<Shared>, plan: Plan) -
         session.client().publish(message, Instant::now())?;
         seq += 1;
         shared.sent[plan.index].store(seq, Relaxed);
-        if plan.interval.is_some() || seq % BATCH == 0 {
+        if plan.interval.is_some() || seq.is_multiple_of(BATCH) {
             session.flush().await?;
         }
     }
