@@ -2,9 +2,9 @@
 //! messages outstanding, then waits for its QoS 1/2 acknowledgements and disconnects.
 //!
 //! The in-flight window is what makes a QoS 0 run measure sustainable throughput rather than how fast a flood
-//! can be dropped: a publisher waits while `inflight` of its messages have not yet reached its slowest subscriber
-//! (the subscribers count what they receive in [`Shared`]), and at QoS 1 and 2 also while `inflight`
-//! publications are unacknowledged. A window that does not move for [`STALL`] (messages lost, at QoS 0) is
+//! can be dropped: a publisher waits while its sequence number is `inflight` ahead of the highest one its slowest
+//! subscriber has received (the subscribers record it in [`Shared`]), and at QoS 1 and 2 also while `inflight`
+//! publications are unacknowledged. A window that does not move for [`STALL`] (the newest messages lost) is
 //! given up on, counted in `stalls`, and publishing resumes.
 
 use std::sync::Arc;

@@ -13,7 +13,9 @@ pub(crate) struct Shared {
     pub(crate) audience: Vec<Vec<usize>>,
     /// Messages published, per publisher.
     pub(crate) sent: Vec<AtomicU64>,
-    /// Distinct messages of publisher `p` received by subscriber `s`, at `s * publishers + p`.
+    /// One past the highest sequence number of publisher `p` received by subscriber `s`, at
+    /// `s * publishers + p`. The highest rather than a count, so that a lost message (QoS 0, or a broker that
+    /// drops) does not shrink the publisher's window for the rest of the run.
     pub(crate) delivered: Vec<AtomicU64>,
     /// Every message received by any subscriber (duplicates included), for the progress line.
     pub(crate) received: AtomicU64,
@@ -40,12 +42,12 @@ impl Shared {
         u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// The counter of `publisher`'s messages at `subscriber`.
+    /// How far `subscriber` got in `publisher`'s sequence.
     pub(crate) fn delivered(&self, subscriber: usize, publisher: usize) -> &AtomicU64 {
         &self.delivered[subscriber * self.sent.len() + publisher]
     }
 
-    /// How many of `publisher`'s messages the slowest of its subscribers has received.
+    /// How far the slowest of `publisher`'s subscribers got in its sequence.
     pub(crate) fn slowest(&self, publisher: usize) -> u64 {
         self.audience[publisher]
             .iter()
@@ -54,7 +56,7 @@ impl Shared {
             .unwrap_or(u64::MAX)
     }
 
-    /// Whether `subscriber` has received everything published to it so far.
+    /// Whether `subscriber` has received the last message published to it so far.
     pub(crate) fn caught_up(&self, subscriber: usize) -> bool {
         (0..self.sent.len())
             .filter(|&p| self.audience[p].contains(&subscriber))

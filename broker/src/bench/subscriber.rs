@@ -1,5 +1,5 @@
 //! One subscriber: subscribes, then tallies what arrives in a [`Tracker`] until publishing is over and it has
-//! received everything published to it, or [`DRAIN`] has passed since.
+//! received the last message published to it, or [`DRAIN`] has passed since.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -58,7 +58,9 @@ pub(crate) async fn run(mut session: Session, shared: Arc<Shared>, index: usize)
                     match payload::decode(&publish.payload) {
                         Some(h) => {
                             if tracker.record(h.publisher, h.seq, h.sent_nanos, received) {
-                                shared.delivered(index, h.publisher as usize).fetch_add(1, Relaxed);
+                                shared
+                                    .delivered(index, h.publisher as usize)
+                                    .fetch_max(h.seq + 1, Relaxed);
                             }
                         }
                         None => tracker.foreign += 1,
