@@ -14,10 +14,12 @@
 //! - `sys`: the `$SYS/broker/...` status topics and the traffic counters behind them.
 //! - `handler`: one connection's life (CONNECT, the session loop, the will); `handler/packets` handles each packet
 //!   a connected client sends.
+//! - [`bench`]: `roost bench`, a load generator over the same client as `cli`.
 //! - [`cli`]: `roost pub` and `roost sub`, MQTT clients compatible with mosquitto_pub and mosquitto_sub.
 
 #![warn(missing_docs)]
 
+pub mod bench;
 mod broker;
 pub mod cli;
 pub mod config;

@@ -32,6 +32,8 @@ enum Command {
     Pub(roost_broker::cli::PubArgs),
     /// Subscribe and print messages, like mosquitto_sub.
     Sub(roost_broker::cli::SubArgs),
+    /// Generate load and measure throughput, latency and connection rate.
+    Bench(roost_broker::bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => args,
         Command::Pub(args) => return roost_broker::cli::run_pub(args),
         Command::Sub(args) => return roost_broker::cli::run_sub(args),
+        Command::Bench(args) => return roost_broker::bench::run_bench(args),
     };
     // Logs go to stderr, coloured only for a person at a terminal (journald and files get plain text).
     tracing_subscriber::fmt()

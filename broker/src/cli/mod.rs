@@ -21,9 +21,9 @@ macro_rules! note {
 
 pub mod args;
 mod debug;
-mod driver;
+pub(crate) mod driver;
 pub mod error;
-mod options;
+pub(crate) mod options;
 mod output;
 mod publish;
 mod subscribe;

@@ -1,0 +1,296 @@
+//! `roost bench`: a load generator in the spirit of emqtt-bench and mqtt-benchmark, built on the same
+//! [`roost_codec::client::Client`] and connection loop (`cli::driver`, `cli::transport`) as `roost pub`/`sub`.
+//!
+//! A run connects the subscribers, waits for their SUBACKs, connects the publishers, publishes for `--duration`
+//! seconds, lets the subscribers drain, and reports. Publishers and subscribers share one process and one
+//! monotonic clock, so a payload's send timestamp and its receive time are directly comparable.
+//!
+//! One job per file:
+//! - [`args`]: the command line.
+//! - `payload`: the 20-byte header (sequence, publisher, send time) every payload starts with.
+//! - `shared`: the counters publishers and subscribers share (the in-flight window, the progress line).
+//! - `publisher`, `subscriber`: one connection each; `tracker`: what a subscriber saw.
+//! - `storm`: the connection storm.
+//! - `procstat`: the broker's CPU and RSS from /proc; `progress`: the line on stderr; `report`: table and JSON.
+
+pub mod args;
+mod payload;
+mod procstat;
+mod progress;
+mod publisher;
+mod report;
+mod shared;
+mod storm;
+mod subscriber;
+mod tracker;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use roost_codec::client::ClientOptions;
+use roost_codec::{ProtocolVersion, TopicFilter, TopicName};
+use tokio::task::JoinSet;
+
+pub use args::{BenchArgs, Scenario};
+pub use procstat::BrokerUsage;
+pub use report::{Latency, Report};
+pub use storm::StormReport;
+
+use crate::cli::CliError;
+use crate::cli::driver::Session;
+use crate::cli::options::{Target, qos, setup, usage};
+use shared::Shared;
+
+/// Runs `roost bench` and prints its report; returns the exit code.
+pub fn run_bench(args: BenchArgs) -> ExitCode {
+    let result = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(run(&args)),
+        Err(source) => Err(CliError::Io {
+            what: "Unable to start the runtime".into(),
+            source,
+        }),
+    };
+    match result {
+        Ok(report) => {
+            let text = if args.json {
+                format!("{}\n", report.to_json())
+            } else {
+                report.to_table()
+            };
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "{e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Runs the benchmark `args` describe and returns what it measured.
+pub async fn run(args: &BenchArgs) -> Result<Report, CliError> {
+    let setup = setup(&args.connect)?;
+    let Ok(duration) = Duration::try_from_secs_f64(args.duration) else {
+        return usage("--duration must be a number of seconds.");
+    };
+    if !(args.rate >= 0.0 && args.rate.is_finite()) {
+        return usage("--rate must be a number of messages per second.");
+    }
+    let mut options = setup.options.clone();
+    options.max_queued_publications = options.max_queued_publications.max(args.inflight as usize);
+    let nonce = nonce();
+    let id_prefix = format!("rb{nonce}");
+    let version = match options.version {
+        ProtocolVersion::V31 => "3.1",
+        ProtocolVersion::V311 => "3.1.1",
+        ProtocolVersion::V5 => "5",
+    };
+    let mut report = Report {
+        scenario: args.scenario.name(),
+        version,
+        qos: args.connect.qos,
+        publishers: 0,
+        subscribers: 0,
+        size: args.size.max(payload::HEADER_LEN) as u64,
+        inflight: u64::from(args.inflight),
+        elapsed_secs: 0.0,
+        sent: 0,
+        expected: 0,
+        delivered: 0,
+        lost: 0,
+        duplicated: 0,
+        out_of_order: 0,
+        msgs_per_sec: 0.0,
+        latency: None,
+        publish_failures: 0,
+        stalls: 0,
+        storm: None,
+        broker: None,
+    };
+    if args.scenario == Scenario::Storm {
+        let connected = Arc::new(AtomicU64::new(0));
+        let progress =
+            (!args.no_progress).then(|| progress::spawn(vec![("connected", progress::counter(connected.clone()))]));
+        let result = storm::run(
+            &setup.target,
+            &options,
+            &id_prefix,
+            args.connections,
+            duration,
+            args.broker_pid,
+            connected,
+        )
+        .await;
+        if let Some(p) = progress {
+            p.abort();
+        }
+        let (storm, samples) = result?;
+        report.storm = Some(storm);
+        report.broker = samples.map(|(start, end)| procstat::usage(start, end));
+        return Ok(report);
+    }
+    let prefix = format!("roost-bench/{nonce}");
+    let (publishers, subscribers) = match args.scenario {
+        Scenario::FanOut => (1, args.subscribers as usize),
+        Scenario::FanIn => (args.publishers as usize, 1),
+        Scenario::Pairs | Scenario::Storm => (args.publishers as usize, args.publishers as usize),
+    };
+    let (audience, filters): (Vec<Vec<usize>>, Vec<String>) = match args.scenario {
+        Scenario::FanIn => (vec![vec![0]; publishers], vec![format!("{prefix}/+")]),
+        Scenario::FanOut => (
+            vec![(0..subscribers).collect()],
+            vec![format!("{prefix}/0"); subscribers],
+        ),
+        Scenario::Pairs | Scenario::Storm => (
+            (0..publishers).map(|p| vec![p]).collect(),
+            (0..publishers).map(|p| format!("{prefix}/{p}")).collect(),
+        ),
+    };
+    report.publishers = publishers as u64;
+    report.subscribers = subscribers as u64;
+    let qos = qos(args.connect.qos);
+    let shared = Arc::new(Shared::new(audience, subscribers));
+
+    // Subscribers first, all subscribed before anyone publishes.
+    let mut connecting = JoinSet::new();
+    for (i, filter) in filters.into_iter().enumerate() {
+        let Ok(filter) = TopicFilter::new(filter.as_str()) else {
+            return usage(format!("Invalid topic filter '{filter}'."));
+        };
+        let (target, options) = (setup.target.clone(), with_id(&options, &id_prefix, 's', i));
+        connecting.spawn(async move {
+            let mut session = connect(&target, options).await?;
+            subscriber::subscribe(&mut session, filter, qos).await?;
+            Ok((i, session))
+        });
+    }
+    let subscriber_sessions = join_indexed(&mut connecting, subscribers).await?;
+    for i in 0..publishers {
+        let (target, options) = (setup.target.clone(), with_id(&options, &id_prefix, 'p', i));
+        connecting.spawn(async move { Ok((i, connect(&target, options).await?)) });
+    }
+    let publisher_sessions = join_indexed(&mut connecting, publishers).await?;
+
+    let broker_start = args.broker_pid.and_then(procstat::sample);
+    let progress = (!args.no_progress).then(|| {
+        let (sent, received) = (shared.clone(), shared.clone());
+        progress::spawn(vec![
+            ("sent", Arc::new(move || sent.total_sent())),
+            ("received", Arc::new(move || received.received.load(Relaxed))),
+        ])
+    });
+    let started = shared.now_nanos();
+    let end = Instant::now() + duration;
+    let interval = (args.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / args.rate));
+    let mut receiving = JoinSet::new();
+    for (i, session) in subscriber_sessions.into_iter().enumerate() {
+        receiving.spawn(subscriber::run(session, shared.clone(), i));
+    }
+    let mut publishing = JoinSet::new();
+    for (i, session) in publisher_sessions.into_iter().enumerate() {
+        let Ok(topic) = TopicName::new(format!("{prefix}/{i}").as_str()) else {
+            return usage(format!("Invalid topic '{prefix}/{i}'."));
+        };
+        let plan = publisher::Plan {
+            index: i,
+            topic,
+            qos,
+            size: args.size,
+            inflight: u64::from(args.inflight),
+            interval,
+            end,
+        };
+        publishing.spawn(publisher::run(session, shared.clone(), plan));
+    }
+    let result = finish(&mut publishing, &mut receiving, &shared, &mut report).await;
+    if let Some(p) = progress {
+        p.abort();
+    }
+    result?;
+    // From the first publication to the last receipt: the subscribers' drain wait after that is not counted.
+    report.elapsed_secs = (report.elapsed_secs - started as f64 / 1e9).max(0.0);
+    report.msgs_per_sec = if report.elapsed_secs > 0.0 {
+        report.delivered as f64 / report.elapsed_secs
+    } else {
+        0.0
+    };
+    let broker_end = args.broker_pid.and_then(procstat::sample);
+    report.broker = broker_start.zip(broker_end).map(|(s, e)| procstat::usage(s, e));
+    Ok(report)
+}
+
+/// Waits for the publishers, tells the subscribers, waits for them, and adds up what everyone saw.
+/// `report.elapsed_secs` is left holding the time of the last receipt, in seconds since the run's clock origin.
+async fn finish(
+    publishing: &mut JoinSet<Result<publisher::Outcome, CliError>>,
+    receiving: &mut JoinSet<Result<tracker::Tracker, CliError>>,
+    shared: &Shared,
+    report: &mut Report,
+) -> Result<(), CliError> {
+    while let Some(outcome) = publishing.join_next().await {
+        let outcome = outcome.map_err(task_failed)??;
+        report.publish_failures += outcome.failures;
+        report.stalls += outcome.stalls;
+    }
+    shared.publishing_done.store(true, Relaxed);
+    let mut latencies = Vec::new();
+    let mut unique = 0;
+    while let Some(tracker) = receiving.join_next().await {
+        let mut tracker = tracker.map_err(task_failed)??;
+        report.delivered += tracker.received;
+        report.duplicated += tracker.duplicated;
+        report.out_of_order += tracker.out_of_order;
+        unique += (0..shared.sent.len()).map(|p| tracker.unique(p)).sum::<u64>();
+        report.elapsed_secs = report.elapsed_secs.max(tracker.last_nanos as f64 / 1e9);
+        latencies.append(&mut tracker.latencies);
+    }
+    report.sent = shared.total_sent();
+    report.expected = (0..shared.sent.len())
+        .map(|p| shared.sent[p].load(Relaxed) * shared.audience[p].len() as u64)
+        .sum();
+    report.lost = report.expected.saturating_sub(unique);
+    report.latency = Latency::of(&mut latencies);
+    Ok(())
+}
+
+/// Connects with `options`, without the `-d` log.
+async fn connect(target: &Target, options: ClientOptions) -> Result<Session, CliError> {
+    Ok(Session::connect(target, options, false).await?.0)
+}
+
+/// `options` with the client identifier `{prefix}{role}{i}`.
+fn with_id(options: &ClientOptions, prefix: &str, role: char, i: usize) -> ClientOptions {
+    let mut options = options.clone();
+    options.client_id = format!("{prefix}{role}{i}").into();
+    options
+}
+
+/// Awaits `n` tasks that each return their index and a session, in index order.
+async fn join_indexed(
+    tasks: &mut JoinSet<Result<(usize, Session), CliError>>,
+    n: usize,
+) -> Result<Vec<Session>, CliError> {
+    let mut sessions: Vec<Option<Session>> = (0..n).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        let (i, session) = joined.map_err(task_failed)??;
+        sessions[i] = Some(session);
+    }
+    Ok(sessions.into_iter().flatten().collect())
+}
+
+/// A task that panicked or was cancelled, as an error.
+fn task_failed(e: tokio::task::JoinError) -> CliError {
+    CliError::Io {
+        what: "A benchmark task failed".into(),
+        source: std::io::Error::other(e),
+    }
+}
+
+/// Distinguishes the client identifiers and topics of runs, so runs in one process or one broker do not collide.
+fn nonce() -> String {
+    static RUNS: AtomicU32 = AtomicU32::new(0);
+    format!("{:x}x{}", std::process::id(), RUNS.fetch_add(1, Relaxed))
+}

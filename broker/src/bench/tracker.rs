@@ -1,0 +1,91 @@
+//! What one subscriber saw: per-publisher sequence bookkeeping (lost, duplicated, out of order) and latencies.
+
+/// Sequences seen from one publisher.
+#[derive(Debug, Default)]
+struct Sequences {
+    /// One bit per sequence number seen; sequences start at 0 and grow by one, so this stays dense.
+    seen: Vec<u64>,
+    /// Distinct sequence numbers seen.
+    unique: u64,
+    /// The highest sequence number seen plus one; a message below it that is new arrived out of order.
+    next: u64,
+}
+
+/// One subscriber's tally.
+#[derive(Debug, Default)]
+pub(crate) struct Tracker {
+    /// Indexed by publisher.
+    publishers: Vec<Sequences>,
+    /// Every message received, duplicates included.
+    pub(crate) received: u64,
+    /// Messages whose sequence number had been seen before.
+    pub(crate) duplicated: u64,
+    /// New messages with a sequence number below one already seen.
+    pub(crate) out_of_order: u64,
+    /// Payloads that were not ours (too short, unknown publisher).
+    pub(crate) foreign: u64,
+    /// Latency of every message, nanoseconds: an exact sample list, sorted once at the end.
+    pub(crate) latencies: Vec<u64>,
+    /// When the last message arrived, nanoseconds since the run started: where throughput is measured to.
+    pub(crate) last_nanos: u64,
+}
+
+impl Tracker {
+    /// A tracker for `publishers` publishers.
+    pub(crate) fn new(publishers: usize) -> Self {
+        Self {
+            publishers: (0..publishers).map(|_| Sequences::default()).collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Records message `seq` of `publisher`, sent and received at these nanoseconds since the run started.
+    /// Returns whether it was new.
+    pub(crate) fn record(&mut self, publisher: u32, seq: u64, sent: u64, received: u64) -> bool {
+        let Some(sequences) = self.publishers.get_mut(publisher as usize) else {
+            self.foreign += 1;
+            return false;
+        };
+        self.received += 1;
+        self.latencies.push(received.saturating_sub(sent));
+        self.last_nanos = self.last_nanos.max(received);
+        let (word, bit) = ((seq / 64) as usize, seq % 64);
+        if sequences.seen.len() <= word {
+            sequences.seen.resize(word + 1, 0);
+        }
+        if sequences.seen[word] & (1 << bit) != 0 {
+            self.duplicated += 1;
+            return false;
+        }
+        sequences.seen[word] |= 1 << bit;
+        sequences.unique += 1;
+        if seq < sequences.next {
+            self.out_of_order += 1;
+        }
+        sequences.next = sequences.next.max(seq + 1);
+        true
+    }
+
+    /// Distinct messages received from `publisher`.
+    pub(crate) fn unique(&self, publisher: usize) -> u64 {
+        self.publishers.get(publisher).map_or(0, |s| s.unique)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_duplicates_and_reordering() {
+        let mut t = Tracker::new(2);
+        assert!(t.record(0, 0, 10, 20));
+        assert!(t.record(0, 2, 10, 20));
+        assert!(t.record(0, 1, 10, 20));
+        assert!(!t.record(0, 1, 10, 20));
+        assert!(t.record(1, 0, 10, 20));
+        assert!(!t.record(5, 0, 10, 20));
+        assert_eq!((t.received, t.duplicated, t.out_of_order, t.foreign), (5, 1, 1, 1));
+        assert_eq!((t.unique(0), t.unique(1)), (3, 1));
+    }
+}
