@@ -27,7 +27,14 @@ pub async fn within<F: std::future::Future>(future: F) -> F::Output {
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    free_ports::<1>()[0]
+}
+
+/// `N` distinct free loopback ports. The sockets are held until all are chosen, so the OS cannot hand out the
+/// same port twice (dropping each at once let Mosquitto's three listeners collide).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<TcpListener> = (0..N).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    std::array::from_fn(|i| held[i].local_addr().unwrap().port())
 }
 
 /// The user `auth_port` accepts.
@@ -61,7 +68,7 @@ impl Mosquitto {
             N.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let (port, ws_port, auth_port) = (free_port(), free_port(), free_port());
+        let [port, ws_port, auth_port] = free_ports::<3>();
         let passwords = dir.join("passwords");
         let made = std::process::Command::new("mosquitto_passwd")
             .args(["-c", "-b"])
