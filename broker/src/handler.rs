@@ -122,8 +122,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         Err(ConnectionError::Decode(error @ DecodeError::UnsupportedProtocolLevel(_))) => {
             tracing::info!(%error, "refused: unsupported protocol level");
             conn.set_version(ProtocolVersion::V311, None);
-            let refusal = ConnAck::new(false, ReasonCode::UnsupportedProtocolVersion);
-            conn.write_packet(&Packet::ConnAck(refusal)).await?;
+            refuse(conn, ReasonCode::UnsupportedProtocolVersion).await?;
             return Err(error.into());
         }
         other => other?,
@@ -141,14 +140,12 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     if let Some(method) = &connect.properties.authentication_method {
         // Roost has no enhanced authentication methods yet: refuse and close ([MQTT-4.12.0-1]).
         tracing::info!(%method, "refused: unsupported authentication method");
-        let refusal = ConnAck::new(false, ReasonCode::BadAuthenticationMethod);
-        return conn.write_packet(&Packet::ConnAck(refusal)).await;
+        return refuse(conn, ReasonCode::BadAuthenticationMethod).await;
     }
 
     let Some((client_id, mut connack)) = accept(&connect, id, broker) else {
         tracing::info!(protocol = %connect.protocol, "refused: empty client identifier");
-        let refusal = ConnAck::new(false, ReasonCode::ClientIdentifierNotValid);
-        return conn.write_packet(&Packet::ConnAck(refusal)).await;
+        return refuse(conn, ReasonCode::ClientIdentifierNotValid).await;
     };
     tracing::Span::current().record("client_id", &*client_id);
     let Some(keep_alive) = keep_alive(&connect, broker, &mut connack) else {
@@ -157,8 +154,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             "refused: keep alive above max_keep_alive"
         );
         // MQTT 3.x has no Server Keep Alive to lower it with; Mosquitto answers "identifier rejected" here too.
-        let refusal = ConnAck::new(false, ReasonCode::ClientIdentifierNotValid);
-        return conn.write_packet(&Packet::ConnAck(refusal)).await;
+        return refuse(conn, ReasonCode::ClientIdentifierNotValid).await;
     };
     // Counted here, uncounted in `finish`, which every path from here on reaches.
     if !broker.stats.try_client_connected(broker.config.max_connections) {
@@ -166,8 +162,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             limit = broker.config.max_connections,
             "refused: max_connections reached"
         );
-        let refusal = ConnAck::new(false, ReasonCode::ServerBusy);
-        return conn.write_packet(&Packet::ConnAck(refusal)).await;
+        return refuse(conn, ReasonCode::ServerBusy).await;
     }
     let expiry = session_expiry(&connect, broker, &mut connack);
     let client_receive_max = connect.properties.receive_maximum.map_or(u16::MAX, NonZeroU16::get);
@@ -427,6 +422,15 @@ async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
         return Ok(());
     }
     conn.write_packets(&packets).await
+}
+
+/// Refuses a CONNECT: a CONNACK with `reason` and no session ([MQTT-3.2.2-6]); the caller then closes
+/// ([MQTT-3.2.2-7]).
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Connection<S>,
+    reason: ReasonCode,
+) -> Result<(), ConnectionError> {
+    conn.write_packet(&Packet::ConnAck(ConnAck::new(false, reason))).await
 }
 
 /// Tells an MQTT 5 client why the connection ends ([MQTT-4.13.2-1]); MQTT 3.x has no server DISCONNECT, the
