@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use roost_codec::{BytesMut, ConnAck, Disconnect, Packet, ProtocolVersion, Publish, QoS, ReasonCode, TopicName};
 use roost_web::explorer::{Payload, TopicMessage};
-use roost_web::mqtt::{Action, ConnectionState, Link, dashboard_options, mqtt_url, topic_message};
+use roost_web::mqtt::{Action, ConnectionState, Link, Outgoing, dashboard_options, mqtt_url, topic_message};
 use wasm_bindgen_test::*;
 use web_time::Instant;
 
@@ -105,6 +105,59 @@ fn received_messages_are_handed_out_as_plain_values() {
     assert_eq!(second.payload, Payload::Hex("ff 00 10".into()));
     assert!(!second.retain);
     assert_eq!(link.poll_message(), None);
+}
+
+#[wasm_bindgen_test]
+fn publishes_plain_values_as_a_publish_with_its_properties() {
+    let t0 = Instant::now();
+    let mut link = connected(t0);
+    let mut outgoing = Outgoing::new("kitchen/light/set", "ON");
+    outgoing.qos = 1;
+    outgoing.retain = true;
+    outgoing.content_type = "text/plain".to_owned();
+    outgoing.response_topic = "kitchen/light/reply".to_owned();
+    outgoing.correlation_data = "42".to_owned();
+    outgoing.message_expiry = Some(60);
+    outgoing.user_properties = vec![("b".to_owned(), "2".to_owned()), ("a".to_owned(), "1".to_owned())];
+    link.publish(&outgoing, t0).unwrap();
+    let [Packet::Publish(publish)] = &sent(&mut link)[..] else {
+        panic!("expected one PUBLISH");
+    };
+    assert_eq!(publish.topic.as_str(), "kitchen/light/set");
+    assert_eq!(&publish.payload[..], b"ON");
+    assert_eq!(publish.qos(), QoS::AtLeastOnce);
+    assert!(publish.retain);
+    let properties = &publish.properties;
+    assert_eq!(properties.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(
+        properties.response_topic.as_ref().map(TopicName::as_str),
+        Some("kitchen/light/reply")
+    );
+    assert_eq!(properties.correlation_data.as_deref(), Some(&b"42"[..]));
+    assert_eq!(properties.message_expiry_interval, Some(60));
+    let users: Vec<_> = properties.user_properties.iter().map(|(k, v)| (&**k, &**v)).collect();
+    assert_eq!(users, [("b", "2"), ("a", "1")], "user properties keep their order");
+}
+
+#[wasm_bindgen_test]
+fn publishing_refuses_in_words_and_sends_nothing() {
+    let t0 = Instant::now();
+    let mut link = opened(t0);
+    let error = link.publish(&Outgoing::new("a/b", "x"), t0).unwrap_err();
+    assert!(error.contains("Not connected"), "{error}");
+    link.received(&connack_assigning("roost-7"), t0);
+    sent(&mut link);
+    for (topic, qos, words) in [
+        ("a/+", 0, "Not a topic name"),
+        ("", 0, "Not a topic name"),
+        ("a", 3, "QoS 3"),
+    ] {
+        let mut outgoing = Outgoing::new(topic, "x");
+        outgoing.qos = qos;
+        let error = link.publish(&outgoing, t0).unwrap_err();
+        assert!(error.contains(words), "{topic:?} qos {qos}: {error}");
+    }
+    assert!(sent(&mut link).is_empty());
 }
 
 #[wasm_bindgen_test]

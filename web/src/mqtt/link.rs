@@ -11,6 +11,7 @@ use roost_codec::{Properties, ProtocolVersion, Publish, QoS, ReasonCode, Subscri
 use web_time::Instant;
 
 use super::backoff::Backoff;
+use super::outgoing::Outgoing;
 use super::{ConnectionState, why};
 
 /// The largest packet the dashboard accepts, announced to the broker in CONNECT ([MQTT-3.1.2-24]).
@@ -140,6 +141,20 @@ impl Link {
             (Some(at), _) => Some(at),
             (None, _) => self.client.poll_timeout(),
         }
+    }
+
+    /// Publishes `outgoing` on the current connection, or says in words why it cannot be: not connected (the
+    /// dashboard keeps no session, so nothing is queued across a reconnect), a bad topic, a QoS or size the broker
+    /// refuses ([MQTT-3.2.2-11], [MQTT-3.2.2-15]), retain not available ([MQTT-3.2.2-14]).
+    pub fn publish(&mut self, outgoing: &Outgoing, now: Instant) -> Result<(), String> {
+        if self.client.state() != State::Connected {
+            return Err("Not connected to the broker: nothing was published.".to_owned());
+        }
+        let message = outgoing.to_message()?;
+        self.client
+            .publish(message, now)
+            .map(|_| ())
+            .map_err(|error| format!("The message was not published: {error}."))
     }
 
     /// The WebSocket opened: sends CONNECT.

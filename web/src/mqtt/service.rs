@@ -15,6 +15,7 @@ use web_time::Instant;
 
 use super::ConnectionState;
 use super::message::topic_message;
+use super::outgoing::Outgoing;
 use crate::explorer::TopicTree;
 
 /// How long received messages wait before the explorer re-renders, in milliseconds.
@@ -79,6 +80,14 @@ impl MqttService {
         let service = Self { inner };
         service.inner.borrow_mut().after_input();
         service
+    }
+
+    /// Publishes `outgoing` now, or says in words why it cannot be.
+    pub fn publish(&self, outgoing: &Outgoing) -> Result<(), String> {
+        let mut inner = self.inner.borrow_mut();
+        let published = inner.link.publish(outgoing, Instant::now());
+        inner.after_input();
+        published
     }
 
     /// Starts a new attempt now, if disconnected (the Reconnect button).
