@@ -72,9 +72,12 @@ fn connected(t0: Instant) -> Link {
     let [Packet::Subscribe(subscribe)] = &sent(&mut link)[..] else {
         panic!("expected one SUBSCRIBE after the CONNACK");
     };
-    assert_eq!(subscribe.filters.len(), 1);
-    assert_eq!(subscribe.filters[0].0.as_str(), "#");
-    assert_eq!(subscribe.filters[0].1.qos, QoS::AtMostOnce);
+    let filters: Vec<_> = subscribe
+        .filters
+        .iter()
+        .map(|(filter, options)| (filter.as_str(), options.qos))
+        .collect();
+    assert_eq!(filters, [("#", QoS::AtMostOnce), ("$SYS/broker/#", QoS::AtMostOnce)]);
     link
 }
 

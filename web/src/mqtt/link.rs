@@ -296,12 +296,15 @@ impl Link {
         }
     }
 
-    /// Subscribes to every topic (`#`, QoS 0) for the topic explorer. A fresh client per attempt keeps no
-    /// session, so this follows every CONNACK. Topics starting with `$` (such as `$SYS`) do not match `#`
-    /// ([MQTT-4.7.2-1]).
+    /// Subscribes to every topic (`#`, QoS 0) for the topic explorer, and to `$SYS/broker/#` for the broker view:
+    /// topics starting with `$` do not match `#` ([MQTT-4.7.2-1]). A fresh client per attempt keeps no session,
+    /// so this follows every CONNACK.
     fn subscribe_all(&mut self, now: Instant) {
-        let Ok(all) = TopicFilter::new("#") else { return };
-        let filters = vec![(all, SubscriptionOptions::qos(QoS::AtMostOnce))];
+        let filters: Vec<_> = ["#", "$SYS/broker/#"]
+            .into_iter()
+            .filter_map(|filter| TopicFilter::new(filter).ok())
+            .map(|filter| (filter, SubscriptionOptions::qos(QoS::AtMostOnce)))
+            .collect();
         // Only fails when not connected, and the client just said it is.
         let _ = self.client.subscribe(filters, Properties::default(), now);
     }
