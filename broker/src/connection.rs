@@ -1,22 +1,36 @@
 //! Whole MQTT packets over a byte stream: buffering, decoding and encoding with roost-codec.
 
 use std::io;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
 use roost_codec::{DecodeError, EncodeError, MAX_PACKET_SIZE, Packet, ProtocolVersion};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::sys::Stats;
+
+/// Bytes read per read call when no partial packet is buffered. They are read into the stack of that one call
+/// and copied into an allocation of exactly their size, so a connection waiting for bytes holds no read buffer.
+const READ_CHUNK: usize = 4 * 1024;
+
+/// A write buffer that grew beyond this (a large packet, a long batch) is freed after the write, so one burst does
+/// not pin its memory for the rest of the connection.
+const KEEP_WRITE_CAPACITY: usize = 16 * 1024;
 
 /// One connection's framing. Knows nothing about TCP or WebSocket: anything that reads and writes bytes will do.
 #[derive(Debug)]
 pub(crate) struct Connection<S> {
     stream: S,
-    /// Received bytes not yet decoded; holds at most one partial packet after a decode.
+    /// Received bytes not yet decoded; holds at most one partial packet after a decode. Empty, with no
+    /// allocation, while the connection waits between packets: idle connections must cost little
+    /// (see `poll_fill`).
     read_buf: BytesMut,
-    /// Reused for encoding, so a packet goes out in one write (one WebSocket frame).
+    /// Reused for encoding, so a packet goes out in one write (one WebSocket frame). Freed when a burst made it
+    /// larger than [`KEEP_WRITE_CAPACITY`].
     write_buf: BytesMut,
     /// Our limit on incoming packets, checked from the fixed header before the body is buffered.
     max_packet_size: u32,
@@ -57,8 +71,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub(crate) fn new(stream: S, max_packet_size: u32, stats: Arc<Stats>) -> Self {
         Connection {
             stream,
-            read_buf: BytesMut::with_capacity(4 * 1024),
-            write_buf: BytesMut::with_capacity(1024),
+            read_buf: BytesMut::new(),
+            write_buf: BytesMut::new(),
             max_packet_size,
             peer_max_packet_size: MAX_PACKET_SIZE,
             write_timeout: None,
@@ -94,7 +108,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 self.stats.packet_received(matches!(packet, Packet::Publish(_)));
                 return Ok(Some(packet));
             }
-            let read = self.stream.read_buf(&mut self.read_buf).await?;
+            let read = std::future::poll_fn(|cx| self.poll_fill(cx)).await?;
             if read == 0 {
                 return if self.read_buf.is_empty() {
                     Ok(None)
@@ -106,14 +120,55 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
     }
 
+    /// Reads what the stream has into `read_buf`; `Ready(Ok(0))` at the end of the stream.
+    ///
+    /// A partial packet for which the decoder reserved room (it reserves up to 64 KiB ahead once the fixed header
+    /// says how long the packet is) is read straight into `read_buf`. Otherwise the bytes land in a stack array
+    /// that lives only for this call and are then copied into `read_buf`, which allocates just what arrived, so
+    /// decoded payloads (shared zero-copy with every subscriber and the retained store) pin no spare capacity.
+    /// When the stream has nothing and no partial packet is buffered, `read_buf`'s allocation is released: an
+    /// idle connection holds no read buffer.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.read_buf.capacity() - self.read_buf.len() >= READ_CHUNK {
+            return tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.read_buf);
+        }
+        let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut chunk = ReadBuf::uninit(&mut chunk);
+        match Pin::new(&mut self.stream).poll_read(cx, &mut chunk) {
+            Poll::Pending => {
+                if self.read_buf.is_empty() {
+                    self.read_buf = BytesMut::new();
+                }
+                Poll::Pending
+            }
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            Poll::Ready(Ok(())) => {
+                self.read_buf.extend_from_slice(chunk.filled());
+                Poll::Ready(Ok(chunk.filled().len()))
+            }
+        }
+    }
+
     /// Encodes `packet` in the connection's version and sends it.
-    pub(crate) async fn write_packet(&mut self, packet: &Packet) -> Result<(), ConnectionError> {
+    ///
+    /// The packet is encoded before this returns, and the future does not borrow it: a caller that builds the
+    /// packet in a block, `{ let p = …; conn.write_packet(&p) }.await`, does not keep the ~450-byte `Packet` in its
+    /// own state while the write waits. That matters in the connection task, whose state every idle connection
+    /// carries.
+    pub(crate) fn write_packet<'c>(
+        &'c mut self,
+        packet: &Packet,
+    ) -> impl Future<Output = Result<(), ConnectionError>> + use<'c, S> {
         self.write_buf.clear();
-        packet.encode(self.version, &mut self.write_buf, self.peer_max_packet_size)?;
-        self.flush_write_buf().await?;
+        let encoded = packet.encode(self.version, &mut self.write_buf, self.peer_max_packet_size);
         let publish = usize::from(matches!(packet, Packet::Publish(_)));
-        self.stats.sent(1, publish, self.write_buf.len());
-        Ok(())
+        async move {
+            encoded?;
+            let len = self.write_buf.len();
+            self.flush_write_buf().await?;
+            self.stats.sent(1, publish, len);
+            Ok(())
+        }
     }
 
     /// Encodes several packets and sends them in one write (one WebSocket frame), then flushes.
@@ -122,9 +177,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         for packet in packets {
             packet.encode(self.version, &mut self.write_buf, self.peer_max_packet_size)?;
         }
+        let len = self.write_buf.len();
         self.flush_write_buf().await?;
         let publishes = packets.iter().filter(|p| matches!(p, Packet::Publish(_))).count();
-        self.stats.sent(packets.len(), publishes, self.write_buf.len());
+        self.stats.sent(packets.len(), publishes, len);
         Ok(())
     }
 
@@ -138,13 +194,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             self.stream.write_all(&self.write_buf).await?;
             self.stream.flush().await
         };
-        match self.write_timeout {
+        let written = match self.write_timeout {
             None => Ok(write.await?),
             Some(limit) => match tokio::time::timeout(limit, write).await {
                 Ok(written) => Ok(written?),
                 Err(_elapsed) => Err(ConnectionError::WriteTimeout(limit)),
             },
+        };
+        if self.write_buf.capacity() > KEEP_WRITE_CAPACITY {
+            self.write_buf = BytesMut::new();
         }
+        written
     }
 
     /// Closes our side (a FIN on TCP, a close frame on WebSocket). Errors are ignored: the connection is over.

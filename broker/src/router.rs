@@ -21,8 +21,9 @@ use crate::subscriptions::SubscriptionIndex;
 /// All routing state.
 #[derive(Debug)]
 pub(crate) struct Router {
-    /// Sessions by client id ([MQTT-4.1.0-1]).
-    sessions: HashMap<ByteString, Session>,
+    /// Sessions by client id ([MQTT-4.1.0-1]). Boxed: the table keeps spare buckets for growth, and a spare bucket
+    /// holding a whole `Session` (~230 B) would cost more per connection than the box does.
+    sessions: HashMap<ByteString, Box<Session>>,
     /// Which sessions subscribe to what.
     index: SubscriptionIndex,
     /// The last retained message per topic.
@@ -79,7 +80,7 @@ impl Router {
         if let Some(old) = self.sessions.get_mut(client_id)
             && let Some(previous) = old.attached.take()
         {
-            previous.taken_over.cancel();
+            previous.mailbox.take_over();
             took_over = true;
         }
         if clean_start {
@@ -90,7 +91,7 @@ impl Router {
         let session = self
             .sessions
             .entry(client_id.clone())
-            .or_insert_with(|| Session::new(version, max_queued, max_bytes));
+            .or_insert_with(|| Box::new(Session::new(version, max_queued, max_bytes)));
         session.version = version;
         session.expiry_interval = expiry_interval;
         session.generation += 1;
@@ -435,15 +436,13 @@ impl Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::Mailbox;
     use roost_codec::{Publish, SubscriptionOptions, TopicName};
-    use tokio::sync::Notify;
-    use tokio_util::sync::CancellationToken;
 
     fn attach(connection_id: u64) -> Attached {
         Attached {
             connection_id,
-            wake: Arc::new(Notify::new()),
-            taken_over: CancellationToken::new(),
+            mailbox: Arc::new(Mailbox::default()),
         }
     }
 
@@ -486,11 +485,11 @@ mod tests {
         let mut router = Router::new(&Config::default());
         let id = ByteString::from("c");
         let old = attach(1);
-        let old_token = old.taken_over.clone();
+        let old_mailbox = Arc::clone(&old.mailbox);
         router.connect(&id, ProtocolVersion::V311, false, 60, old);
         let connected = router.connect(&id, ProtocolVersion::V311, false, 60, attach(2));
         assert!(connected.took_over && connected.session_present);
-        assert!(old_token.is_cancelled());
+        assert!(old_mailbox.is_taken_over());
         assert_eq!(router.disconnect(&id, 1), None);
         assert!(router.sessions[&id].is_attached_to(2));
     }

@@ -6,11 +6,11 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytestring::ByteString;
 use roost_codec::{PacketId, ProtocolVersion, QoS, SubscriptionOptions, TopicFilter};
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 use crate::message::Outgoing;
 
@@ -23,16 +23,48 @@ pub(crate) struct Subscription {
     pub(crate) id: Option<NonZeroU32>,
 }
 
+/// How the router reaches a connection task without awaiting it: a wake-up when messages are queued, and the
+/// news that another connection took the session over. One small allocation per connection, shared by the task
+/// and the session (idle connections must stay cheap).
+#[derive(Debug, Default)]
+pub(crate) struct Mailbox {
+    /// `notify_one` stores a permit when the task is busy, so no wake-up is lost, and never blocks the router.
+    notify: Notify,
+    /// Set once, when another connection takes the session over ([MQTT-3.1.4-3]).
+    taken_over: AtomicBool,
+}
+
+impl Mailbox {
+    /// Messages were queued: the task should look at the session's queue.
+    pub(crate) fn wake(&self) {
+        self.notify.notify_one();
+    }
+
+    /// Another connection took the session: the task should say DISCONNECT 0x8E and close.
+    pub(crate) fn take_over(&self) {
+        // Release pairs with the Acquire in `is_taken_over`, read after the wake-up this sends.
+        self.taken_over.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// Whether `take_over` was called.
+    pub(crate) fn is_taken_over(&self) -> bool {
+        self.taken_over.load(Ordering::Acquire)
+    }
+
+    /// Waits for the next `wake` or `take_over` (or returns at once for one sent while nobody waited).
+    pub(crate) async fn notified(&self) {
+        self.notify.notified().await;
+    }
+}
+
 /// The connection currently attached to a session, as the router sees it.
 #[derive(Debug)]
 pub(crate) struct Attached {
     /// The connection id (unique per process), so a connection that was taken over cannot detach its successor.
     pub(crate) connection_id: u64,
-    /// Wakes the connection task when messages are queued. `notify_one` stores a permit when the task is busy, so
-    /// no wake-up is lost, and never blocks the router.
-    pub(crate) wake: Arc<Notify>,
-    /// Cancelled when another connection takes the session over ([MQTT-3.1.4-3]).
-    pub(crate) taken_over: CancellationToken,
+    /// Wakes the connection task, or tells it the session was taken over.
+    pub(crate) mailbox: Arc<Mailbox>,
 }
 
 /// A message sent to the client and not yet fully acknowledged, in the order it was first sent.
@@ -200,7 +232,7 @@ impl Session {
             }
         }
         if let Some(attached) = &self.attached {
-            attached.wake.notify_one();
+            attached.mailbox.wake();
         }
     }
 

@@ -67,7 +67,10 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
             tracing::debug!(reason = %disconnect.reason_code, "client disconnected");
             if let Some(interval) = disconnect.properties.session_expiry_interval {
                 if client.connect_expiry == 0 && interval != 0 {
-                    tracing::info!("[MQTT-3.14.2-2] DISCONNECT sets a session expiry after CONNECT set 0");
+                    tracing::info!(
+                        client_id = &*client.id,
+                        "[MQTT-3.14.2-2] DISCONNECT sets a session expiry after CONNECT set 0"
+                    );
                     self::disconnect(conn, ReasonCode::ProtocolError).await?;
                     return Ok(Some(End::Abnormal));
                 }
@@ -85,13 +88,16 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
             ));
         }
         Packet::Connect(_) => {
-            tracing::info!("[MQTT-3.1.0-2] a second CONNECT is a protocol error");
+            tracing::info!(
+                client_id = &*client.id,
+                "[MQTT-3.1.0-2] a second CONNECT is a protocol error"
+            );
             disconnect(conn, ReasonCode::ProtocolError).await?;
             return Ok(Some(End::Abnormal));
         }
         other => {
             // AUTH without an authentication method, or a packet only a server sends.
-            tracing::info!(packet = ?other.packet_type(), "protocol error: unexpected packet from a client");
+            tracing::info!(client_id = &*client.id, packet = ?other.packet_type(), "protocol error: unexpected packet from a client");
             disconnect(conn, ReasonCode::ProtocolError).await?;
             return Ok(Some(End::Abnormal));
         }
@@ -122,7 +128,7 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
             Some(topic) => topic.clone(),
             None => {
                 // Section 3.3.2.3.4: an empty topic with an alias never set up is a protocol error.
-                tracing::info!(alias, "protocol error: unknown topic alias");
+                tracing::info!(client_id = &*client.id, alias, "protocol error: unknown topic alias");
                 disconnect(conn, ReasonCode::ProtocolError).await?;
                 return Ok(Some(End::Abnormal));
             }
