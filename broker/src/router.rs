@@ -267,6 +267,13 @@ impl Router {
         let id = subscribe.properties.subscription_identifiers.first().copied();
         let mut reasons = Vec::with_capacity(subscribe.filters.len());
         for (filter, options) in &subscribe.filters {
+            // [MQTT-3.8.4-6], [MQTT-3.9.3-1]: an invalid filter gets a failure of its own (0x8F; MQTT 3.x SUBACK
+            // says 0x80) and the other filters are served as if each came in a SUBSCRIBE of its own
+            // ([MQTT-3.8.4-5]).
+            let Ok(filter) = filter else {
+                reasons.push(ReasonCode::TopicFilterInvalid);
+                continue;
+            };
             // The broker supports QoS 2, so the granted QoS is the requested one ([MQTT-3.9.3-2] otherwise lower).
             let subscription = Subscription { options: *options, id };
             let existed = session.subscriptions.insert(filter.clone(), subscription).is_some();
@@ -308,6 +315,10 @@ impl Router {
             .filters
             .iter()
             .map(|filter| {
+                // [MQTT-3.11.3-1]: an invalid filter is answered 0x8F on its own (MQTT 3.x UNSUBACK has no codes).
+                let Ok(filter) = filter else {
+                    return ReasonCode::TopicFilterInvalid;
+                };
                 self.index.unsubscribe(client_id, filter);
                 if session.subscriptions.remove(filter).is_some() {
                     ReasonCode::Success
@@ -459,7 +470,7 @@ mod tests {
         let subscribe = Subscribe {
             packet_id: PacketId::new(1).unwrap(),
             properties: Default::default(),
-            filters: vec![(filter.try_into().unwrap(), SubscriptionOptions::qos(qos))],
+            filters: vec![(Ok(filter.try_into().unwrap()), SubscriptionOptions::qos(qos))],
         };
         router.subscribe(client, &subscribe, Instant::now());
     }

@@ -187,7 +187,7 @@ async fn unsubscribe_v5_reason_codes_and_no_more_delivery() {
     sub.send(Packet::Unsubscribe(Unsubscribe {
         packet_id: pid(3),
         properties: Default::default(),
-        filters: vec![TopicFilter::new("t").unwrap(), TopicFilter::new("u").unwrap()],
+        filters: vec![Ok(TopicFilter::new("t").unwrap()), Ok(TopicFilter::new("u").unwrap())],
     }))
     .await;
     match sub.recv().await {
