@@ -156,8 +156,14 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         // MQTT 3.x has no Server Keep Alive to lower it with; Mosquitto answers "identifier rejected" here too.
         return refuse(conn, ReasonCode::ClientIdentifierNotValid).await;
     };
-    // Counted here, uncounted in `finish`, which every path from here on reaches.
-    if !broker.stats.try_client_connected(broker.config.max_connections) {
+    // Counted here, uncounted in `finish`, which every path from here on reaches. A CONNECT for a client id
+    // that is connected takes that connection over ([MQTT-3.1.4-2] 3.1.1, [MQTT-3.1.4-3] 5.0): it does not add
+    // a client, so `max_connections` does not refuse it.
+    let takeover = broker.router().is_attached(&client_id);
+    if !broker
+        .stats
+        .try_client_connected(broker.config.max_connections, takeover)
+    {
         tracing::warn!(
             limit = broker.config.max_connections,
             "refused: max_connections reached"

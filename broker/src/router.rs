@@ -101,6 +101,11 @@ impl Router {
         }
     }
 
+    /// Whether a connection is attached to `client_id`'s session, so that a CONNECT with this id takes it over.
+    pub(crate) fn is_attached(&self, client_id: &ByteString) -> bool {
+        self.sessions.get(client_id).is_some_and(|s| s.attached.is_some())
+    }
+
     /// Detaches `connection_id` from its session, if it is still the one attached. A session with expiry interval
     /// 0 ends now; otherwise it stays, and the caller arms its expiry. Returns the session's generation and expiry
     /// interval when it stays.

@@ -111,6 +111,16 @@ async fn max_connections_refuses_with_server_busy_until_a_client_leaves() {
     let (mut refused, connack) = RawClient::connect(&broker, connect_packet(V311, "third")).await;
     assert_eq!(connack.reason_code, ReasonCode::ServerUnavailable);
     assert_eq!(refused.expect_close().await, None);
+    // A takeover of a connected client id replaces a client rather than adding one: accepted at the limit
+    // ([MQTT-3.1.4-3]; 3.1.1 [MQTT-3.1.4-2]), and the old connection is told why and closed.
+    let (mut first_again, connack) = RawClient::connect(&broker, connect_packet(V5, "first")).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    assert_eq!(first.expect_close().await, Some(ReasonCode::SessionTakenOver));
+    let first = &mut first_again;
+    // Still one client: another id is still refused.
+    let (mut refused, connack) = RawClient::connect(&broker, connect_packet(V311, "fourth")).await;
+    assert_eq!(connack.reason_code, ReasonCode::ServerUnavailable);
+    assert_eq!(refused.expect_close().await, None);
     // Once the first client leaves, there is room again.
     first
         .send(Packet::Disconnect(roost_codec::Disconnect::new(ReasonCode::Success)))
