@@ -52,7 +52,7 @@ struct Client {
     taken_over: CancellationToken,
     /// The will message and its delay, until a normal DISCONNECT discards it ([MQTT-3.1.2-10]).
     will: Option<Will>,
-    /// The Session Expiry Interval asked for in CONNECT: DISCONNECT may not raise it from 0 ([MQTT-3.14.2-2]).
+    /// The Session Expiry Interval asked for in CONNECT: DISCONNECT may not raise it from 0 (section 3.14.2.2.2, a rule without an id).
     connect_expiry: u32,
     /// How many QoS 1/2 messages we may have unacknowledged: the client's Receive Maximum, capped by config.
     inflight_limit: usize,

@@ -47,7 +47,7 @@ pub(crate) struct Connected {
 pub(crate) enum Inbound {
     /// Routed to this many sessions.
     Routed(usize),
-    /// Its packet id awaits PUBREL: already routed once, not routed again ([MQTT-4.3.3-9]).
+    /// Its packet id awaits PUBREL: already routed once, not routed again ([MQTT-4.3.3-10]).
     Duplicate,
     /// More QoS 2 messages await PUBREL than our Receive Maximum allows ([MQTT-3.3.4-7]).
     ReceiveMaximumExceeded,
@@ -235,7 +235,7 @@ impl Router {
         delivered
     }
 
-    /// Routes an inbound QoS 2 message unless its packet id already awaits PUBREL ([MQTT-4.3.3-9]).
+    /// Routes an inbound QoS 2 message unless its packet id already awaits PUBREL ([MQTT-4.3.3-10]).
     pub(crate) fn publish_exactly_once(
         &mut self,
         client_id: &ByteString,
@@ -335,7 +335,7 @@ impl Router {
     }
 
     /// On resume: every unacknowledged PUBLISH again with DUP set, and every unanswered PUBREL, in their original
-    /// order ([MQTT-4.4.0-1]). Expired messages are dropped instead ([MQTT-3.3.2-5]).
+    /// order ([MQTT-4.4.0-1]). A PUBLISH is resent even if it expired meanwhile ([MQTT-4.3.3-7]).
     pub(crate) fn resend(&mut self, client_id: &ByteString, connection_id: u64, now: Instant) -> Vec<Packet> {
         let Some(session) = self
             .sessions
@@ -345,19 +345,12 @@ impl Router {
             return Vec::new();
         };
         let mut packets = Vec::new();
-        session.inflight.retain(|inflight| match &inflight.state {
-            InFlightState::Published(outgoing) => match outgoing.to_publish(Some(inflight.packet_id), true, now) {
-                Some(publish) => {
-                    packets.push(Packet::Publish(publish));
-                    true
-                }
-                None => false,
-            },
-            InFlightState::Released => {
-                packets.push(Packet::PubRel(Ack::new(inflight.packet_id)));
-                true
-            }
-        });
+        for inflight in &session.inflight {
+            packets.push(match &inflight.state {
+                InFlightState::Published(outgoing) => Packet::Publish(outgoing.to_resend(inflight.packet_id, now)),
+                InFlightState::Released => Packet::PubRel(Ack::new(inflight.packet_id)),
+            });
+        }
         packets
     }
 
@@ -396,7 +389,7 @@ impl Router {
                 };
                 Some(id)
             };
-            let Some(publish) = outgoing.to_publish(packet_id, false, now) else {
+            let Some(publish) = outgoing.to_publish(packet_id, now) else {
                 tracing::trace!(topic = %outgoing.message.topic, "message expired in the queue");
                 continue;
             };
@@ -526,5 +519,43 @@ mod tests {
         assert_eq!((packets.len(), more), (1, false));
         // Connection 1 no longer owns the session.
         assert!(router.outgoing(&id, 1, 10, 10, Instant::now(), |_| true).is_none());
+    }
+
+    /// A QoS 2 message to `t` with a Message Expiry Interval of `secs`, received at `now`.
+    fn expiring(secs: u32, now: Instant) -> Arc<Message> {
+        let mut publish = Publish::new(TopicName::new("t").unwrap(), "x");
+        publish.properties.message_expiry_interval = Some(secs);
+        let topic = publish.topic.clone();
+        let mut message = Message::from_publish(publish, topic, "pub".into(), now);
+        message.qos = QoS::ExactlyOnce;
+        Arc::new(message)
+    }
+
+    #[test]
+    fn in_flight_messages_are_resent_after_they_expire_but_unsent_ones_are_dropped() {
+        // [MQTT-4.3.3-7] no expiry once a QoS 2 PUBLISH is sent; [MQTT-3.3.2-5] a copy not yet sent is dropped.
+        let (t0, later) = (Instant::now(), Instant::now() + std::time::Duration::from_secs(60));
+        let mut router = Router::new(&Config::default());
+        let id = ByteString::from("c");
+        router.connect(&id, ProtocolVersion::V5, false, 600, attach(1));
+        subscribe(&mut router, &id, "t", QoS::ExactlyOnce);
+        router.publish(expiring(5, t0));
+        let (sent, _) = router.outgoing(&id, 1, 1, 10, t0, |_| true).unwrap();
+        assert_eq!(sent.len(), 1);
+        // The second one waits behind the in-flight window of 1, and expires there.
+        router.publish(expiring(5, t0));
+        router.disconnect(&id, 1);
+        router.connect(&id, ProtocolVersion::V5, false, 600, attach(2));
+        let resent = router.resend(&id, 2, later);
+        let [Packet::Publish(publish)] = &resent[..] else {
+            panic!("expected the in-flight PUBLISH again, got {resent:?}");
+        };
+        assert!(publish.dup);
+        assert_eq!(publish.properties.message_expiry_interval, Some(1));
+        // PUBREC, PUBREL: the exchange goes on. The expired queued copy is never sent.
+        let pubrec = Packet::PubRec(Ack::new(publish.qos_pid.packet_id().unwrap()));
+        assert!(matches!(router.acknowledge(&id, &pubrec), Some(Packet::PubRel(_))));
+        let (sent, more) = router.outgoing(&id, 2, 10, 10, later, |_| true).unwrap();
+        assert_eq!((sent.len(), more), (0, false));
     }
 }

@@ -70,7 +70,8 @@ async fn session_expiry_above_our_maximum_is_lowered_and_connack_says_so() {
 
 #[tokio::test]
 async fn disconnect_may_not_set_an_expiry_when_connect_had_none() {
-    // [MQTT-3.14.2-2]
+    // Section 3.14.2.2.2 (a rule without an id): a DISCONNECT may not set a Session Expiry Interval when
+    // CONNECT set 0; a protocol error. ([MQTT-3.14.2-2] is about the server never sending one.)
     let broker = TestBroker::start().await;
     let mut client = RawClient::clean(&broker, V5, "c").await;
     let mut disconnect = roost_codec::Disconnect::new(ReasonCode::Success);

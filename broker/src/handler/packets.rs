@@ -67,7 +67,7 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
             tracing::debug!(reason = %disconnect.reason_code, "client disconnected");
             if let Some(interval) = disconnect.properties.session_expiry_interval {
                 if client.connect_expiry == 0 && interval != 0 {
-                    tracing::info!("[MQTT-3.14.2-2] DISCONNECT sets a session expiry after CONNECT set 0");
+                    tracing::info!("section 3.14.2.2.2: DISCONNECT sets a session expiry after CONNECT set 0");
                     self::disconnect(conn, ReasonCode::ProtocolError).await?;
                     return Ok(Some(End::Abnormal));
                 }
@@ -129,7 +129,7 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
         },
     };
     let qos_pid = publish.qos_pid;
-    // [MQTT-4.7.2-1], section 4.7.2: `$` topics are the server's; clients SHOULD NOT be able to use them to talk
+    // Section 4.7.2: `$` topics are the server's; clients SHOULD NOT be able to use them to talk
     // to each other. Such a PUBLISH is not routed; MQTT 5 is told with 0x90 Topic Name invalid (section 3.4.2.1:
     // "the Topic Name is not malformed, but is not accepted"); MQTT 3.x has no negative acknowledgement, so it
     // gets a plain one.
