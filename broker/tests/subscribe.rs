@@ -132,3 +132,63 @@ async fn a_malformed_filter_string_still_ends_the_connection() {
     assert_eq!(client.expect_close().await, Some(ReasonCode::MalformedPacket));
     broker.stop().await;
 }
+
+/// Publishes a retained QoS 1 message with `payload` to `topic`.
+async fn retain(publisher: &mut RawClient, topic: &str, payload: &'static [u8]) {
+    let mut message = publish(topic, QoS::AtLeastOnce, payload);
+    message.retain = true;
+    publisher.publish(message).await;
+}
+
+/// [MQTT-3.8.4-3] (3.1.1) / [MQTT-3.8.4-4] (5.0, Retain Handling 0): subscribing again to the same filter
+/// replaces the subscription and sends the retained messages again; live messages keep flowing.
+async fn repeated_filter_resends_retained(version: roost_codec::ProtocolVersion) {
+    let broker = TestBroker::start().await;
+    let mut publisher = RawClient::clean(&broker, V5, "pub").await;
+    retain(&mut publisher, "r/a", b"kept").await;
+    let mut sub = RawClient::clean(&broker, version, "sub").await;
+    for qos in [QoS::AtLeastOnce, QoS::AtMostOnce] {
+        sub.subscribe("r/+", qos).await;
+        let got = sub.recv_publish().await;
+        assert_eq!(
+            (got.topic.as_str(), &got.payload[..], got.retain),
+            ("r/a", &b"kept"[..], true)
+        );
+        // At the QoS of the new subscription: it replaced the old one.
+        assert_eq!(got.qos(), qos);
+        sub.assert_nothing_pending().await;
+    }
+    publisher.publish(publish("r/b", QoS::AtLeastOnce, b"live")).await;
+    let got = sub.recv_publish().await;
+    assert_eq!((&got.payload[..], got.retain), (&b"live"[..], false));
+    sub.assert_nothing_pending().await;
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_filter_resends_retained_messages_v311_mqtt_3_8_4_3() {
+    repeated_filter_resends_retained(V311).await;
+}
+
+#[tokio::test]
+async fn repeated_filter_resends_retained_messages_with_retain_handling_0_v5_mqtt_3_8_4_4() {
+    repeated_filter_resends_retained(V5).await;
+}
+
+#[tokio::test]
+async fn shared_subscriptions_get_no_retained_messages_on_subscribe() {
+    // MQTT 5 section 3.3.1.3: retained messages are sent "when a new Non-shared Subscription is made"; a shared
+    // subscription gets the live messages only, whatever its Retain Handling.
+    let broker = TestBroker::start().await;
+    let mut publisher = RawClient::clean(&broker, V5, "pub").await;
+    retain(&mut publisher, "jobs/a", b"old").await;
+    for version in [V311, V5] {
+        let mut member = RawClient::clean(&broker, version, "member").await;
+        member.subscribe("$share/g/jobs/+", QoS::AtLeastOnce).await;
+        member.assert_nothing_pending().await;
+        publisher.publish(publish("jobs/a", QoS::AtLeastOnce, b"new")).await;
+        assert_eq!(&member.recv_publish().await.payload[..], b"new");
+        member.assert_nothing_pending().await;
+    }
+    broker.stop().await;
+}
