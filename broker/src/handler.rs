@@ -122,7 +122,12 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         Err(ConnectionError::Decode(error @ DecodeError::UnsupportedProtocolLevel(_))) => {
             tracing::info!(%error, "refused: unsupported protocol level");
             conn.set_version(ProtocolVersion::V311, None);
-            refuse(conn, ReasonCode::UnsupportedProtocolVersion).await?;
+            refuse(
+                conn,
+                ReasonCode::UnsupportedProtocolVersion,
+                "unsupported protocol level",
+            )
+            .await?;
             return Err(error.into());
         }
         other => other?,
@@ -137,15 +142,22 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     };
     let peer_max = connect.properties.maximum_packet_size.map(NonZeroU32::get);
     conn.set_version(connect.protocol, peer_max);
+    conn.set_problem_information(connect.properties.request_problem_information != Some(false));
     if let Some(method) = &connect.properties.authentication_method {
         // Roost has no enhanced authentication methods yet: refuse and close ([MQTT-4.12.0-1]).
         tracing::info!(%method, "refused: unsupported authentication method");
-        return refuse(conn, ReasonCode::BadAuthenticationMethod).await;
+        return refuse(
+            conn,
+            ReasonCode::BadAuthenticationMethod,
+            "no authentication method is supported",
+        )
+        .await;
     }
 
     let Some((client_id, mut connack)) = accept(&connect, id, broker) else {
         tracing::info!(protocol = %connect.protocol, "refused: empty client identifier");
-        return refuse(conn, ReasonCode::ClientIdentifierNotValid).await;
+        let why = "an empty client identifier needs a clean session";
+        return refuse(conn, ReasonCode::ClientIdentifierNotValid, why).await;
     };
     tracing::Span::current().record("client_id", &*client_id);
     let Some(keep_alive) = keep_alive(&connect, broker, &mut connack) else {
@@ -154,7 +166,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             "refused: keep alive above max_keep_alive"
         );
         // MQTT 3.x has no Server Keep Alive to lower it with; Mosquitto answers "identifier rejected" here too.
-        return refuse(conn, ReasonCode::ClientIdentifierNotValid).await;
+        return refuse(conn, ReasonCode::ClientIdentifierNotValid, "keep alive too long").await;
     };
     // Counted here, uncounted in `finish`, which every path from here on reaches. A CONNECT for a client id
     // that is connected takes that connection over ([MQTT-3.1.4-2] 3.1.1, [MQTT-3.1.4-3] 5.0): it does not add
@@ -168,7 +180,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             limit = broker.config.max_connections,
             "refused: max_connections reached"
         );
-        return refuse(conn, ReasonCode::ServerBusy).await;
+        return refuse(conn, ReasonCode::ServerBusy, "too many clients connected").await;
     }
     let expiry = session_expiry(&connect, broker, &mut connack);
     let client_receive_max = connect.properties.receive_maximum.map_or(u16::MAX, NonZeroU16::get);
@@ -368,7 +380,7 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 Ok(packet) => Event::Packet(packet),
                 Err(ConnectionError::Decode(error)) => {
                     // Protocol violations: MQTT 5 is told why, 3.x is closed ([MQTT-4.13.1-1]).
-                    disconnect(conn, error.reason_code()).await?;
+                    disconnect(conn, error.reason_code(), &error.to_string()).await?;
                     return Err(error.into());
                 }
                 Err(error) => return Err(error),
@@ -386,16 +398,22 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
             }
             Event::Wake => {}
             Event::TimedOut => {
-                disconnect(conn, ReasonCode::KeepAliveTimeout).await?;
+                disconnect(
+                    conn,
+                    ReasonCode::KeepAliveTimeout,
+                    "nothing received for 1.5 times the keep alive",
+                )
+                .await?;
                 return Ok(End::Abnormal);
             }
             Event::TakenOver => {
                 tracing::info!("[MQTT-3.1.4-3] session taken over by a new connection");
-                disconnect(conn, ReasonCode::SessionTakenOver).await?;
+                let why = "another connection took over this client identifier";
+                disconnect(conn, ReasonCode::SessionTakenOver, why).await?;
                 return Ok(End::Abnormal);
             }
             Event::Shutdown => {
-                disconnect(conn, ReasonCode::ServerShuttingDown).await?;
+                disconnect(conn, ReasonCode::ServerShuttingDown, "the server is shutting down").await?;
                 return Ok(End::Abnormal);
             }
         }
@@ -435,19 +453,27 @@ async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
 async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Connection<S>,
     reason: ReasonCode,
+    why: &str,
 ) -> Result<(), ConnectionError> {
-    conn.write_packet(&Packet::ConnAck(ConnAck::new(false, reason))).await
+    let mut connack = ConnAck::new(false, reason);
+    // MQTT 5 only (3.x encodes no properties): a few words for people reading the client's logs.
+    connack.properties.reason_string = Some(why.into());
+    conn.write_packet(&Packet::ConnAck(connack)).await
 }
 
 /// Tells an MQTT 5 client why the connection ends ([MQTT-4.13.2-1]); MQTT 3.x has no server DISCONNECT, the
 /// connection is simply closed.
+/// `why` goes in its Reason String, in words for a person reading the client's logs.
 async fn disconnect<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Connection<S>,
     reason: ReasonCode,
+    why: &str,
 ) -> Result<(), ConnectionError> {
-    tracing::debug!(%reason, "disconnecting");
+    tracing::debug!(%reason, why, "disconnecting");
     if conn.version().is_v5() {
-        conn.write_packet(&Packet::Disconnect(Disconnect::new(reason))).await?;
+        let mut packet = Disconnect::new(reason);
+        packet.properties.reason_string = Some(why.into());
+        conn.write_packet(&Packet::Disconnect(packet)).await?;
     }
     Ok(())
 }

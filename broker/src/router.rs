@@ -430,10 +430,14 @@ impl Router {
                         Some(Packet::PubRel(Ack::new(ack.packet_id)))
                     }
                     // Unknown id: answer anyway so the client can finish; MQTT 5 says it was not found.
-                    None => Some(Packet::PubRel(Ack {
-                        reason_code: ReasonCode::PacketIdentifierNotFound,
-                        ..Ack::new(ack.packet_id)
-                    })),
+                    None => {
+                        let mut pubrel = Ack {
+                            reason_code: ReasonCode::PacketIdentifierNotFound,
+                            ..Ack::new(ack.packet_id)
+                        };
+                        pubrel.properties.reason_string = Some("unknown packet identifier".into());
+                        Some(Packet::PubRel(pubrel))
+                    }
                 }
             }
             _ => None,

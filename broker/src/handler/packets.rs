@@ -5,7 +5,7 @@ use std::num::NonZeroU16;
 use std::sync::Arc;
 use std::time::Instant;
 
-use roost_codec::{Ack, Packet, Publish, QoS, QoSPid, ReasonCode, SubAck, UnsubAck};
+use roost_codec::{Ack, Packet, Properties, Publish, QoS, QoSPid, ReasonCode, SubAck, UnsubAck};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Client, End, disconnect};
@@ -38,6 +38,7 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
             let mut pubcomp = Ack::new(ack.packet_id);
             if !known && v5 {
                 pubcomp.reason_code = ReasonCode::PacketIdentifierNotFound;
+                pubcomp.properties.reason_string = Some(UNKNOWN_PACKET_ID.into());
             }
             conn.write_packet(&Packet::PubComp(pubcomp)).await?;
         }
@@ -46,7 +47,7 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
             tracing::debug!(filters = ?subscribe.filters, ?reason_codes, "subscribed");
             let suback = SubAck {
                 packet_id: subscribe.packet_id,
-                properties: Default::default(),
+                properties: explain_filters(&reason_codes),
                 reason_codes,
             };
             // [MQTT-3.8.4-1] SUBACK goes out before the retained messages it queued: they wait for the next
@@ -57,7 +58,7 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
             let reason_codes = broker.router().unsubscribe(&client.id, &unsubscribe);
             let unsuback = UnsubAck {
                 packet_id: unsubscribe.packet_id,
-                properties: Default::default(),
+                properties: explain_filters(&reason_codes),
                 reason_codes: if v5 { reason_codes } else { Vec::new() },
             };
             conn.write_packet(&Packet::UnsubAck(unsuback)).await?;
@@ -68,7 +69,8 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
             if let Some(interval) = disconnect.properties.session_expiry_interval {
                 if client.connect_expiry == 0 && interval != 0 {
                     tracing::info!("section 3.14.2.2.2: DISCONNECT sets a session expiry after CONNECT set 0");
-                    self::disconnect(conn, ReasonCode::ProtocolError).await?;
+                    let why = "DISCONNECT may not set a session expiry when CONNECT set none";
+                    self::disconnect(conn, ReasonCode::ProtocolError, why).await?;
                     return Ok(Some(End::Abnormal));
                 }
                 let interval = interval.min(broker.config.max_session_expiry);
@@ -86,13 +88,14 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
         }
         Packet::Connect(_) => {
             tracing::info!("[MQTT-3.1.0-2] a second CONNECT is a protocol error");
-            disconnect(conn, ReasonCode::ProtocolError).await?;
+            disconnect(conn, ReasonCode::ProtocolError, "a second CONNECT").await?;
             return Ok(Some(End::Abnormal));
         }
         other => {
             // AUTH without an authentication method, or a packet only a server sends.
             tracing::info!(packet = ?other.packet_type(), "protocol error: unexpected packet from a client");
-            disconnect(conn, ReasonCode::ProtocolError).await?;
+            let why = format!("a client may not send {:?}", other.packet_type());
+            disconnect(conn, ReasonCode::ProtocolError, &why).await?;
             return Ok(Some(End::Abnormal));
         }
     }
@@ -111,7 +114,7 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
         None => publish.topic.clone(),
         // [MQTT-3.3.2-9] an alias above our Topic Alias Maximum is a protocol error, 0x94.
         Some(alias) if alias > broker.config.topic_alias_maximum => {
-            disconnect(conn, ReasonCode::TopicAliasInvalid).await?;
+            disconnect(conn, ReasonCode::TopicAliasInvalid, "topic alias above the maximum").await?;
             return Ok(Some(End::Abnormal));
         }
         Some(alias) if !publish.topic.is_empty() => {
@@ -123,7 +126,7 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
             None => {
                 // Section 3.3.2.3.4: an empty topic with an alias never set up is a protocol error.
                 tracing::info!(alias, "protocol error: unknown topic alias");
-                disconnect(conn, ReasonCode::ProtocolError).await?;
+                disconnect(conn, ReasonCode::ProtocolError, "unknown topic alias").await?;
                 return Ok(Some(End::Abnormal));
             }
         },
@@ -140,7 +143,8 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
         } else {
             ReasonCode::Success
         };
-        return ack_publish(conn, qos_pid, reason).await.map(|()| None);
+        let why = Some("clients may not publish to $ topics").filter(|_| v5);
+        return ack_publish(conn, qos_pid, reason, why).await.map(|()| None);
     }
     let message = Message::from_publish(publish, topic, client.id.clone(), Instant::now());
     match qos_pid.qos() {
@@ -149,7 +153,7 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
         }
         QoS::AtLeastOnce => {
             let routed = broker.publish(message);
-            ack_publish(conn, qos_pid, routed_reason(routed, v5)).await?;
+            ack_publish(conn, qos_pid, routed_reason(routed, v5), None).await?;
         }
         QoS::ExactlyOnce => {
             let packet_id = qos_pid.packet_id().expect("QoS 2 has a packet id");
@@ -164,11 +168,12 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
                 Inbound::Routed(routed) => routed_reason(routed, v5),
                 Inbound::Duplicate => ReasonCode::Success,
                 Inbound::ReceiveMaximumExceeded => {
-                    disconnect(conn, ReasonCode::ReceiveMaximumExceeded).await?;
+                    let why = "more QoS 2 messages awaiting PUBREL than the receive maximum";
+                    disconnect(conn, ReasonCode::ReceiveMaximumExceeded, why).await?;
                     return Ok(Some(End::Abnormal));
                 }
             };
-            ack_publish(conn, qos_pid, reason).await?;
+            ack_publish(conn, qos_pid, reason, None).await?;
         }
     }
     Ok(None)
@@ -183,19 +188,35 @@ fn routed_reason(routed: usize, v5: bool) -> ReasonCode {
     }
 }
 
-/// PUBACK (QoS 1) or PUBREC (QoS 2) with `reason`; nothing for QoS 0.
+/// The Reason String of a PUBCOMP or PUBREL answering a packet id nobody is waiting for.
+pub(crate) const UNKNOWN_PACKET_ID: &str = "unknown packet identifier";
+
+/// A SUBACK's or UNSUBACK's properties: a Reason String when a filter was refused as invalid. One string covers
+/// the packet; the reason codes say which filters.
+fn explain_filters(reason_codes: &[ReasonCode]) -> Properties {
+    let mut properties = Properties::default();
+    if reason_codes.contains(&ReasonCode::TopicFilterInvalid) {
+        properties.reason_string = Some("invalid topic filter".into());
+    }
+    properties
+}
+
+/// PUBACK (QoS 1) or PUBREC (QoS 2) with `reason` and, for a refusal, `why` as its Reason String; nothing for
+/// QoS 0.
 async fn ack_publish<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Connection<S>,
     qos_pid: QoSPid,
     reason: ReasonCode,
+    why: Option<&str>,
 ) -> Result<(), ConnectionError> {
     let Some(packet_id) = qos_pid.packet_id() else {
         return Ok(());
     };
-    let ack = Ack {
+    let mut ack = Ack {
         reason_code: reason,
         ..Ack::new(packet_id)
     };
+    ack.properties.reason_string = why.map(Into::into);
     let packet = match qos_pid.qos() {
         QoS::ExactlyOnce => Packet::PubRec(ack),
         _ => Packet::PubAck(ack),
