@@ -10,12 +10,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
-use roost_codec::{ConnAck, Connect, DecodeError, Disconnect, Packet, ProtocolVersion, ReasonCode, TopicName, Will};
+use roost_codec::{
+    ConnAck, Connect, DecodeError, Disconnect, Packet, ProtocolVersion, QoS, ReasonCode, TopicName, Will,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::Broker;
+use crate::config::Config;
 use crate::connection::{Connection, ConnectionError};
 use crate::message::Message;
 use crate::session::Attached;
@@ -160,6 +163,12 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         return refuse(conn, ReasonCode::ClientIdentifierNotValid, why).await;
     };
     tracing::Span::current().record("client_id", &*client_id);
+    if let Some(will) = &connect.will
+        && let Some((reason, why)) = will_refusal(will, &broker.config)
+    {
+        tracing::info!(%reason, "refused: {why}");
+        return refuse(conn, reason, why).await;
+    }
     let Some(keep_alive) = keep_alive(&connect, broker, &mut connack) else {
         tracing::info!(
             keep_alive = connect.keep_alive,
@@ -258,8 +267,25 @@ fn accept(connect: &Connect, id: u64, broker: &Broker) -> Option<(ByteString, Co
         properties.receive_maximum = NonZeroU16::new(config.receive_maximum.max(1)).filter(|max| max.get() != u16::MAX);
         properties.maximum_packet_size = NonZeroU32::new(config.max_packet_size);
         properties.topic_alias_maximum = Some(config.topic_alias_maximum).filter(|max| *max > 0);
+        // [MQTT-3.2.2-9] below QoS 2 the client must be told; absent means 2.
+        properties.maximum_qos = Some(config.maximum_qos).filter(|max| *max < QoS::ExactlyOnce);
     }
     Some((client_id, connack))
+}
+
+/// Why a will cannot be accepted, if it cannot: a Will QoS above our maximum ([MQTT-3.2.2-12]: CONNACK 0x9B,
+/// then close), a will topic deeper than `max_topic_levels`, or a payload that is not UTF-8 although its Payload
+/// Format Indicator says it is (section 3.1.3.2.3: the server may refuse it with 0x99).
+fn will_refusal(will: &Will, config: &Config) -> Option<(ReasonCode, &'static str)> {
+    if will.qos > config.maximum_qos {
+        Some((ReasonCode::QoSNotSupported, "will QoS above the server's maximum"))
+    } else if config.too_many_levels(will.topic.as_str()) {
+        Some((ReasonCode::TopicNameInvalid, "will topic has too many levels"))
+    } else if will.properties.payload_format_indicator == Some(true) && std::str::from_utf8(&will.payload).is_err() {
+        Some((ReasonCode::PayloadFormatInvalid, "will payload is not UTF-8"))
+    } else {
+        None
+    }
 }
 
 /// The keep alive the connection runs with: the client's, or for MQTT 5 `max_keep_alive` when the client asked

@@ -10,9 +10,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytestring::ByteString;
-use roost_codec::{Ack, Packet, PacketId, ProtocolVersion, QoS, ReasonCode, RetainHandling, Subscribe, Unsubscribe};
+use roost_codec::{
+    Ack, Packet, PacketId, ProtocolVersion, QoS, ReasonCode, RetainHandling, Subscribe, SubscriptionOptions,
+    Unsubscribe,
+};
 
-use crate::config::Config;
+use crate::config::{Config, too_many_levels};
 use crate::message::{Message, Outgoing};
 use crate::retained::RetainedStore;
 use crate::session::{Attached, InFlight, InFlightState, Session, Subscription};
@@ -31,6 +34,10 @@ pub(crate) struct Router {
     max_queued: (usize, usize),
     /// `Config::queue_qos0_offline`.
     queue_qos0_offline: bool,
+    /// `Config::maximum_qos`: no subscription is granted more.
+    maximum_qos: QoS,
+    /// `Config::max_topic_levels`: deeper filters are refused.
+    max_topic_levels: usize,
 }
 
 /// How a client's CONNECT found its session.
@@ -62,6 +69,8 @@ impl Router {
             retained: RetainedStore::new(config.max_retained_messages, config.max_retained_bytes),
             max_queued: (config.max_queued_messages, config.max_queued_bytes),
             queue_qos0_offline: config.queue_qos0_offline,
+            maximum_qos: config.maximum_qos,
+            max_topic_levels: config.max_topic_levels,
         }
     }
 
@@ -279,7 +288,16 @@ impl Router {
                 reasons.push(ReasonCode::TopicFilterInvalid);
                 continue;
             };
-            // The broker supports QoS 2, so the granted QoS is the requested one ([MQTT-3.9.3-2] otherwise lower).
+            if too_many_levels(self.max_topic_levels, filter.matching_part()) {
+                reasons.push(ReasonCode::TopicFilterInvalid);
+                continue;
+            }
+            // Granted: the QoS asked for, at most our maximum ([MQTT-3.2.2-10] a SUBSCRIBE asking for more is
+            // still accepted; 3.1.1 [MQTT-3.8.4-6] the server may grant less). Deliveries use the granted QoS.
+            let options = &SubscriptionOptions {
+                qos: options.qos.min(self.maximum_qos),
+                ..*options
+            };
             let subscription = Subscription { options: *options, id };
             let existed = session.subscriptions.insert(filter.clone(), subscription).is_some();
             self.index.subscribe(client_id, filter, subscription);

@@ -5,11 +5,12 @@ use std::num::NonZeroU16;
 use std::sync::Arc;
 use std::time::Instant;
 
-use roost_codec::{Ack, Packet, Properties, Publish, QoS, QoSPid, ReasonCode, SubAck, UnsubAck};
+use roost_codec::{Ack, Packet, Properties, Publish, QoS, QoSPid, ReasonCode, SubAck, TopicName, UnsubAck};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Client, End, disconnect};
 use crate::broker::Broker;
+use crate::config::Config;
 use crate::connection::{Connection, ConnectionError};
 use crate::message::Message;
 use crate::router::Inbound;
@@ -132,19 +133,21 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
         },
     };
     let qos_pid = publish.qos_pid;
-    // Section 4.7.2: `$` topics are the server's; clients SHOULD NOT be able to use them to talk
-    // to each other. Such a PUBLISH is not routed; MQTT 5 is told with 0x90 Topic Name invalid (section 3.4.2.1:
-    // "the Topic Name is not malformed, but is not accepted"); MQTT 3.x has no negative acknowledgement, so it
-    // gets a plain one.
-    if topic.is_system() {
-        tracing::debug!(%topic, "not routed: clients may not publish to $ topics");
-        let reason = if v5 {
-            ReasonCode::TopicNameInvalid
-        } else {
-            ReasonCode::Success
-        };
-        let why = Some("clients may not publish to $ topics").filter(|_| v5);
-        return ack_publish(conn, qos_pid, reason, why).await.map(|()| None);
+    if qos_pid.qos() > broker.config.maximum_qos {
+        // Section 3.2.2.3.4: a PUBLISH above the Maximum QoS we announced ([MQTT-3.2.2-11] binds the client) is a
+        // protocol error, DISCONNECT 0x9B. MQTT 3.x was told nothing, but the limit holds: closed.
+        tracing::info!(qos = ?qos_pid.qos(), "protocol error: PUBLISH above the maximum QoS");
+        disconnect(conn, ReasonCode::QoSNotSupported, "QoS above the server's maximum").await?;
+        return Ok(Some(End::Abnormal));
+    }
+    // A PUBLISH the broker will not route: MQTT 5 is told why in its PUBACK/PUBREC (a QoS 0 one is dropped); MQTT
+    // 3.x has no negative acknowledgement, so it gets a plain one (3.1.1 [MQTT-3.3.5-2] allows that).
+    if let Some((reason, why)) = refusal(&topic, &publish, &broker.config) {
+        tracing::debug!(%topic, "not routed: {why}");
+        let reason = if v5 { reason } else { ReasonCode::Success };
+        return ack_publish(conn, qos_pid, reason, Some(why).filter(|_| v5))
+            .await
+            .map(|()| None);
     }
     let message = Message::from_publish(publish, topic, client.id.clone(), Instant::now());
     match qos_pid.qos() {
@@ -177,6 +180,29 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     Ok(None)
+}
+
+/// Why a well-formed PUBLISH to `topic` is not routed, if it is not:
+/// - a `$` topic: those are the server's, and clients SHOULD NOT be able to use them to talk to each other
+///   (section 4.7.2); 0x90 Topic Name invalid ("the Topic Name is not malformed, but is not accepted", 3.4.2.1);
+/// - a topic deeper than `max_topic_levels`: 0x90 too;
+/// - Payload Format Indicator 1 with a payload that is not UTF-8: 0x99 Payload format invalid (section 3.3.2.3.2
+///   lets the receiver check and refuse it).
+fn refusal(topic: &TopicName, publish: &Publish, config: &Config) -> Option<(ReasonCode, &'static str)> {
+    if topic.is_system() {
+        Some((ReasonCode::TopicNameInvalid, "clients may not publish to $ topics"))
+    } else if config.too_many_levels(topic.as_str()) {
+        Some((ReasonCode::TopicNameInvalid, "topic has too many levels"))
+    } else if publish.properties.payload_format_indicator == Some(true)
+        && std::str::from_utf8(&publish.payload).is_err()
+    {
+        Some((
+            ReasonCode::PayloadFormatInvalid,
+            "payload is not UTF-8 although its format indicator says it is",
+        ))
+    } else {
+        None
+    }
 }
 
 /// MQTT 5 says 0x10 when nobody subscribes (section 3.4.2.1); 3.x acknowledgements carry no reason.
