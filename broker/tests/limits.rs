@@ -195,3 +195,39 @@ async fn payload_format_indicator_1_with_a_payload_that_is_not_utf8_is_refused_0
     refused(&broker, connect, ReasonCode::PayloadFormatInvalid).await;
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn every_topic_alias_up_to_our_maximum_is_accepted_mqtt_3_3_2_12() {
+    // [MQTT-3.3.2-12]: aliases 1 to our Topic Alias Maximum (16 by default) all work; 17 is DISCONNECT 0x94.
+    let broker = TestBroker::start().await;
+    let mut sub = RawClient::clean(&broker, V5, "sub").await;
+    sub.subscribe("a/#", QoS::AtMostOnce).await;
+    let mut publisher = RawClient::clean(&broker, V5, "pub").await;
+    let max = Config::default().topic_alias_maximum;
+    for alias in 1..=max {
+        let mut first = publish(&format!("a/{alias}"), QoS::AtMostOnce, b"set");
+        first.properties.topic_alias = std::num::NonZeroU16::new(alias);
+        publisher.publish(first).await;
+    }
+    for alias in (1..=max).rev() {
+        let mut aliased = publish("a/x", QoS::AtMostOnce, b"use");
+        aliased.topic = TopicName::empty();
+        aliased.properties.topic_alias = std::num::NonZeroU16::new(alias);
+        publisher.publish(aliased).await;
+    }
+    for alias in 1..=max {
+        assert_eq!(sub.recv_publish().await.topic.to_string(), format!("a/{alias}"));
+    }
+    for alias in (1..=max).rev() {
+        let got = sub.recv_publish().await;
+        assert_eq!(
+            (got.topic.to_string(), &got.payload[..]),
+            (format!("a/{alias}"), &b"use"[..])
+        );
+    }
+    let mut over = publish("a/y", QoS::AtMostOnce, b"no");
+    over.properties.topic_alias = std::num::NonZeroU16::new(max + 1);
+    publisher.send(Packet::Publish(over)).await;
+    assert_eq!(publisher.expect_close().await, Some(ReasonCode::TopicAliasInvalid));
+    broker.stop().await;
+}
