@@ -117,3 +117,43 @@ async fn a_session_ends_when_its_expiry_interval_has_passed() {
     assert!(ended < Duration::from_secs(5), "ended only after {ended:?}");
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn an_inbound_qos2_exchange_finishes_after_its_message_expired_mqtt_4_3_3_13() {
+    // [MQTT-4.3.3-13]: the receiver continues the QoS 2 acknowledgement sequence even if it has applied message
+    // expiry. The message is retained with a 1 s expiry, so a probe sees when the broker has expired it.
+    let broker = TestBroker::start().await;
+    let mut publisher = RawClient::clean(&broker, V5, "pub").await;
+    let mut message = publish("x/t", QoS::ExactlyOnce, b"short-lived");
+    message.retain = true;
+    message.properties.message_expiry_interval = Some(1);
+    let id = message.qos_pid.packet_id().unwrap();
+    publisher.send(roost_codec::Packet::Publish(message)).await;
+    assert!(matches!(publisher.recv().await, roost_codec::Packet::PubRec(ack) if ack.packet_id == id));
+    let mut probe = RawClient::clean(&broker, V5, "probe").await;
+    within(async {
+        loop {
+            // Subscribing again sends the retained message again while it lives (Retain Handling 0).
+            probe.subscribe("x/t", QoS::AtMostOnce).await;
+            probe.send(roost_codec::Packet::PingReq).await;
+            match probe.recv().await {
+                roost_codec::Packet::PingResp => return,
+                roost_codec::Packet::Publish(_) => {
+                    assert!(matches!(probe.recv().await, roost_codec::Packet::PingResp));
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    })
+    .await;
+    // Expired: the exchange still completes, PUBCOMP 0x00 (not 0x92 Packet Identifier not found).
+    publisher
+        .send(roost_codec::Packet::PubRel(roost_codec::Ack::new(id)))
+        .await;
+    match publisher.recv().await {
+        roost_codec::Packet::PubComp(ack) => assert_eq!((ack.packet_id, ack.reason_code), (id, ReasonCode::Success)),
+        other => panic!("expected PUBCOMP, got {other:?}"),
+    }
+    broker.stop().await;
+}
