@@ -439,7 +439,12 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 return Ok(End::Abnormal);
             }
             Event::Shutdown => {
-                disconnect(conn, ReasonCode::ServerShuttingDown, "the server is shutting down").await?;
+                disconnect(
+                    conn,
+                    ReasonCode::ServerShuttingDown,
+                    "the broker is stopping; try again later",
+                )
+                .await?;
                 return Ok(End::Abnormal);
             }
         }

@@ -101,6 +101,10 @@ async fn shutdown_tells_v5_clients_why() {
         panic!("expected DISCONNECT");
     };
     assert_eq!(disconnect.reason_code, ReasonCode::ServerShuttingDown);
+    assert_eq!(
+        disconnect.properties.reason_string.as_deref(),
+        Some("the broker is stopping; try again later")
+    );
     assert_closed(&mut stream).await;
 }
 
