@@ -3,6 +3,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use roost_codec::QoS;
+
 /// Everything the broker can be told at start-up. [`Config::default`] is what `roost serve` uses without flags.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -40,6 +42,15 @@ pub struct Config {
     /// Our Topic Alias Maximum, sent in CONNACK: how many topic aliases a client may set up towards us. 0 turns
     /// incoming aliases off.
     pub topic_alias_maximum: u16,
+    /// The highest QoS a client may publish at, and the highest granted to a subscription. Below 2, MQTT 5
+    /// CONNACK says so in Maximum QoS ([MQTT-3.2.2-9]); a PUBLISH above it is a protocol error (DISCONNECT 0x9B;
+    /// 3.x: closed), a will above it refuses the CONNECT (0x9B; 3.x: 3) ([MQTT-3.2.2-12]), and a subscription
+    /// asking for more is still accepted, granted this ([MQTT-3.2.2-10]).
+    pub maximum_qos: QoS,
+    /// The most levels (`/`-separated parts) a topic name or filter may have, so one client cannot make matching
+    /// costly for all. A PUBLISH to a deeper topic is not routed (MQTT 5: 0x90 Topic Name invalid), a deeper filter
+    /// is refused in its SUBACK (0x8F; 3.x: 0x80), a deeper will topic refuses the CONNECT. 0: no limit.
+    pub max_topic_levels: usize,
     /// Whether an offline persistent session also queues QoS 0 messages (the standard allows either,
     /// section 3.1.2.4). Off by default: QoS 0 is "at most once", and offline queues are for what was promised.
     pub queue_qos0_offline: bool,
@@ -61,10 +72,21 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether `topic` (a topic name, or the matching part of a filter) has more levels than
+    /// [`Config::max_topic_levels`] allows.
+    pub(crate) fn too_many_levels(&self, topic: &str) -> bool {
+        too_many_levels(self.max_topic_levels, topic)
+    }
+
     /// The IANA port for MQTT over TCP, on every interface.
     pub const DEFAULT_MQTT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 1883);
     /// HTTP on every interface; 8080 rather than 80 so the broker needs no privileges.
     pub const DEFAULT_HTTP_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
+}
+
+/// Whether `topic` has more than `max` levels (0: no limit), without counting past the limit.
+pub(crate) fn too_many_levels(max: usize, topic: &str) -> bool {
+    max > 0 && topic.split('/').nth(max).is_some()
 }
 
 impl Default for Config {
@@ -85,6 +107,9 @@ impl Default for Config {
             max_inflight: 32,
             receive_maximum: 64,
             topic_alias_maximum: 16,
+            maximum_qos: QoS::ExactlyOnce,
+            // Far deeper than any real topic tree, shallow enough that a hostile topic cannot cost much.
+            max_topic_levels: 128,
             queue_qos0_offline: false,
             v3_session_expiry: Duration::from_secs(24 * 60 * 60),
             // One week.
@@ -94,5 +119,29 @@ impl Default for Config {
             // Mosquitto's default.
             sys_interval: Duration::from_secs(10),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_levels_are_counted_by_separators() {
+        let config = Config {
+            max_topic_levels: 3,
+            ..Config::default()
+        };
+        for ok in ["a", "a/b/c", "/b/c", "+/+/#", ""] {
+            assert!(!config.too_many_levels(ok), "{ok:?}");
+        }
+        for deep in ["a/b/c/d", "///", "a/b/c/"] {
+            assert!(config.too_many_levels(deep), "{deep:?}");
+        }
+        let unlimited = Config {
+            max_topic_levels: 0,
+            ..Config::default()
+        };
+        assert!(!unlimited.too_many_levels(&"a/".repeat(10_000)));
     }
 }

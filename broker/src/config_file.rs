@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use roost_codec::MAX_PACKET_SIZE;
+use roost_codec::{MAX_PACKET_SIZE, QoS};
 use serde::Deserialize;
 
 use crate::config::Config;
@@ -65,6 +65,8 @@ struct Limits {
     max_inflight: Option<u16>,
     receive_maximum: Option<u16>,
     topic_alias_maximum: Option<u16>,
+    maximum_qos: Option<u8>,
+    max_topic_levels: Option<usize>,
     max_retained_messages: Option<usize>,
     max_retained_bytes: Option<usize>,
 }
@@ -167,6 +169,12 @@ impl Config {
         if let Some(v) = limits.topic_alias_maximum {
             config.topic_alias_maximum = v;
         }
+        if let Some(v) = limits.maximum_qos {
+            config.maximum_qos = QoS::from_u8(v).ok_or(format!("limits.maximum_qos must be 0, 1 or 2, not {v}"))?;
+        }
+        if let Some(v) = limits.max_topic_levels {
+            config.max_topic_levels = v;
+        }
         at_least_one(
             &mut config.max_retained_messages,
             limits.max_retained_messages,
@@ -256,6 +264,8 @@ mod tests {
             max_inflight = 5
             receive_maximum = 7
             topic_alias_maximum = 0
+            maximum_qos = 1
+            max_topic_levels = 4
             max_retained_messages = 3
             max_retained_bytes = 1000
             [sessions]
@@ -286,6 +296,7 @@ mod tests {
             (10, 4096, 5, 7)
         );
         assert_eq!(config.topic_alias_maximum, 0);
+        assert_eq!((config.maximum_qos, config.max_topic_levels), (QoS::AtLeastOnce, 4));
         assert_eq!((config.max_connections, config.max_keep_alive), (2, 30));
         assert_eq!((config.max_retained_messages, config.max_retained_bytes), (3, 1000));
         assert!(config.queue_qos0_offline);
@@ -311,6 +322,8 @@ mod tests {
         assert!(error.contains("limits.max_packet_size must be between 2"), "{error}");
         let error = Config::from_toml("[limits]\nmax_packet_size = -1\n").unwrap_err();
         assert!(error.starts_with("line 2,"), "{error}");
+        let error = Config::from_toml("[limits]\nmaximum_qos = 3\n").unwrap_err();
+        assert_eq!(error, "limits.maximum_qos must be 0, 1 or 2, not 3");
         let error = Config::from_toml("[timeouts]\nconnect = 0\n").unwrap_err();
         assert_eq!(error, "timeouts.connect must be at least 1 second");
         let error = Config::from_toml("[limits]\nreceive_maximum = 0\n").unwrap_err();

@@ -1,5 +1,6 @@
 //! Whole MQTT packets over a byte stream: buffering, decoding and encoding with roost-codec.
 
+use std::borrow::Cow;
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
@@ -8,7 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use roost_codec::{DecodeError, EncodeError, MAX_PACKET_SIZE, Packet, ProtocolVersion};
+use roost_codec::{DecodeError, EncodeError, MAX_PACKET_SIZE, Packet, Properties, ProtocolVersion};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::sys::Stats;
@@ -36,6 +37,9 @@ pub(crate) struct Connection<S> {
     max_packet_size: u32,
     /// The client's limit on packets we send (MQTT 5 Maximum Packet Size), [MQTT-3.1.2-24].
     peer_max_packet_size: u32,
+    /// The client's Request Problem Information (MQTT 5, default yes): when it is 0, Reason Strings and User
+    /// Properties go only on PUBLISH, CONNACK and DISCONNECT ([MQTT-3.1.2-29]).
+    problem_information: bool,
     /// How packets other than CONNECT are encoded and decoded. Fixed by CONNECT; until then only CONNECT is
     /// expected, and it carries its own version.
     version: ProtocolVersion,
@@ -75,6 +79,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             write_buf: BytesMut::new(),
             max_packet_size,
             peer_max_packet_size: MAX_PACKET_SIZE,
+            problem_information: true,
             write_timeout: None,
             version: ProtocolVersion::V311,
             stats,
@@ -85,6 +90,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub(crate) fn set_version(&mut self, version: ProtocolVersion, peer_max_packet_size: Option<u32>) {
         self.version = version;
         self.peer_max_packet_size = peer_max_packet_size.unwrap_or(MAX_PACKET_SIZE);
+    }
+
+    /// Records the client's Request Problem Information (CONNECT, MQTT 5; absent means yes).
+    pub(crate) fn set_problem_information(&mut self, wanted: bool) {
+        self.problem_information = wanted;
+    }
+
+    /// `packet` as it may go to this client: without its Reason String and User Properties when the client asked
+    /// for no problem information and the packet is not a PUBLISH, CONNACK or DISCONNECT ([MQTT-3.1.2-29]), or
+    /// when they would take it over the client's Maximum Packet Size ([MQTT-3.2.2-19], [MQTT-3.2.2-20],
+    /// [MQTT-3.4.2-2], [MQTT-3.4.2-3] and their twins for PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK and
+    /// DISCONNECT): the packet is still sent, only what explains it is dropped. A PUBLISH is never changed: its
+    /// user properties are the publisher's.
+    fn trimmed<'a>(&self, packet: &'a Packet) -> Cow<'a, Packet> {
+        let Some(properties) = diagnostics(packet) else {
+            return Cow::Borrowed(packet);
+        };
+        let has_some = properties.reason_string.is_some() || !properties.user_properties.is_empty();
+        let unwanted = !self.problem_information && !matches!(packet, Packet::ConnAck(_) | Packet::Disconnect(_));
+        if !has_some || (!unwanted && self.fits(packet)) {
+            return Cow::Borrowed(packet);
+        }
+        let mut packet = packet.clone();
+        if let Some(properties) = diagnostics_mut(&mut packet) {
+            properties.reason_string = None;
+            properties.user_properties.clear();
+        }
+        Cow::Owned(packet)
     }
 
     /// The protocol version in force.
@@ -160,7 +193,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         packet: &Packet,
     ) -> impl Future<Output = Result<(), ConnectionError>> + use<'c, S> {
         self.write_buf.clear();
-        let encoded = packet.encode(self.version, &mut self.write_buf, self.peer_max_packet_size);
+        let encoded = self
+            .trimmed(packet)
+            .encode(self.version, &mut self.write_buf, self.peer_max_packet_size);
         let publish = usize::from(matches!(packet, Packet::Publish(_)));
         async move {
             encoded?;
@@ -175,7 +210,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub(crate) async fn write_packets(&mut self, packets: &[Packet]) -> Result<(), ConnectionError> {
         self.write_buf.clear();
         for packet in packets {
-            packet.encode(self.version, &mut self.write_buf, self.peer_max_packet_size)?;
+            self.trimmed(packet)
+                .encode(self.version, &mut self.write_buf, self.peer_max_packet_size)?;
         }
         let len = self.write_buf.len();
         self.flush_write_buf().await?;
@@ -210,5 +246,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Closes our side (a FIN on TCP, a close frame on WebSocket). Errors are ignored: the connection is over.
     pub(crate) async fn shutdown(&mut self) {
         let _ = self.stream.shutdown().await;
+    }
+}
+
+/// The properties of a packet the server sends that may carry a Reason String and User Properties to explain
+/// itself; `None` for PUBLISH (whose properties are the message's) and packets without properties.
+fn diagnostics(packet: &Packet) -> Option<&Properties> {
+    match packet {
+        Packet::ConnAck(p) => Some(&p.properties),
+        Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => Some(&p.properties),
+        Packet::SubAck(p) => Some(&p.properties),
+        Packet::UnsubAck(p) => Some(&p.properties),
+        Packet::Disconnect(p) => Some(&p.properties),
+        Packet::Auth(p) => Some(&p.properties),
+        _ => None,
+    }
+}
+
+/// [`diagnostics`], to change.
+fn diagnostics_mut(packet: &mut Packet) -> Option<&mut Properties> {
+    match packet {
+        Packet::ConnAck(p) => Some(&mut p.properties),
+        Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => Some(&mut p.properties),
+        Packet::SubAck(p) => Some(&mut p.properties),
+        Packet::UnsubAck(p) => Some(&mut p.properties),
+        Packet::Disconnect(p) => Some(&mut p.properties),
+        Packet::Auth(p) => Some(&mut p.properties),
+        _ => None,
     }
 }

@@ -10,11 +10,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
-use roost_codec::{ConnAck, Connect, DecodeError, Disconnect, Packet, ProtocolVersion, ReasonCode, TopicName, Will};
+use roost_codec::{
+    ConnAck, Connect, DecodeError, Disconnect, Packet, ProtocolVersion, QoS, ReasonCode, TopicName, Will,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::Broker;
+use crate::config::Config;
 use crate::connection::{Connection, ConnectionError};
 use crate::message::Message;
 use crate::session::{Attached, Mailbox};
@@ -55,7 +58,7 @@ struct Client {
     /// The will message and its delay, until a normal DISCONNECT discards it ([MQTT-3.1.2-10]). Boxed: most
     /// clients have none, and those bytes would be in every connection's task state.
     will: Option<Box<Will>>,
-    /// The Session Expiry Interval asked for in CONNECT: DISCONNECT may not raise it from 0 ([MQTT-3.14.2-2]).
+    /// The Session Expiry Interval asked for in CONNECT: DISCONNECT may not raise it from 0 (section 3.14.2.2.2, a rule without an id).
     connect_expiry: u32,
     /// How many QoS 1/2 messages we may have unacknowledged: the client's Receive Maximum, capped by config.
     inflight_limit: usize,
@@ -161,7 +164,12 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         Err(ConnectionError::Decode(error @ DecodeError::UnsupportedProtocolLevel(_))) => {
             tracing::info!(connection = id, peer = %peer.addr, %error, "refused: unsupported protocol level");
             conn.set_version(ProtocolVersion::V311, None);
-            refuse(conn, ReasonCode::UnsupportedProtocolVersion).await?;
+            refuse(
+                conn,
+                ReasonCode::UnsupportedProtocolVersion,
+                "unsupported protocol level",
+            )
+            .await?;
             return Err(error.into());
         }
         other => other?,
@@ -176,17 +184,30 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     };
     let peer_max = connect.properties.maximum_packet_size.map(NonZeroU32::get);
     conn.set_version(connect.protocol, peer_max);
+    conn.set_problem_information(connect.properties.request_problem_information != Some(false));
     if let Some(method) = &connect.properties.authentication_method {
         // Roost has no enhanced authentication methods yet: refuse and close ([MQTT-4.12.0-1]).
         tracing::info!(connection = id, peer = %peer.addr, %method, "refused: unsupported authentication method");
-        return refuse(conn, ReasonCode::BadAuthenticationMethod).await.map(|()| None);
+        let why = "no authentication method is supported";
+        return refuse(conn, ReasonCode::BadAuthenticationMethod, why)
+            .await
+            .map(|()| None);
     }
 
     let Some((client_id, mut connack)) = accept(&connect, id, broker) else {
         tracing::info!(connection = id, peer = %peer.addr, protocol = %connect.protocol, "refused: empty client identifier");
-        return refuse(conn, ReasonCode::ClientIdentifierNotValid).await.map(|()| None);
+        let why = "an empty client identifier needs a clean session";
+        return refuse(conn, ReasonCode::ClientIdentifierNotValid, why)
+            .await
+            .map(|()| None);
     };
     tracing::Span::current().record("client_id", &*client_id);
+    if let Some(will) = &connect.will
+        && let Some((reason, why)) = will_refusal(will, &broker.config)
+    {
+        tracing::info!(connection = id, peer = %peer.addr, client_id = &*client_id, %reason, "refused: {why}");
+        return refuse(conn, reason, why).await.map(|()| None);
+    }
     let Some(keep_alive) = keep_alive(&connect, broker, &mut connack) else {
         tracing::info!(
             connection = id,
@@ -196,10 +217,18 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             "refused: keep alive above max_keep_alive"
         );
         // MQTT 3.x has no Server Keep Alive to lower it with; Mosquitto answers "identifier rejected" here too.
-        return refuse(conn, ReasonCode::ClientIdentifierNotValid).await.map(|()| None);
+        return refuse(conn, ReasonCode::ClientIdentifierNotValid, "keep alive too long")
+            .await
+            .map(|()| None);
     };
-    // Counted here, uncounted in `finish`, which every path from here on reaches.
-    if !broker.stats.try_client_connected(broker.config.max_connections) {
+    // Counted here, uncounted in `finish`, which every path from here on reaches. A CONNECT for a client id
+    // that is connected takes that connection over ([MQTT-3.1.4-2] 3.1.1, [MQTT-3.1.4-3] 5.0): it does not add
+    // a client, so `max_connections` does not refuse it.
+    let takeover = broker.router().is_attached(&client_id);
+    if !broker
+        .stats
+        .try_client_connected(broker.config.max_connections, takeover)
+    {
         tracing::warn!(
             connection = id,
             peer = %peer.addr,
@@ -207,7 +236,9 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             limit = broker.config.max_connections,
             "refused: max_connections reached"
         );
-        return refuse(conn, ReasonCode::ServerBusy).await.map(|()| None);
+        return refuse(conn, ReasonCode::ServerBusy, "too many clients connected")
+            .await
+            .map(|()| None);
     }
     let expiry = session_expiry(&connect, broker, &mut connack);
     let client_receive_max = connect.properties.receive_maximum.map_or(u16::MAX, NonZeroU16::get);
@@ -275,8 +306,25 @@ fn accept(connect: &Connect, id: u64, broker: &Broker) -> Option<(ByteString, Co
         properties.receive_maximum = NonZeroU16::new(config.receive_maximum.max(1)).filter(|max| max.get() != u16::MAX);
         properties.maximum_packet_size = NonZeroU32::new(config.max_packet_size);
         properties.topic_alias_maximum = Some(config.topic_alias_maximum).filter(|max| *max > 0);
+        // [MQTT-3.2.2-9] below QoS 2 the client must be told; absent means 2.
+        properties.maximum_qos = Some(config.maximum_qos).filter(|max| *max < QoS::ExactlyOnce);
     }
     Some((client_id, connack))
+}
+
+/// Why a will cannot be accepted, if it cannot: a Will QoS above our maximum ([MQTT-3.2.2-12]: CONNACK 0x9B,
+/// then close), a will topic deeper than `max_topic_levels`, or a payload that is not UTF-8 although its Payload
+/// Format Indicator says it is (section 3.1.3.2.3: the server may refuse it with 0x99).
+fn will_refusal(will: &Will, config: &Config) -> Option<(ReasonCode, &'static str)> {
+    if will.qos > config.maximum_qos {
+        Some((ReasonCode::QoSNotSupported, "will QoS above the server's maximum"))
+    } else if config.too_many_levels(will.topic.as_str()) {
+        Some((ReasonCode::TopicNameInvalid, "will topic has too many levels"))
+    } else if will.properties.payload_format_indicator == Some(true) && std::str::from_utf8(&will.payload).is_err() {
+        Some((ReasonCode::PayloadFormatInvalid, "will payload is not UTF-8"))
+    } else {
+        None
+    }
 }
 
 /// The keep alive the connection runs with: the client's, or for MQTT 5 `max_keep_alive` when the client asked
@@ -414,12 +462,17 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
             }
             Event::Malformed(error) => {
                 // Protocol violations: MQTT 5 is told why, 3.x is closed ([MQTT-4.13.1-1]).
-                disconnect(conn, error.reason_code()).await?;
+                disconnect(conn, error.reason_code(), &error.to_string()).await?;
                 return Err(error.into());
             }
             Event::Wake => {}
             Event::TimedOut => {
-                disconnect(conn, ReasonCode::KeepAliveTimeout).await?;
+                disconnect(
+                    conn,
+                    ReasonCode::KeepAliveTimeout,
+                    "nothing received for 1.5 times the keep alive",
+                )
+                .await?;
                 return Ok(End::Abnormal);
             }
             Event::TakenOver => {
@@ -427,11 +480,17 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
                     client_id = &*client.id,
                     "[MQTT-3.1.4-3] session taken over by a new connection"
                 );
-                disconnect(conn, ReasonCode::SessionTakenOver).await?;
+                let why = "another connection took over this client identifier";
+                disconnect(conn, ReasonCode::SessionTakenOver, why).await?;
                 return Ok(End::Abnormal);
             }
             Event::Shutdown => {
-                disconnect(conn, ReasonCode::ServerShuttingDown).await?;
+                disconnect(
+                    conn,
+                    ReasonCode::ServerShuttingDown,
+                    "the broker is stopping; try again later",
+                )
+                .await?;
                 return Ok(End::Abnormal);
             }
         }
@@ -471,21 +530,29 @@ async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
 async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Connection<S>,
     reason: ReasonCode,
+    why: &str,
 ) -> Result<(), ConnectionError> {
+    let mut connack = ConnAck::new(false, reason);
+    // MQTT 5 only (3.x encodes no properties): a few words for people reading the client's logs.
+    connack.properties.reason_string = Some(why.into());
     // Built in a block so the packet is not kept in this future's state while the write waits.
-    { conn.write_packet(&Packet::ConnAck(ConnAck::new(false, reason))) }.await
+    { conn.write_packet(&Packet::ConnAck(connack)) }.await
 }
 
 /// Tells an MQTT 5 client why the connection ends ([MQTT-4.13.2-1]); MQTT 3.x has no server DISCONNECT, the
 /// connection is simply closed.
+/// `why` goes in its Reason String, in words for a person reading the client's logs.
 async fn disconnect<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Connection<S>,
     reason: ReasonCode,
+    why: &str,
 ) -> Result<(), ConnectionError> {
-    tracing::debug!(%reason, "disconnecting");
+    tracing::debug!(%reason, why, "disconnecting");
     if conn.version().is_v5() {
+        let mut packet = Disconnect::new(reason);
+        packet.properties.reason_string = Some(why.into());
         // Built in a block so the packet is not kept in the session loop's state (see `write_packet`).
-        { conn.write_packet(&Packet::Disconnect(Disconnect::new(reason))) }.await?;
+        { conn.write_packet(&Packet::Disconnect(packet)) }.await?;
     }
     Ok(())
 }

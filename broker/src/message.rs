@@ -75,19 +75,30 @@ pub(crate) struct Outgoing {
 }
 
 impl Outgoing {
-    /// The PUBLISH to send, with `packet_id` when QoS > 0, or `None` when the message has expired.
-    pub(crate) fn to_publish(
-        &self,
-        packet_id: Option<roost_codec::PacketId>,
-        dup: bool,
-        now: Instant,
-    ) -> Option<Publish> {
+    /// The PUBLISH to send first, with `packet_id` when QoS > 0, or `None` when the message has expired: onward
+    /// delivery has not started, so the copy is dropped ([MQTT-3.3.2-5]).
+    pub(crate) fn to_publish(&self, packet_id: Option<roost_codec::PacketId>, now: Instant) -> Option<Publish> {
+        if self.message.is_expired(now) {
+            return None;
+        }
+        Some(self.publish(packet_id, false, now))
+    }
+
+    /// The PUBLISH to send again, with DUP, on resume ([MQTT-4.4.0-1]). Sent even when the message has expired
+    /// meanwhile: its delivery started with the first send ([MQTT-3.3.2-5] drops only copies not yet sent), and
+    /// a QoS 2 sender must not apply expiry once the PUBLISH is out ([MQTT-4.3.3-7]).
+    pub(crate) fn to_resend(&self, packet_id: roost_codec::PacketId, now: Instant) -> Publish {
+        self.publish(Some(packet_id), true, now)
+    }
+
+    fn publish(&self, packet_id: Option<roost_codec::PacketId>, dup: bool, now: Instant) -> Publish {
         let message = &self.message;
         let mut properties = message.properties.clone();
         if let Some(at) = message.expires_at {
-            let left = at.checked_duration_since(now).filter(|left| !left.is_zero())?;
-            // [MQTT-3.3.2-6] the interval forwarded is what is left of it, rounded up so it never reads 0.
-            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            let left = at.saturating_duration_since(now);
+            // [MQTT-3.3.2-6] the interval forwarded is what is left of it, rounded up so it never reads 0 (a
+            // resent message past its expiry says 1).
+            let secs = (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1);
             properties.message_expiry_interval = Some(u32::try_from(secs).unwrap_or(u32::MAX));
         }
         properties.subscription_identifiers.clone_from(&self.subscription_ids);
@@ -95,14 +106,14 @@ impl Outgoing {
             Some(id) => QoSPid::new(self.qos, id),
             None => QoSPid::AtMostOnce,
         };
-        Some(Publish {
+        Publish {
             dup: dup && qos_pid.packet_id().is_some(),
             qos_pid,
             retain: self.retain,
             topic: message.topic.clone(),
             properties,
             payload: message.payload.clone(),
-        })
+        }
     }
 }
 
@@ -129,23 +140,31 @@ mod tests {
         // [MQTT-3.3.2-5], [MQTT-3.3.2-6]
         let now = Instant::now();
         let outgoing = expiring(now, 10);
-        let later = outgoing
-            .to_publish(None, false, now + Duration::from_millis(3500))
-            .unwrap();
+        let later = outgoing.to_publish(None, now + Duration::from_millis(3500)).unwrap();
         assert_eq!(later.properties.message_expiry_interval, Some(7));
         assert_eq!(later.properties.topic_alias, None, "aliases are per connection");
         assert_eq!(later.properties.subscription_identifiers, [NonZeroU32::new(7).unwrap()]);
-        assert!(
-            outgoing
-                .to_publish(None, false, now + Duration::from_secs(10))
-                .is_none()
-        );
+        assert!(outgoing.to_publish(None, now + Duration::from_secs(10)).is_none());
         assert!(outgoing.message.is_expired(now + Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn a_resent_message_is_sent_even_after_its_expiry() {
+        // [MQTT-4.3.3-7], [MQTT-3.3.2-5]: delivery started with the first send.
+        let now = Instant::now();
+        let mut outgoing = expiring(now, 10);
+        outgoing.qos = QoS::ExactlyOnce;
+        let id = roost_codec::PacketId::new(4).unwrap();
+        let early = outgoing.to_resend(id, now + Duration::from_millis(2500));
+        assert_eq!((early.dup, early.properties.message_expiry_interval), (true, Some(8)));
+        let late = outgoing.to_resend(id, now + Duration::from_secs(60));
+        assert_eq!((late.dup, late.properties.message_expiry_interval), (true, Some(1)));
+        assert_eq!(late.qos_pid.packet_id(), Some(id));
     }
 
     #[test]
     fn dup_is_never_set_at_qos0() {
         let outgoing = expiring(Instant::now(), 100);
-        assert!(!outgoing.to_publish(None, true, Instant::now()).unwrap().dup);
+        assert!(!outgoing.publish(None, true, Instant::now()).dup);
     }
 }

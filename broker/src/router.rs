@@ -10,9 +10,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytestring::ByteString;
-use roost_codec::{Ack, Packet, PacketId, ProtocolVersion, QoS, ReasonCode, RetainHandling, Subscribe, Unsubscribe};
+use roost_codec::{
+    Ack, Packet, PacketId, ProtocolVersion, QoS, ReasonCode, RetainHandling, Subscribe, SubscriptionOptions,
+    Unsubscribe,
+};
 
-use crate::config::Config;
+use crate::config::{Config, too_many_levels};
 use crate::message::{Message, Outgoing};
 use crate::retained::RetainedStore;
 use crate::session::{Attached, InFlight, InFlightState, Session, Subscription};
@@ -32,6 +35,10 @@ pub(crate) struct Router {
     max_queued: (usize, usize),
     /// `Config::queue_qos0_offline`.
     queue_qos0_offline: bool,
+    /// `Config::maximum_qos`: no subscription is granted more.
+    maximum_qos: QoS,
+    /// `Config::max_topic_levels`: deeper filters are refused.
+    max_topic_levels: usize,
 }
 
 /// How a client's CONNECT found its session.
@@ -48,7 +55,7 @@ pub(crate) struct Connected {
 pub(crate) enum Inbound {
     /// Routed to this many sessions.
     Routed(usize),
-    /// Its packet id awaits PUBREL: already routed once, not routed again ([MQTT-4.3.3-9]).
+    /// Its packet id awaits PUBREL: already routed once, not routed again ([MQTT-4.3.3-10]).
     Duplicate,
     /// More QoS 2 messages await PUBREL than our Receive Maximum allows ([MQTT-3.3.4-7]).
     ReceiveMaximumExceeded,
@@ -63,6 +70,8 @@ impl Router {
             retained: RetainedStore::new(config.max_retained_messages, config.max_retained_bytes),
             max_queued: (config.max_queued_messages, config.max_queued_bytes),
             queue_qos0_offline: config.queue_qos0_offline,
+            maximum_qos: config.maximum_qos,
+            max_topic_levels: config.max_topic_levels,
         }
     }
 
@@ -100,6 +109,11 @@ impl Router {
             session_present,
             took_over,
         }
+    }
+
+    /// Whether a connection is attached to `client_id`'s session, so that a CONNECT with this id takes it over.
+    pub(crate) fn is_attached(&self, client_id: &ByteString) -> bool {
+        self.sessions.get(client_id).is_some_and(|s| s.attached.is_some())
     }
 
     /// Detaches `connection_id` from its session, if it is still the one attached. A session with expiry interval
@@ -231,7 +245,7 @@ impl Router {
         delivered
     }
 
-    /// Routes an inbound QoS 2 message unless its packet id already awaits PUBREL ([MQTT-4.3.3-9]).
+    /// Routes an inbound QoS 2 message unless its packet id already awaits PUBREL ([MQTT-4.3.3-10]).
     pub(crate) fn publish_exactly_once(
         &mut self,
         client_id: &ByteString,
@@ -268,7 +282,23 @@ impl Router {
         let id = subscribe.properties.subscription_identifiers.first().copied();
         let mut reasons = Vec::with_capacity(subscribe.filters.len());
         for (filter, options) in &subscribe.filters {
-            // The broker supports QoS 2, so the granted QoS is the requested one ([MQTT-3.9.3-2] otherwise lower).
+            // [MQTT-3.8.4-6], [MQTT-3.9.3-1]: an invalid filter gets a failure of its own (0x8F; MQTT 3.x SUBACK
+            // says 0x80) and the other filters are served as if each came in a SUBSCRIBE of its own
+            // ([MQTT-3.8.4-5]).
+            let Ok(filter) = filter else {
+                reasons.push(ReasonCode::TopicFilterInvalid);
+                continue;
+            };
+            if too_many_levels(self.max_topic_levels, filter.matching_part()) {
+                reasons.push(ReasonCode::TopicFilterInvalid);
+                continue;
+            }
+            // Granted: the QoS asked for, at most our maximum ([MQTT-3.2.2-10] a SUBSCRIBE asking for more is
+            // still accepted; 3.1.1 [MQTT-3.8.4-6] the server may grant less). Deliveries use the granted QoS.
+            let options = &SubscriptionOptions {
+                qos: options.qos.min(self.maximum_qos),
+                ..*options
+            };
             let subscription = Subscription { options: *options, id };
             let existed = session.subscriptions.insert(filter.clone(), subscription).is_some();
             self.index.subscribe(client_id, filter, subscription);
@@ -309,6 +339,10 @@ impl Router {
             .filters
             .iter()
             .map(|filter| {
+                // [MQTT-3.11.3-1]: an invalid filter is answered 0x8F on its own (MQTT 3.x UNSUBACK has no codes).
+                let Ok(filter) = filter else {
+                    return ReasonCode::TopicFilterInvalid;
+                };
                 self.index.unsubscribe(client_id, filter);
                 if session.subscriptions.remove(filter).is_some() {
                     ReasonCode::Success
@@ -320,7 +354,7 @@ impl Router {
     }
 
     /// On resume: every unacknowledged PUBLISH again with DUP set, and every unanswered PUBREL, in their original
-    /// order ([MQTT-4.4.0-1]). Expired messages are dropped instead ([MQTT-3.3.2-5]).
+    /// order ([MQTT-4.4.0-1]). A PUBLISH is resent even if it expired meanwhile ([MQTT-4.3.3-7]).
     pub(crate) fn resend(&mut self, client_id: &ByteString, connection_id: u64, now: Instant) -> Vec<Packet> {
         let Some(session) = self
             .sessions
@@ -330,19 +364,12 @@ impl Router {
             return Vec::new();
         };
         let mut packets = Vec::new();
-        session.inflight.retain(|inflight| match &inflight.state {
-            InFlightState::Published(outgoing) => match outgoing.to_publish(Some(inflight.packet_id), true, now) {
-                Some(publish) => {
-                    packets.push(Packet::Publish(publish));
-                    true
-                }
-                None => false,
-            },
-            InFlightState::Released => {
-                packets.push(Packet::PubRel(Ack::new(inflight.packet_id)));
-                true
-            }
-        });
+        for inflight in &session.inflight {
+            packets.push(match &inflight.state {
+                InFlightState::Published(outgoing) => Packet::Publish(outgoing.to_resend(inflight.packet_id, now)),
+                InFlightState::Released => Packet::PubRel(Ack::new(inflight.packet_id)),
+            });
+        }
         packets
     }
 
@@ -381,7 +408,7 @@ impl Router {
                 };
                 Some(id)
             };
-            let Some(publish) = outgoing.to_publish(packet_id, false, now) else {
+            let Some(publish) = outgoing.to_publish(packet_id, now) else {
                 tracing::trace!(topic = %outgoing.message.topic, "message expired in the queue");
                 continue;
             };
@@ -422,10 +449,14 @@ impl Router {
                         Some(Packet::PubRel(Ack::new(ack.packet_id)))
                     }
                     // Unknown id: answer anyway so the client can finish; MQTT 5 says it was not found.
-                    None => Some(Packet::PubRel(Ack {
-                        reason_code: ReasonCode::PacketIdentifierNotFound,
-                        ..Ack::new(ack.packet_id)
-                    })),
+                    None => {
+                        let mut pubrel = Ack {
+                            reason_code: ReasonCode::PacketIdentifierNotFound,
+                            ..Ack::new(ack.packet_id)
+                        };
+                        pubrel.properties.reason_string = Some("unknown packet identifier".into());
+                        Some(Packet::PubRel(pubrel))
+                    }
                 }
             }
             _ => None,
@@ -458,7 +489,7 @@ mod tests {
         let subscribe = Subscribe {
             packet_id: PacketId::new(1).unwrap(),
             properties: Default::default(),
-            filters: vec![(filter.try_into().unwrap(), SubscriptionOptions::qos(qos))],
+            filters: vec![(Ok(filter.try_into().unwrap()), SubscriptionOptions::qos(qos))],
         };
         router.subscribe(client, &subscribe, Instant::now());
     }
@@ -509,5 +540,43 @@ mod tests {
         assert_eq!((packets.len(), more), (1, false));
         // Connection 1 no longer owns the session.
         assert!(router.outgoing(&id, 1, 10, 10, Instant::now(), |_| true).is_none());
+    }
+
+    /// A QoS 2 message to `t` with a Message Expiry Interval of `secs`, received at `now`.
+    fn expiring(secs: u32, now: Instant) -> Arc<Message> {
+        let mut publish = Publish::new(TopicName::new("t").unwrap(), "x");
+        publish.properties.message_expiry_interval = Some(secs);
+        let topic = publish.topic.clone();
+        let mut message = Message::from_publish(publish, topic, "pub".into(), now);
+        message.qos = QoS::ExactlyOnce;
+        Arc::new(message)
+    }
+
+    #[test]
+    fn in_flight_messages_are_resent_after_they_expire_but_unsent_ones_are_dropped() {
+        // [MQTT-4.3.3-7] no expiry once a QoS 2 PUBLISH is sent; [MQTT-3.3.2-5] a copy not yet sent is dropped.
+        let (t0, later) = (Instant::now(), Instant::now() + std::time::Duration::from_secs(60));
+        let mut router = Router::new(&Config::default());
+        let id = ByteString::from("c");
+        router.connect(&id, ProtocolVersion::V5, false, 600, attach(1));
+        subscribe(&mut router, &id, "t", QoS::ExactlyOnce);
+        router.publish(expiring(5, t0));
+        let (sent, _) = router.outgoing(&id, 1, 1, 10, t0, |_| true).unwrap();
+        assert_eq!(sent.len(), 1);
+        // The second one waits behind the in-flight window of 1, and expires there.
+        router.publish(expiring(5, t0));
+        router.disconnect(&id, 1);
+        router.connect(&id, ProtocolVersion::V5, false, 600, attach(2));
+        let resent = router.resend(&id, 2, later);
+        let [Packet::Publish(publish)] = &resent[..] else {
+            panic!("expected the in-flight PUBLISH again, got {resent:?}");
+        };
+        assert!(publish.dup);
+        assert_eq!(publish.properties.message_expiry_interval, Some(1));
+        // PUBREC, PUBREL: the exchange goes on. The expired queued copy is never sent.
+        let pubrec = Packet::PubRec(Ack::new(publish.qos_pid.packet_id().unwrap()));
+        assert!(matches!(router.acknowledge(&id, &pubrec), Some(Packet::PubRel(_))));
+        let (sent, more) = router.outgoing(&id, 2, 10, 10, later, |_| true).unwrap();
+        assert_eq!((sent.len(), more), (0, false));
     }
 }

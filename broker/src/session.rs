@@ -184,7 +184,7 @@ pub(crate) struct Session {
     /// The packet id tried next for an outbound message.
     next_packet_id: PacketId,
     /// Inbound QoS 2 packet ids whose PUBLISH was routed and whose PUBREL has not arrived: a repeated PUBLISH
-    /// with one of these ids is acknowledged but not routed again (exactly once, [MQTT-4.3.3-9]).
+    /// with one of these ids is acknowledged but not routed again (exactly once, [MQTT-4.3.3-10]).
     pub(crate) inbound_qos2: HashSet<PacketId>,
     /// The connection serving the session, `None` while offline.
     pub(crate) attached: Option<Attached>,

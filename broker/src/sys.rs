@@ -68,12 +68,14 @@ impl Stats {
     }
 
     /// A client was accepted and is about to attach to its session: counts it, unless `limit` (0: none) clients
-    /// are connected already, in which case nothing is counted and `false` says to refuse it.
-    pub(crate) fn try_client_connected(&self, limit: u64) -> bool {
+    /// are connected already, in which case nothing is counted and `false` says to refuse it. A `takeover`
+    /// replaces a connected client rather than adding one, so the limit does not apply: it is counted at once
+    /// and the connection it replaces uncounts itself as it closes.
+    pub(crate) fn try_client_connected(&self, limit: u64, takeover: bool) -> bool {
         let counted = self
             .clients_connected
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
-                (limit == 0 || now < limit).then_some(now + 1)
+                (limit == 0 || now < limit || takeover).then_some(now + 1)
             });
         match counted {
             Ok(before) => {
@@ -283,12 +285,25 @@ mod tests {
     #[test]
     fn connected_maximum_is_a_high_water_mark() {
         let stats = Stats::default();
-        assert!(stats.try_client_connected(0));
-        assert!(stats.try_client_connected(0));
+        assert!(stats.try_client_connected(0, false));
+        assert!(stats.try_client_connected(0, false));
         stats.client_disconnected();
-        assert!(stats.try_client_connected(0));
+        assert!(stats.try_client_connected(0, false));
         assert_eq!(stats.clients_connected.load(Ordering::Relaxed), 2);
         assert_eq!(stats.clients_maximum.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn the_limit_refuses_new_clients_but_not_takeovers() {
+        let stats = Stats::default();
+        assert!(stats.try_client_connected(1, false));
+        assert!(!stats.try_client_connected(1, false), "a second client is refused");
+        assert_eq!(stats.clients_connected.load(Ordering::Relaxed), 1);
+        // [MQTT-3.1.4-3] a takeover is counted; the connection it replaces uncounts itself as it closes.
+        assert!(stats.try_client_connected(1, true));
+        stats.client_disconnected();
+        assert_eq!(stats.clients_connected.load(Ordering::Relaxed), 1);
+        assert!(!stats.try_client_connected(1, false));
     }
 
     #[test]

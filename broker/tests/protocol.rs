@@ -70,7 +70,8 @@ async fn session_expiry_above_our_maximum_is_lowered_and_connack_says_so() {
 
 #[tokio::test]
 async fn disconnect_may_not_set_an_expiry_when_connect_had_none() {
-    // [MQTT-3.14.2-2]
+    // Section 3.14.2.2.2 (a rule without an id): a DISCONNECT may not set a Session Expiry Interval when
+    // CONNECT set 0; a protocol error. ([MQTT-3.14.2-2] is about the server never sending one.)
     let broker = TestBroker::start().await;
     let mut client = RawClient::clean(&broker, V5, "c").await;
     let mut disconnect = roost_codec::Disconnect::new(ReasonCode::Success);
@@ -109,6 +110,16 @@ async fn max_connections_refuses_with_server_busy_until_a_client_leaves() {
     assert_eq!(refused.expect_close().await, None);
     // MQTT 3.1.1 says the same with return code 3, Server unavailable.
     let (mut refused, connack) = RawClient::connect(&broker, connect_packet(V311, "third")).await;
+    assert_eq!(connack.reason_code, ReasonCode::ServerUnavailable);
+    assert_eq!(refused.expect_close().await, None);
+    // A takeover of a connected client id replaces a client rather than adding one: accepted at the limit
+    // ([MQTT-3.1.4-3]; 3.1.1 [MQTT-3.1.4-2]), and the old connection is told why and closed.
+    let (mut first_again, connack) = RawClient::connect(&broker, connect_packet(V5, "first")).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    assert_eq!(first.expect_close().await, Some(ReasonCode::SessionTakenOver));
+    let first = &mut first_again;
+    // Still one client: another id is still refused.
+    let (mut refused, connack) = RawClient::connect(&broker, connect_packet(V311, "fourth")).await;
     assert_eq!(connack.reason_code, ReasonCode::ServerUnavailable);
     assert_eq!(refused.expect_close().await, None);
     // Once the first client leaves, there is room again.

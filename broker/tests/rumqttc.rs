@@ -114,3 +114,63 @@ async fn rumqttc_v311_persistent_session_gets_what_was_published_while_away() {
     assert_eq!(&publish.payload[..], b"while away");
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn rumqttc_subscribing_to_a_share_without_a_filter_is_refused_alone() {
+    // [MQTT-4.8.2-2]: `$share/g` lacks the `/` and filter after the share name. rumqttc does not check share
+    // syntax, so it sends it beside a good filter: that filter alone is refused ([MQTT-3.8.4-6], [MQTT-3.9.3-1];
+    // 5.0 0x8F with a Reason String, 3.1.1 0x80) and the good one is granted and delivers.
+    use rumqttc::v5::mqttbytes::v5::{Filter, Packet as P5, SubscribeReasonCode as R5};
+    use rumqttc::{Packet as P4, QoS as Q4, SubscribeFilter, SubscribeReasonCode as R4};
+    let broker = TestBroker::start().await;
+    let (host, port) = (broker.mqtt.ip().to_string(), broker.mqtt.port());
+
+    let options = rumqttc::v5::MqttOptions::new("rumq-share5", host.clone(), port);
+    let (client5, mut events5) = rumqttc::v5::AsyncClient::new(options, 10);
+    let q1 = rumqttc::v5::mqttbytes::QoS::AtLeastOnce;
+    client5
+        .subscribe_many(vec![Filter::new("$share/g", q1), Filter::new("rq/ok", q1)])
+        .await
+        .unwrap();
+    let suback = next_v5(&mut events5, |p| match p {
+        P5::SubAck(ack) => Some(ack),
+        _ => None,
+    })
+    .await;
+    assert_eq!(suback.return_codes, [R5::TopicFilterInvalid, R5::Success(q1)]);
+    let why = suback.properties.and_then(|p| p.reason_string);
+    assert_eq!(why.as_deref(), Some("invalid topic filter"));
+
+    let options = rumqttc::MqttOptions::new("rumq-share3", host, port);
+    let (client3, mut events3) = rumqttc::AsyncClient::new(options, 10);
+    client3
+        .subscribe_many(vec![
+            SubscribeFilter::new("$share/g".into(), Q4::AtLeastOnce),
+            SubscribeFilter::new("rq/ok".into(), Q4::AtLeastOnce),
+        ])
+        .await
+        .unwrap();
+    let suback = next_v4(&mut events3, |p| match p {
+        P4::SubAck(ack) => Some(ack),
+        _ => None,
+    })
+    .await;
+    assert_eq!(suback.return_codes, [R4::Failure, R4::Success(Q4::AtLeastOnce)]);
+
+    let mut publisher = RawClient::clean(&broker, roost_codec::ProtocolVersion::V5, "pub").await;
+    publisher
+        .publish(publish("rq/ok", roost_codec::QoS::AtLeastOnce, b"served"))
+        .await;
+    let got5 = next_v5(&mut events5, |p| match p {
+        P5::Publish(publish) => Some(publish),
+        _ => None,
+    })
+    .await;
+    let got3 = next_v4(&mut events3, |p| match p {
+        P4::Publish(publish) => Some(publish),
+        _ => None,
+    })
+    .await;
+    assert_eq!((&got5.payload[..], &got3.payload[..]), (&b"served"[..], &b"served"[..]));
+    broker.stop().await;
+}

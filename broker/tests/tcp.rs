@@ -101,6 +101,10 @@ async fn shutdown_tells_v5_clients_why() {
         panic!("expected DISCONNECT");
     };
     assert_eq!(disconnect.reason_code, ReasonCode::ServerShuttingDown);
+    assert_eq!(
+        disconnect.properties.reason_string.as_deref(),
+        Some("the broker is stopping; try again later")
+    );
     assert_closed(&mut stream).await;
 }
 
@@ -144,8 +148,18 @@ async fn unknown_authentication_method_is_refused_with_0x8c_then_close() {
     connect_with_method.extend_from_slice(&[0x00, 0x01, b'c']);
     assert_eq!(connect_with_method.len(), 2 + 0x1C);
     stream.write_all(&connect_with_method).await.unwrap();
-    // CONNACK: no session, 0x8C, no properties.
-    assert_eq!(read_n(&mut stream, 5).await, [0x20, 0x03, 0x00, 0x8C, 0x00]);
+    // CONNACK: no session, 0x8C, and in words why.
+    match read_packet(&mut stream, roost_codec::ProtocolVersion::V5).await {
+        roost_codec::Packet::ConnAck(connack) => {
+            assert_eq!(connack.reason_code, roost_codec::ReasonCode::BadAuthenticationMethod);
+            assert!(!connack.session_present);
+            assert_eq!(
+                connack.properties.reason_string.as_deref(),
+                Some("no authentication method is supported")
+            );
+        }
+        other => panic!("expected CONNACK, got {other:?}"),
+    }
     assert_closed(&mut stream).await;
     broker.stop().await;
 }

@@ -81,7 +81,7 @@ mod native {
                     retain_handling: RetainHandling::SendIfNew,
                     ..SubscriptionOptions::default()
                 };
-                (TopicFilter::new(filter).unwrap(), options)
+                (Ok(TopicFilter::new(filter).unwrap()), options)
             })
             .collect();
         Packet::Subscribe(Subscribe {

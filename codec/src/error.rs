@@ -208,4 +208,7 @@ pub enum EncodeError {
     /// An empty topic name on a PUBLISH without a topic alias ([MQTT-4.7.3-1]).
     #[error("empty topic name without a topic alias")]
     EmptyTopicName,
+    /// SUBSCRIBE or UNSUBSCRIBE with a filter that is not a valid topic filter (only decoding keeps those).
+    #[error("invalid topic filter")]
+    InvalidTopicFilter,
 }

@@ -29,5 +29,5 @@ pub use packet::{
 };
 pub use properties::{Properties, id as property_id};
 pub use reason::ReasonCode;
-pub use topic::{SharedFilter, TopicFilter, TopicName, matches};
+pub use topic::{InvalidFilter, SharedFilter, TopicFilter, TopicName, matches};
 pub use types::{PacketId, ProtocolVersion, QoS, RetainHandling, SubscriptionOptions};

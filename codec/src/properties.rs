@@ -795,6 +795,32 @@ mod tests {
     }
 
     #[test]
+    fn both_strings_of_a_user_property_must_be_well_formed_mqtt_1_5_7_1() {
+        // [MQTT-1.5.7-1]: name and value are each a UTF-8 Encoded String: ill-formed UTF-8 or U+0000 in either
+        // is malformed (0x81).
+        let cases: [(&[u8], DecodeError); 4] = [
+            (&[0x26, 0x00, 0x01, 0xFF, 0x00, 0x01, b'v'], DecodeError::InvalidUtf8),
+            (
+                &[0x26, 0x00, 0x01, b'k', 0x00, 0x02, 0xC3, 0x28],
+                DecodeError::InvalidUtf8,
+            ),
+            (&[0x26, 0x00, 0x01, 0x00, 0x00, 0x01, b'v'], DecodeError::NullCharacter),
+            (&[0x26, 0x00, 0x01, b'k', 0x00, 0x01, 0x00], DecodeError::NullCharacter),
+        ];
+        for (content, error) in cases {
+            for ctx in CONTEXTS {
+                assert_eq!(
+                    decode(ctx, &block(content)),
+                    Err(error),
+                    "{content:02X?} in {}",
+                    ctx.name
+                );
+            }
+            assert_eq!(error.reason_code(), crate::ReasonCode::MalformedPacket);
+        }
+    }
+
+    #[test]
     fn subscription_identifiers_repeat_in_publish_only() {
         let content = [0x0B, 0x01, 0x0B, 0x80, 0x01];
         let expected = Properties {

@@ -185,6 +185,37 @@ impl TryFrom<&str> for TopicFilter {
     }
 }
 
+/// A topic filter received in a SUBSCRIBE or UNSUBSCRIBE that is a well-formed UTF-8 string but not a valid
+/// filter: empty, a misplaced wildcard (`a/#/b`, `a+`), or a bad `$share/` prefix (`$share/g`, `$share/g+/x`).
+/// The packet around it is still well-formed, so a server answers this one filter with a failure (SUBACK 0x8F
+/// Topic Filter invalid, 0x80 in MQTT 3.x; UNSUBACK 0x8F) and serves the others ([MQTT-3.8.4-6],
+/// [MQTT-3.9.3-1], [MQTT-3.11.3-1]). A client never sends one: it cannot be encoded.
+#[derive(Clone, PartialEq, Eq)]
+pub struct InvalidFilter(ByteString);
+
+impl InvalidFilter {
+    /// Keeps `raw` when it is not a valid topic filter; other errors ([MQTT-4.7.3-2] U+0000, which makes the
+    /// packet malformed) are returned as they are.
+    pub(crate) fn check(raw: ByteString) -> Result<Result<TopicFilter, Self>, DecodeError> {
+        match TopicFilter::new(raw.clone()) {
+            Ok(filter) => Ok(Ok(filter)),
+            Err(DecodeError::InvalidTopicFilter) => Ok(Err(Self(raw))),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The filter as received, for logs.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for InvalidFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InvalidFilter({:?})", &*self.0)
+    }
+}
+
 fn is_valid_filter(filter: &str) -> bool {
     if filter.is_empty() {
         return false;

@@ -7,7 +7,7 @@ mod strategy;
 
 use proptest::prelude::*;
 use proptest::sample::Index;
-use roost_codec::{BytesMut, MAX_PACKET_SIZE, Packet, ProtocolVersion};
+use roost_codec::{BytesMut, EncodeError, MAX_PACKET_SIZE, Packet, ProtocolVersion};
 
 const VERSIONS: [ProtocolVersion; 3] = [ProtocolVersion::V31, ProtocolVersion::V311, ProtocolVersion::V5];
 
@@ -30,6 +30,16 @@ fn encode(version: ProtocolVersion, packet: &Packet) -> BytesMut {
     buf
 }
 
+/// Whether `packet` holds a topic filter the decoder kept as invalid, for the server to refuse on its own; such a
+/// packet is well-formed but cannot be encoded.
+fn has_invalid_filter(packet: &Packet) -> bool {
+    match packet {
+        Packet::Subscribe(s) => s.filters.iter().any(|(f, _)| f.is_err()),
+        Packet::Unsubscribe(u) => u.filters.iter().any(Result::is_err),
+        _ => false,
+    }
+}
+
 /// Decodes from `bytes` and checks the consumption rules: `Ok(Some)` consumes some bytes, at most all of them;
 /// `Ok(None)` and errors consume nothing. A decoded packet re-encodes to bytes that decode to it again.
 fn check_decode(version: ProtocolVersion, bytes: &[u8], max: u32) -> Result<(), TestCaseError> {
@@ -39,6 +49,15 @@ fn check_decode(version: ProtocolVersion, bytes: &[u8], max: u32) -> Result<(), 
             let consumed = bytes.len() - buf.len();
             prop_assert!(consumed > 0 && consumed <= bytes.len());
             prop_assert_eq!(&buf[..], &bytes[consumed..], "only the front is consumed");
+            if has_invalid_filter(&packet) {
+                let mut refused = BytesMut::new();
+                prop_assert_eq!(
+                    packet.encode(version, &mut refused, MAX_PACKET_SIZE),
+                    Err(EncodeError::InvalidTopicFilter)
+                );
+                prop_assert!(refused.is_empty());
+                return Ok(());
+            }
             let mut again = encode(version, &packet);
             prop_assert_eq!(Packet::decode(&mut again, version, MAX_PACKET_SIZE), Ok(Some(packet)));
             prop_assert!(again.is_empty());

@@ -28,6 +28,7 @@ pub(crate) fn describe(packet: &Packet) -> String {
                 .filters
                 .iter()
                 .map(|(f, o)| {
+                    let f = f.as_ref().map_or_else(|invalid| invalid.as_str(), |f| f.as_str());
                     let options = u8::from(o.no_local) << 2
                         | u8::from(o.retain_as_published) << 3
                         | (o.retain_handling as u8) << 4;

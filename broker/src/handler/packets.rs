@@ -5,11 +5,12 @@ use std::num::NonZeroU16;
 use std::sync::Arc;
 use std::time::Instant;
 
-use roost_codec::{Ack, Packet, Publish, QoS, QoSPid, ReasonCode, SubAck, UnsubAck};
+use roost_codec::{Ack, Packet, Properties, Publish, QoS, QoSPid, ReasonCode, SubAck, TopicName, UnsubAck};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Client, End, disconnect};
 use crate::broker::Broker;
+use crate::config::Config;
 use crate::connection::{Connection, ConnectionError};
 use crate::message::Message;
 use crate::router::Inbound;
@@ -38,6 +39,7 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
             let mut pubcomp = Ack::new(ack.packet_id);
             if !known && v5 {
                 pubcomp.reason_code = ReasonCode::PacketIdentifierNotFound;
+                pubcomp.properties.reason_string = Some(UNKNOWN_PACKET_ID.into());
             }
             conn.write_packet(&Packet::PubComp(pubcomp)).await?;
         }
@@ -46,7 +48,7 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
             tracing::debug!(filters = ?subscribe.filters, ?reason_codes, "subscribed");
             let suback = SubAck {
                 packet_id: subscribe.packet_id,
-                properties: Default::default(),
+                properties: explain_filters(&reason_codes),
                 reason_codes,
             };
             // [MQTT-3.8.4-1] SUBACK goes out before the retained messages it queued: they wait for the next
@@ -57,7 +59,7 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
             let reason_codes = broker.router().unsubscribe(&client.id, &unsubscribe);
             let unsuback = UnsubAck {
                 packet_id: unsubscribe.packet_id,
-                properties: Default::default(),
+                properties: explain_filters(&reason_codes),
                 reason_codes: if v5 { reason_codes } else { Vec::new() },
             };
             conn.write_packet(&Packet::UnsubAck(unsuback)).await?;
@@ -69,9 +71,10 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
                 if client.connect_expiry == 0 && interval != 0 {
                     tracing::info!(
                         client_id = &*client.id,
-                        "[MQTT-3.14.2-2] DISCONNECT sets a session expiry after CONNECT set 0"
+                        "section 3.14.2.2.2: DISCONNECT sets a session expiry after CONNECT set 0"
                     );
-                    self::disconnect(conn, ReasonCode::ProtocolError).await?;
+                    let why = "DISCONNECT may not set a session expiry when CONNECT set none";
+                    self::disconnect(conn, ReasonCode::ProtocolError, why).await?;
                     return Ok(Some(End::Abnormal));
                 }
                 let interval = interval.min(broker.config.max_session_expiry);
@@ -92,13 +95,14 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
                 client_id = &*client.id,
                 "[MQTT-3.1.0-2] a second CONNECT is a protocol error"
             );
-            disconnect(conn, ReasonCode::ProtocolError).await?;
+            disconnect(conn, ReasonCode::ProtocolError, "a second CONNECT").await?;
             return Ok(Some(End::Abnormal));
         }
         other => {
             // AUTH without an authentication method, or a packet only a server sends.
             tracing::info!(client_id = &*client.id, packet = ?other.packet_type(), "protocol error: unexpected packet from a client");
-            disconnect(conn, ReasonCode::ProtocolError).await?;
+            let why = format!("a client may not send {:?}", other.packet_type());
+            disconnect(conn, ReasonCode::ProtocolError, &why).await?;
             return Ok(Some(End::Abnormal));
         }
     }
@@ -117,7 +121,7 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
         None => publish.topic.clone(),
         // [MQTT-3.3.2-9] an alias above our Topic Alias Maximum is a protocol error, 0x94.
         Some(alias) if alias > broker.config.topic_alias_maximum => {
-            disconnect(conn, ReasonCode::TopicAliasInvalid).await?;
+            disconnect(conn, ReasonCode::TopicAliasInvalid, "topic alias above the maximum").await?;
             return Ok(Some(End::Abnormal));
         }
         Some(alias) if !publish.topic.is_empty() => {
@@ -129,24 +133,27 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
             None => {
                 // Section 3.3.2.3.4: an empty topic with an alias never set up is a protocol error.
                 tracing::info!(client_id = &*client.id, alias, "protocol error: unknown topic alias");
-                disconnect(conn, ReasonCode::ProtocolError).await?;
+                disconnect(conn, ReasonCode::ProtocolError, "unknown topic alias").await?;
                 return Ok(Some(End::Abnormal));
             }
         },
     };
     let qos_pid = publish.qos_pid;
-    // [MQTT-4.7.2-1], section 4.7.2: `$` topics are the server's; clients SHOULD NOT be able to use them to talk
-    // to each other. Such a PUBLISH is not routed; MQTT 5 is told with 0x90 Topic Name invalid (section 3.4.2.1:
-    // "the Topic Name is not malformed, but is not accepted"); MQTT 3.x has no negative acknowledgement, so it
-    // gets a plain one.
-    if topic.is_system() {
-        tracing::debug!(%topic, "not routed: clients may not publish to $ topics");
-        let reason = if v5 {
-            ReasonCode::TopicNameInvalid
-        } else {
-            ReasonCode::Success
-        };
-        return ack_publish(conn, qos_pid, reason).await.map(|()| None);
+    if qos_pid.qos() > broker.config.maximum_qos {
+        // Section 3.2.2.3.4: a PUBLISH above the Maximum QoS we announced ([MQTT-3.2.2-11] binds the client) is a
+        // protocol error, DISCONNECT 0x9B. MQTT 3.x was told nothing, but the limit holds: closed.
+        tracing::info!(qos = ?qos_pid.qos(), "protocol error: PUBLISH above the maximum QoS");
+        disconnect(conn, ReasonCode::QoSNotSupported, "QoS above the server's maximum").await?;
+        return Ok(Some(End::Abnormal));
+    }
+    // A PUBLISH the broker will not route: MQTT 5 is told why in its PUBACK/PUBREC (a QoS 0 one is dropped); MQTT
+    // 3.x has no negative acknowledgement, so it gets a plain one (3.1.1 [MQTT-3.3.5-2] allows that).
+    if let Some((reason, why)) = refusal(&topic, &publish, &broker.config) {
+        tracing::debug!(%topic, "not routed: {why}");
+        let reason = if v5 { reason } else { ReasonCode::Success };
+        return ack_publish(conn, qos_pid, reason, Some(why).filter(|_| v5))
+            .await
+            .map(|()| None);
     }
     let message = Message::from_publish(publish, topic, client.id.clone(), Instant::now());
     match qos_pid.qos() {
@@ -155,7 +162,7 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
         }
         QoS::AtLeastOnce => {
             let routed = broker.publish(message);
-            ack_publish(conn, qos_pid, routed_reason(routed, v5)).await?;
+            ack_publish(conn, qos_pid, routed_reason(routed, v5), None).await?;
         }
         QoS::ExactlyOnce => {
             let packet_id = qos_pid.packet_id().expect("QoS 2 has a packet id");
@@ -170,14 +177,38 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
                 Inbound::Routed(routed) => routed_reason(routed, v5),
                 Inbound::Duplicate => ReasonCode::Success,
                 Inbound::ReceiveMaximumExceeded => {
-                    disconnect(conn, ReasonCode::ReceiveMaximumExceeded).await?;
+                    let why = "more QoS 2 messages awaiting PUBREL than the receive maximum";
+                    disconnect(conn, ReasonCode::ReceiveMaximumExceeded, why).await?;
                     return Ok(Some(End::Abnormal));
                 }
             };
-            ack_publish(conn, qos_pid, reason).await?;
+            ack_publish(conn, qos_pid, reason, None).await?;
         }
     }
     Ok(None)
+}
+
+/// Why a well-formed PUBLISH to `topic` is not routed, if it is not:
+/// - a `$` topic: those are the server's, and clients SHOULD NOT be able to use them to talk to each other
+///   (section 4.7.2); 0x90 Topic Name invalid ("the Topic Name is not malformed, but is not accepted", 3.4.2.1);
+/// - a topic deeper than `max_topic_levels`: 0x90 too;
+/// - Payload Format Indicator 1 with a payload that is not UTF-8: 0x99 Payload format invalid (section 3.3.2.3.2
+///   lets the receiver check and refuse it).
+fn refusal(topic: &TopicName, publish: &Publish, config: &Config) -> Option<(ReasonCode, &'static str)> {
+    if topic.is_system() {
+        Some((ReasonCode::TopicNameInvalid, "clients may not publish to $ topics"))
+    } else if config.too_many_levels(topic.as_str()) {
+        Some((ReasonCode::TopicNameInvalid, "topic has too many levels"))
+    } else if publish.properties.payload_format_indicator == Some(true)
+        && std::str::from_utf8(&publish.payload).is_err()
+    {
+        Some((
+            ReasonCode::PayloadFormatInvalid,
+            "payload is not UTF-8 although its format indicator says it is",
+        ))
+    } else {
+        None
+    }
 }
 
 /// MQTT 5 says 0x10 when nobody subscribes (section 3.4.2.1); 3.x acknowledgements carry no reason.
@@ -189,19 +220,35 @@ fn routed_reason(routed: usize, v5: bool) -> ReasonCode {
     }
 }
 
-/// PUBACK (QoS 1) or PUBREC (QoS 2) with `reason`; nothing for QoS 0.
+/// The Reason String of a PUBCOMP or PUBREL answering a packet id nobody is waiting for.
+pub(crate) const UNKNOWN_PACKET_ID: &str = "unknown packet identifier";
+
+/// A SUBACK's or UNSUBACK's properties: a Reason String when a filter was refused as invalid. One string covers
+/// the packet; the reason codes say which filters.
+fn explain_filters(reason_codes: &[ReasonCode]) -> Properties {
+    let mut properties = Properties::default();
+    if reason_codes.contains(&ReasonCode::TopicFilterInvalid) {
+        properties.reason_string = Some("invalid topic filter".into());
+    }
+    properties
+}
+
+/// PUBACK (QoS 1) or PUBREC (QoS 2) with `reason` and, for a refusal, `why` as its Reason String; nothing for
+/// QoS 0.
 async fn ack_publish<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Connection<S>,
     qos_pid: QoSPid,
     reason: ReasonCode,
+    why: Option<&str>,
 ) -> Result<(), ConnectionError> {
     let Some(packet_id) = qos_pid.packet_id() else {
         return Ok(());
     };
-    let ack = Ack {
+    let mut ack = Ack {
         reason_code: reason,
         ..Ack::new(packet_id)
     };
+    ack.properties.reason_string = why.map(Into::into);
     let packet = match qos_pid.qos() {
         QoS::ExactlyOnce => Packet::PubRec(ack),
         _ => Packet::PubAck(ack),

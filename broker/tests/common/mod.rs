@@ -161,6 +161,12 @@ impl RawClient {
         within(self.stream.write_all(&buf)).await.expect("write");
     }
 
+    /// Writes bytes as they are, for packets the codec will not encode.
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        within(self.stream.write_all(bytes)).await.expect("write");
+    }
+
     /// The next packet from the broker.
     pub async fn recv(&mut self) -> Packet {
         loop {
@@ -210,7 +216,7 @@ impl RawClient {
         self.send(Packet::Subscribe(roost_codec::Subscribe {
             packet_id,
             properties,
-            filters: vec![(roost_codec::TopicFilter::new(filter).unwrap(), options)],
+            filters: vec![(Ok(roost_codec::TopicFilter::new(filter).unwrap()), options)],
         }))
         .await;
         match self.recv().await {

@@ -85,7 +85,7 @@ impl Client {
                 } else {
                     Properties::default()
                 },
-                filters: vec![(filter.clone(), options)],
+                filters: vec![(Ok(filter.clone()), options)],
             };
             match self.check_size(&Packet::Subscribe(subscribe.clone())) {
                 Ok(()) => {

@@ -73,7 +73,7 @@ impl Client {
         let mut subscribe = Subscribe {
             packet_id: PLACEHOLDER_ID,
             properties,
-            filters,
+            filters: filters.into_iter().map(|(f, o)| (Ok(f), o)).collect(),
         };
         self.check_size(&Packet::Subscribe(subscribe.clone()))?;
         subscribe.packet_id = self.packet_ids.allocate().ok_or(ClientError::PacketIdsExhausted)?;
@@ -100,7 +100,7 @@ impl Client {
         let mut unsubscribe = Unsubscribe {
             packet_id: PLACEHOLDER_ID,
             properties,
-            filters,
+            filters: filters.into_iter().map(Ok).collect(),
         };
         self.check_size(&Packet::Unsubscribe(unsubscribe.clone()))?;
         unsubscribe.packet_id = self.packet_ids.allocate().ok_or(ClientError::PacketIdsExhausted)?;

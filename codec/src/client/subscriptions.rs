@@ -101,7 +101,8 @@ impl Subscriptions {
             return Some(Event::Subscribed {
                 packet_id: id,
                 reason_codes: vec![code; s.filters.len()],
-                filters: s.filters.into_iter().map(|(f, _)| f).collect(),
+                // The client only ever sends valid filters (`Client::subscribe` takes `TopicFilter`s).
+                filters: s.filters.into_iter().filter_map(|(f, _)| f.ok()).collect(),
                 reason_string: None,
             });
         }
@@ -109,7 +110,7 @@ impl Subscriptions {
         Some(Event::Unsubscribed {
             packet_id: id,
             reason_codes: vec![code; u.filters.len()],
-            filters: u.filters,
+            filters: u.filters.into_iter().filter_map(Result::ok).collect(),
             reason_string: None,
         })
     }
@@ -138,6 +139,9 @@ impl Subscriptions {
         };
         let mut filters = Vec::with_capacity(subscribe.filters.len());
         for ((filter, options), code) in subscribe.filters.into_iter().zip(&ack.reason_codes) {
+            let Ok(filter) = filter else {
+                continue; // never sent: the client only sends valid filters
+            };
             if code.is_error() {
                 self.active.remove(&filter);
             } else {
@@ -188,13 +192,13 @@ impl Subscriptions {
         };
         for (filter, code) in unsubscribe.filters.iter().zip(&reason_codes) {
             // Success and No subscription existed both leave the filter unsubscribed.
-            if !code.is_error() {
+            if let (Ok(filter), false) = (filter, code.is_error()) {
                 self.active.remove(filter);
             }
         }
         Ok(Event::Unsubscribed {
             packet_id: ack.packet_id,
-            filters: unsubscribe.filters,
+            filters: unsubscribe.filters.into_iter().filter_map(Result::ok).collect(),
             reason_codes,
             reason_string: ack.properties.reason_string,
         })

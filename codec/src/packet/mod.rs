@@ -434,6 +434,13 @@ pub(crate) mod tests {
         TopicFilter::new(s.to_owned()).unwrap()
     }
 
+    /// A filter a SUBSCRIBE or UNSUBSCRIBE decodes as invalid.
+    pub(crate) fn invalid_filter(s: &str) -> crate::topic::InvalidFilter {
+        crate::topic::InvalidFilter::check(ByteString::from(s.to_owned()))
+            .unwrap()
+            .unwrap_err()
+    }
+
     pub(crate) fn s(v: &str) -> ByteString {
         ByteString::from(v.to_owned())
     }

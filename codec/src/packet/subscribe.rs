@@ -5,7 +5,7 @@ use bytes::{BufMut, BytesMut};
 use super::{PacketType, read_packet_id};
 use crate::error::{DecodeError, EncodeError};
 use crate::properties::{Context, Properties};
-use crate::topic::TopicFilter;
+use crate::topic::{InvalidFilter, TopicFilter};
 use crate::types::{PacketId, ProtocolVersion, QoS, RetainHandling, SubscriptionOptions};
 use crate::wire::{self, Reader};
 
@@ -16,8 +16,10 @@ pub struct Subscribe {
     pub packet_id: PacketId,
     /// MQTT 5 properties: at most one subscription identifier, user properties.
     pub properties: Properties,
-    /// The filters in the order sent, each with its options; at least one ([MQTT-3.8.3-2]).
-    pub filters: Vec<(TopicFilter, SubscriptionOptions)>,
+    /// The filters in the order sent, each with its options; at least one ([MQTT-3.8.3-2]). A received filter
+    /// that is well-formed UTF-8 but not a valid topic filter is kept as `Err`, so the server can refuse it alone
+    /// (SUBACK 0x8F, [MQTT-3.8.4-6]); one that is not a well-formed string makes the packet malformed.
+    pub filters: Vec<(Result<TopicFilter, InvalidFilter>, SubscriptionOptions)>,
 }
 
 const NO_LOCAL: u8 = 0b0000_0100;
@@ -26,7 +28,7 @@ const RETAIN_HANDLING_SHIFT: u8 = 4;
 
 fn decode_options(
     byte: u8,
-    filter: &TopicFilter,
+    filter: &Result<TopicFilter, InvalidFilter>,
     version: ProtocolVersion,
 ) -> Result<SubscriptionOptions, DecodeError> {
     // [MQTT-3.8.3-4] (3.1.1) / [MQTT-3.8.3-5] (5.0): reserved bits must be zero.
@@ -42,7 +44,8 @@ fn decode_options(
         _ => return Err(DecodeError::InvalidRetainHandling),
     };
     let no_local = byte & NO_LOCAL != 0;
-    if no_local && filter.shared().is_some() {
+    // An invalid filter is refused on its own whatever its options say.
+    if no_local && filter.as_ref().is_ok_and(|f| f.shared().is_some()) {
         return Err(DecodeError::NoLocalOnSharedSubscription);
     }
     Ok(SubscriptionOptions {
@@ -77,7 +80,7 @@ impl Subscribe {
         };
         let mut filters = Vec::new();
         while !r.is_empty() {
-            let filter = TopicFilter::new(r.string("topic filter")?)?;
+            let filter = InvalidFilter::check(r.string("topic filter")?)?;
             let options = decode_options(r.u8("subscription options")?, &filter, version)?;
             filters.push((filter, options));
         }
@@ -100,6 +103,7 @@ impl Subscribe {
             len += self.properties.encoded_len(Context::SUBSCRIBE)?;
         }
         for (filter, options) in &self.filters {
+            let filter = filter.as_ref().map_err(|_| EncodeError::InvalidTopicFilter)?;
             // [MQTT-3.8.3-4]: the receiver would reject it as a protocol error.
             if version.is_v5() && options.no_local && filter.shared().is_some() {
                 return Err(EncodeError::NoLocalOnSharedSubscription);
@@ -114,7 +118,8 @@ impl Subscribe {
         if version.is_v5() {
             self.properties.encode(Context::SUBSCRIBE, buf);
         }
-        for (filter, options) in &self.filters {
+        // body_len refused invalid filters, so every one here is `Ok`.
+        for (filter, options) in self.filters.iter().filter_map(|(f, o)| Some((f.as_ref().ok()?, o))) {
             wire::put_binary(buf, filter.as_str().as_bytes());
             buf.put_u8(encode_options(options, version));
         }
@@ -134,7 +139,7 @@ mod tests {
         Subscribe {
             packet_id: pid(packet_id),
             properties: Properties::default(),
-            filters: filters.iter().map(|(f, o)| (filter(f), *o)).collect(),
+            filters: filters.iter().map(|(f, o)| (Ok(filter(f)), *o)).collect(),
         }
     }
 
@@ -216,7 +221,7 @@ mod tests {
             },
             filters: vec![
                 (
-                    filter("a/b"),
+                    Ok(filter("a/b")),
                     SubscriptionOptions {
                         qos: QoS::ExactlyOnce,
                         no_local: true,
@@ -225,7 +230,7 @@ mod tests {
                     },
                 ),
                 (
-                    filter("$share/g/c/#"),
+                    Ok(filter("$share/g/c/#")),
                     SubscriptionOptions {
                         qos: QoS::AtLeastOnce,
                         retain_handling: RetainHandling::SendIfNew,
@@ -325,32 +330,38 @@ mod tests {
     }
 
     #[test]
-    fn bad_topic_filters() {
-        // [MQTT-4.7.1-2], [MQTT-4.7.1-3], [MQTT-4.7.3-1], [MQTT-4.8.2-1], [MQTT-4.8.2-2]
-        let bad: [&[u8]; 12] = [
-            b"a/#/b",
-            b"a+",
-            b"#a",
-            b"a/b#",
-            b"+a",
-            b"",
-            b"$share/g",
-            b"$share//a",
-            b"$share/g/",
-            b"$share/g+/a",
-            b"$share/#/a",
-            b"$share/g/a/#/b",
+    fn invalid_topic_filters_are_kept_for_the_suback() {
+        // [MQTT-4.7.1-2], [MQTT-4.7.1-3], [MQTT-4.7.3-1], [MQTT-4.8.2-1], [MQTT-4.8.2-2]: not valid filters, but the
+        // packet is well-formed, so each is kept for a failure reason code of its own ([MQTT-3.8.4-6]).
+        let bad = [
+            "a/#/b",
+            "a+",
+            "#a",
+            "a/b#",
+            "+a",
+            "",
+            "$share/g",
+            "$share//a",
+            "$share/g/",
+            "$share/g+/a",
+            "$share/#/a",
+            "$share/g/a/#/b",
         ];
         for f in bad {
             for version in ALL {
-                assert_malformed(
-                    version,
-                    &one_filter(version, f, 0x00),
-                    DecodeError::InvalidTopicFilter,
-                    ReasonCode::TopicFilterInvalid,
+                let expected = Subscribe {
+                    packet_id: pid(1),
+                    properties: Properties::default(),
+                    filters: vec![(Err(invalid_filter(f)), SubscriptionOptions::qos(QoS::AtLeastOnce))],
+                };
+                assert_eq!(
+                    decode(version, &one_filter(version, f.as_bytes(), 0x01)),
+                    Ok(Some(Packet::Subscribe(expected))),
+                    "{f:?} in {version:?}"
                 );
             }
         }
+        // Only the strings themselves can make the packet malformed ([MQTT-4.7.3-2], [MQTT-1.5.4-1]).
         assert_malformed(
             V311,
             &one_filter(V311, b"a/\0", 0x00),
@@ -362,6 +373,44 @@ mod tests {
             &one_filter(V311, b"\xED\xA0\x80", 0x00),
             DecodeError::InvalidUtf8,
             ReasonCode::MalformedPacket,
+        );
+        // Reserved option bits stay malformed even beside an invalid filter ([MQTT-3.8.3-5]).
+        assert_malformed(
+            V5,
+            &one_filter(V5, b"a+", 0x40),
+            DecodeError::InvalidSubscriptionOptions,
+            ReasonCode::MalformedPacket,
+        );
+        // No Local beside an invalid `$share/` filter: the filter is refused on its own, not a protocol error.
+        assert!(matches!(
+            decode(V5, &one_filter(V5, b"$share/g", 0x04)),
+            Ok(Some(Packet::Subscribe(Subscribe { filters, .. }))) if filters[0].0.is_err()
+        ));
+    }
+
+    #[test]
+    fn invalid_filter_between_valid_ones_keeps_its_place() {
+        let bytes = [
+            0x82, 0x14, // remaining length 20
+            0x00, 0x07, // packet identifier
+            0x00, 0x01, b'a', 0x01, // a at QoS 1
+            0x00, 0x05, b'a', b'/', b'#', b'/', b'b', 0x02, // a/#/b at QoS 2: invalid
+            0x00, 0x03, b'b', b'/', b'+', 0x00, // b/+ at QoS 0
+        ];
+        let expected = Subscribe {
+            packet_id: pid(7),
+            properties: Properties::default(),
+            filters: vec![
+                (Ok(filter("a")), SubscriptionOptions::qos(QoS::AtLeastOnce)),
+                (Err(invalid_filter("a/#/b")), SubscriptionOptions::qos(QoS::ExactlyOnce)),
+                (Ok(filter("b/+")), SubscriptionOptions::qos(QoS::AtMostOnce)),
+            ],
+        };
+        assert_eq!(decode(V311, &bytes), Ok(Some(Packet::Subscribe(expected.clone()))));
+        // A client cannot send it.
+        assert_eq!(
+            encode(V311, &Packet::Subscribe(expected)),
+            Err(EncodeError::InvalidTopicFilter)
         );
     }
 

@@ -5,7 +5,7 @@ use bytes::{BufMut, BytesMut};
 use super::{PacketType, read_packet_id};
 use crate::error::{DecodeError, EncodeError};
 use crate::properties::{Context, Properties};
-use crate::topic::TopicFilter;
+use crate::topic::{InvalidFilter, TopicFilter};
 use crate::types::{PacketId, ProtocolVersion};
 use crate::wire::{self, Reader};
 
@@ -16,8 +16,10 @@ pub struct Unsubscribe {
     pub packet_id: PacketId,
     /// MQTT 5 properties: user properties.
     pub properties: Properties,
-    /// The filters to remove; at least one ([MQTT-3.10.3-2]).
-    pub filters: Vec<TopicFilter>,
+    /// The filters to remove; at least one ([MQTT-3.10.3-2]). A received filter that is well-formed UTF-8 but
+    /// not a valid topic filter is kept as `Err`, so the server can answer it alone (UNSUBACK 0x8F,
+    /// [MQTT-3.11.3-1]); one that is not a well-formed string makes the packet malformed.
+    pub filters: Vec<Result<TopicFilter, InvalidFilter>>,
 }
 
 impl Unsubscribe {
@@ -30,7 +32,7 @@ impl Unsubscribe {
         };
         let mut filters = Vec::new();
         while !r.is_empty() {
-            filters.push(TopicFilter::new(r.string("topic filter")?)?);
+            filters.push(InvalidFilter::check(r.string("topic filter")?)?);
         }
         if filters.is_empty() {
             return Err(DecodeError::NoTopicFilters(PacketType::Unsubscribe));
@@ -51,6 +53,7 @@ impl Unsubscribe {
             len += self.properties.encoded_len(Context::UNSUBSCRIBE)?;
         }
         for filter in &self.filters {
+            let filter = filter.as_ref().map_err(|_| EncodeError::InvalidTopicFilter)?;
             len += wire::field_len(filter.as_str().as_bytes())?;
         }
         Ok(len)
@@ -61,7 +64,8 @@ impl Unsubscribe {
         if version.is_v5() {
             self.properties.encode(Context::UNSUBSCRIBE, buf);
         }
-        for filter in &self.filters {
+        // body_len refused invalid filters, so every one here is `Ok`.
+        for filter in self.filters.iter().filter_map(|f| f.as_ref().ok()) {
             wire::put_binary(buf, filter.as_str().as_bytes());
         }
     }
@@ -80,7 +84,7 @@ mod tests {
         Packet::Unsubscribe(Unsubscribe {
             packet_id: pid(packet_id),
             properties,
-            filters: filters.iter().map(|f| filter(f)).collect(),
+            filters: filters.iter().map(|f| Ok(filter(f))).collect(),
         })
     }
 
@@ -162,14 +166,25 @@ mod tests {
                 DecodeError::ZeroPacketId,
                 ReasonCode::MalformedPacket,
             );
-            for bad in [&b"a/#/b"[..], b"a+", b"#a", b"$share/g", b""] {
-                assert_malformed(
-                    version,
-                    &with(&[0x00, 0x01], bad),
-                    DecodeError::InvalidTopicFilter,
-                    ReasonCode::TopicFilterInvalid,
+            // Not valid filters, but well-formed strings: kept for an UNSUBACK 0x8F of their own ([MQTT-3.11.3-1]).
+            for bad in ["a/#/b", "a+", "#a", "$share/g", ""] {
+                let expected = Packet::Unsubscribe(Unsubscribe {
+                    packet_id: pid(1),
+                    properties: Properties::default(),
+                    filters: vec![Err(invalid_filter(bad))],
+                });
+                assert_eq!(
+                    decode(version, &with(&[0x00, 0x01], bad.as_bytes())),
+                    Ok(Some(expected.clone()))
                 );
+                assert_eq!(encode(version, &expected), Err(EncodeError::InvalidTopicFilter));
             }
+            assert_malformed(
+                version,
+                &with(&[0x00, 0x01], b"a\0"),
+                DecodeError::NullCharacter,
+                ReasonCode::MalformedPacket,
+            );
             assert_malformed(
                 version,
                 &with(&[0x00, 0x01], b"\xC3"),

@@ -399,7 +399,7 @@ fn subscribe(version: ProtocolVersion) -> impl Strategy<Value = Packet> {
             Packet::Subscribe(Subscribe {
                 packet_id,
                 properties,
-                filters,
+                filters: filters.into_iter().map(|(f, o)| (Ok(f), o)).collect(),
             })
         })
 }
@@ -431,7 +431,7 @@ fn unsubscribe(version: ProtocolVersion) -> impl Strategy<Value = Packet> {
             Packet::Unsubscribe(Unsubscribe {
                 packet_id,
                 properties,
-                filters,
+                filters: filters.into_iter().map(Ok).collect(),
             })
         },
     )

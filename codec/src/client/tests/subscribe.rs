@@ -213,12 +213,12 @@ fn subscriptions_are_restored_when_the_session_is_lost() {
             [
                 (
                     pid(2),
-                    vec![(filter("a/#"), SubscriptionOptions::qos(QoS::ExactlyOnce))],
+                    vec![(Ok(filter("a/#")), SubscriptionOptions::qos(QoS::ExactlyOnce))],
                     properties.clone()
                 ),
                 (
                     pid(3),
-                    vec![(filter("b"), SubscriptionOptions::qos(QoS::AtMostOnce))],
+                    vec![(Ok(filter("b")), SubscriptionOptions::qos(QoS::AtMostOnce))],
                     properties.clone()
                 ),
             ]
