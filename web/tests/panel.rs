@@ -247,7 +247,11 @@ async fn the_editor_publishes_the_layout_retained_at_qos_1() {
     );
     assert!(shown.sent().is_empty(), "nothing published for a bad card");
 
+    // Typing keeps the same input (a re-rendered one would lose the focus after each key).
+    let topic_input = shown.find(r#"input[name="topic"]"#);
     shown.type_into(r#"input[name="topic"]"#, "bell", "input");
+    leptos::task::tick().await;
+    assert!(topic_input.is_same_node(Some(&shown.find(r#"input[name="topic"]"#))));
     shown.type_into(r#"input[name="payload_on"]"#, "ring", "input");
     shown.find(r#".editor button[type="submit"]"#).click();
     leptos::task::tick().await;

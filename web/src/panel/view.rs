@@ -265,8 +265,10 @@ fn CardEditor(
             Err(why) => problem.set(Some(why)),
         }
     };
-    let kind = move || draft.with(|draft| draft.kind.clone());
-    let shows = move |kinds: &'static [&'static str]| move || kinds.contains(&kind().as_str());
+    // A memo, so that typing in a field (which changes the draft) does not re-render the fields that depend on
+    // the kind: a re-rendered input would lose the focus after each key.
+    let kind = Memo::new(move |_| draft.with(|draft| draft.kind.clone()));
+    let shows = move |kinds: &'static [&'static str]| move || kind.with(|kind| kinds.contains(&kind.as_str()));
     macro_rules! field {
         ($name:literal, $label:expr, $field:ident, $kinds:expr) => {
             view! {
@@ -292,7 +294,7 @@ fn CardEditor(
                 <span>"Type"</span>
                 <select
                     name="kind"
-                    prop:value=kind
+                    prop:value=move || kind.get()
                     on:change=move |event| draft.update(|draft| draft.kind = event_target_value(&event))
                 >
                     {KINDS.map(|(value, label)| view! { <option value=value>{label}</option> })}
@@ -300,12 +302,12 @@ fn CardEditor(
             </label>
             {field!("title", "Title", title, all)}
             {move || {
-                let label = if kind() == "switch" { "Command topic" } else { "Topic" };
+                let label = if kind.get() == "switch" { "Command topic" } else { "Topic" };
                 field!("topic", label, topic, all)
             }}
             {field!("state_topic", "State topic (empty: the same)", state_topic, &["switch", "slider", "text"])}
             {move || {
-                let label = if kind() == "button" { "Payload" } else { "On payload" };
+                let label = if kind.get() == "button" { "Payload" } else { "On payload" };
                 field!("payload_on", label, payload_on, &["switch", "button"])
             }}
             {field!("payload_off", "Off payload", payload_off, &["switch"])}
@@ -313,7 +315,7 @@ fn CardEditor(
             {field!("min", "Minimum", min, &["slider", "value"])}
             {field!("max", "Maximum", max, &["slider", "value"])}
             {move || {
-                let label = if kind() == "chart" { "Values kept" } else { "Step" };
+                let label = if kind.get() == "chart" { "Values kept" } else { "Step" };
                 field!("step", label, step, &["slider", "chart"])
             }}
             {field!("unit", "Unit", unit, &["slider", "value", "chart"])}
