@@ -50,7 +50,7 @@ pub fn Panel(
     // The layout just published, shown until the broker sends it (or another browser's) back.
     let working = RwSignal::new(None::<Layout>);
     Effect::new(move |_| {
-        state.track();
+        state.with(|_| ());
         working.set(None);
     });
     let layout = Memo::new(move |_| {
@@ -382,7 +382,12 @@ pub fn DiscoveredDevices(
     #[prop(into)]
     tree: Signal<TopicTree>,
 ) -> impl IntoView {
-    let found = Memo::new(move |_| tree.with(|tree| discover(tree, DEFAULT_DISCOVERY_PREFIX)));
+    // The configs are parsed again only when a message arrived under the prefix, not on every batch of `#`.
+    let arrived = Memo::new(move |_| tree.with(|tree| tree.get(DEFAULT_DISCOVERY_PREFIX).map(|node| node.total())));
+    let found = Memo::new(move |_| {
+        let _ = arrived.get();
+        tree.with_untracked(|tree| discover(tree, DEFAULT_DISCOVERY_PREFIX))
+    });
     let cards = move || {
         found.with(|(entities, _)| {
             entities
