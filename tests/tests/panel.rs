@@ -343,3 +343,46 @@ async fn the_broker_view_shows_live_sys_figures() -> anyhow::Result<()> {
     .await?;
     broker.stop().await
 }
+
+#[tokio::test]
+async fn a_panel_file_is_imported_and_a_foreign_one_refused() -> anyhow::Result<()> {
+    let broker = TestBroker::start().await?;
+    let mut device = Device::connect(&broker, "watcher").await?;
+    device.subscribe("roost/dashboard").await?;
+    let files = tempfile::tempdir()?;
+    let panel = files.path().join("panel.json");
+    std::fs::write(
+        &panel,
+        r#"{"roost_panel":1,"cards":[{"title":"Garage","type":"button","topic":"garage/door","payload":"toggle"}]}"#,
+    )?;
+    let foreign = files.path().join("foreign.json");
+    std::fs::write(&foreign, r#"{"temperature":21}"#)?;
+    let url = broker.dashboard_url();
+    let device = &mut device;
+    with_browser(|client| async move {
+        client.goto(&url).await?;
+        wait_for(&client, r#"section.status[data-state="connected"]"#).await?;
+        wait_for(&client, ".panel-edit").await?.click().await?;
+        let input = wait_for(&client, r#".panel-import input[type="file"]"#).await?;
+        input.send_keys(&foreign.display().to_string()).await?;
+        let refused = client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::XPath(
+                r#"//p[@class="panel-message" and contains(text(), "not a Roost panel layout")]"#,
+            ))
+            .await;
+        ensure!(refused.is_ok(), "a foreign file was not refused in words");
+
+        let input = wait_for(&client, r#".panel-import input[type="file"]"#).await?;
+        input.send_keys(&panel.display().to_string()).await?;
+        wait_for(&client, r#".card-button[aria-label="Garage: send toggle"]"#)
+            .await
+            .context("the imported card never showed")?;
+        let published = device.received("roost/dashboard").await?;
+        ensure!(published.contains("garage/door"), "published {published}");
+        Ok(())
+    })
+    .await?;
+    broker.stop().await
+}
