@@ -750,3 +750,45 @@ fn rates_come_from_live_samples_only() {
     rate.observe(5, 21_000, false);
     assert_eq!(rate.per_second(), None, "the broker restarted");
 }
+
+#[wasm_bindgen_test]
+fn the_editor_shows_the_fields_of_each_kind() {
+    use roost_web::panel::draft::{FIELDS, KINDS};
+    let shown = |kind: &str| -> Vec<&str> {
+        FIELDS
+            .iter()
+            .filter_map(|(name, label)| label(kind).map(|_| *name))
+            .collect()
+    };
+    assert_eq!(
+        shown("switch"),
+        [
+            "title",
+            "topic",
+            "state_topic",
+            "payload_on",
+            "payload_off",
+            "json_field"
+        ]
+    );
+    assert_eq!(shown("button"), ["title", "topic", "payload_on"]);
+    assert_eq!(shown("chart"), ["title", "topic", "json_field", "step", "unit"]);
+    let label = |kind: &str, name: &str| {
+        FIELDS
+            .iter()
+            .find(|(field, _)| *field == name)
+            .and_then(|(_, label)| label(kind))
+    };
+    assert_eq!(label("switch", "topic"), Some("Command topic"));
+    assert_eq!(label("button", "payload_on"), Some("Payload"));
+    assert_eq!(label("chart", "step"), Some("Values kept"));
+    let mut draft = Draft::default();
+    for (kind, _) in KINDS {
+        assert!(shown(kind).len() >= 2, "{kind}");
+    }
+    for (name, _) in FIELDS {
+        *draft.field_mut(name).unwrap() = format!("{name}!");
+        assert_eq!(draft.field(name).unwrap(), &format!("{name}!"));
+    }
+    assert!(draft.field("kind").is_none() && draft.field_mut("nope").is_none());
+}

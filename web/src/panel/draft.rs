@@ -13,6 +13,40 @@ pub const KINDS: [(&str, &str); 6] = [
     ("chart", "Chart"),
 ];
 
+/// A label for each kind of card, `None` for kinds without the field.
+pub type Label = fn(&str) -> Option<&'static str>;
+
+/// The editor's text fields, in order: the name (as in [`Draft::field`]) and the label for a kind.
+pub const FIELDS: [(&str, Label); 10] = [
+    ("title", |_| Some("Title")),
+    ("topic", |kind| {
+        Some(if kind == "switch" { "Command topic" } else { "Topic" })
+    }),
+    ("state_topic", |kind| {
+        matches!(kind, "switch" | "slider" | "text").then_some("State topic (empty: the same)")
+    }),
+    ("payload_on", |kind| match kind {
+        "switch" => Some("On payload"),
+        "button" => Some("Payload"),
+        _ => None,
+    }),
+    ("payload_off", |kind| (kind == "switch").then_some("Off payload")),
+    ("json_field", |kind| {
+        matches!(kind, "switch" | "slider" | "value" | "chart")
+            .then_some("JSON field of the state (empty: whole payload)")
+    }),
+    ("min", |kind| matches!(kind, "slider" | "value").then_some("Minimum")),
+    ("max", |kind| matches!(kind, "slider" | "value").then_some("Maximum")),
+    ("step", |kind| match kind {
+        "slider" => Some("Step"),
+        "chart" => Some("Values kept"),
+        _ => None,
+    }),
+    ("unit", |kind| {
+        matches!(kind, "slider" | "value" | "chart").then_some("Unit")
+    }),
+];
+
 /// The editor's fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Draft {
@@ -59,6 +93,40 @@ impl Default for Draft {
 }
 
 impl Draft {
+    /// The text field called `name` (one of [`FIELDS`]), if it is one.
+    pub fn field(&self, name: &str) -> Option<&String> {
+        Some(match name {
+            "title" => &self.title,
+            "topic" => &self.topic,
+            "state_topic" => &self.state_topic,
+            "payload_on" => &self.payload_on,
+            "payload_off" => &self.payload_off,
+            "json_field" => &self.json_field,
+            "min" => &self.min,
+            "max" => &self.max,
+            "step" => &self.step,
+            "unit" => &self.unit,
+            _ => return None,
+        })
+    }
+
+    /// The text field called `name` (one of [`FIELDS`]), to change it.
+    pub fn field_mut(&mut self, name: &str) -> Option<&mut String> {
+        Some(match name {
+            "title" => &mut self.title,
+            "topic" => &mut self.topic,
+            "state_topic" => &mut self.state_topic,
+            "payload_on" => &mut self.payload_on,
+            "payload_off" => &mut self.payload_off,
+            "json_field" => &mut self.json_field,
+            "min" => &mut self.min,
+            "max" => &mut self.max,
+            "step" => &mut self.step,
+            "unit" => &mut self.unit,
+            _ => return None,
+        })
+    }
+
     /// The fields showing `card`, for editing it.
     pub fn of(card: &Card) -> Self {
         let mut draft = Self {

@@ -7,7 +7,7 @@ use wasm_bindgen::JsCast;
 
 use super::cards::CardView;
 use super::discovery::{DEFAULT_DISCOVERY_PREFIX, Discovered, Presence, discover};
-use super::draft::{Draft, KINDS};
+use super::draft::{Draft, FIELDS, KINDS};
 use super::layout::{DEFAULT_LAYOUT_TOPIC, Layout, LayoutState};
 use crate::explorer::TopicTree;
 use crate::mqtt::{Outgoing, Publisher};
@@ -268,25 +268,34 @@ fn CardEditor(
     // A memo, so that typing in a field (which changes the draft) does not re-render the fields that depend on
     // the kind: a re-rendered input would lose the focus after each key.
     let kind = Memo::new(move |_| draft.with(|draft| draft.kind.clone()));
-    let shows = move |kinds: &'static [&'static str]| move || kind.with(|kind| kinds.contains(&kind.as_str()));
-    macro_rules! field {
-        ($name:literal, $label:expr, $field:ident, $kinds:expr) => {
+    // One view function for every field (not one per field), so the wasm holds one copy of its code. The label
+    // follows the kind; the input itself is only created or removed when the kind gains or loses the field.
+    let fields = FIELDS
+        .into_iter()
+        .map(|(name, label)| {
+            let label = Memo::new(move |_| kind.with(|kind| label(kind)));
             view! {
-                <Show when=shows($kinds)>
+                <Show when=move || label.with(Option::is_some)>
                     <label class="editor-field">
-                        <span>{$label}</span>
+                        <span>{move || label.get()}</span>
                         <input
                             type="text"
-                            name=$name
-                            prop:value=move || draft.with(|draft| draft.$field.clone())
-                            on:input=move |event| draft.update(|draft| draft.$field = event_target_value(&event))
+                            name=name
+                            prop:value=move || draft.with(|draft| draft.field(name).cloned().unwrap_or_default())
+                            on:input=move |event| {
+                                draft
+                                    .update(|draft| {
+                                        if let Some(field) = draft.field_mut(name) {
+                                            *field = event_target_value(&event);
+                                        }
+                                    })
+                            }
                         />
                     </label>
                 </Show>
             }
-        };
-    }
-    let all: &'static [&'static str] = &["switch", "button", "slider", "value", "text", "chart"];
+        })
+        .collect_view();
     view! {
         <form class="editor" aria-label=if is_new { "New card" } else { "Edit card" } on:submit=submit>
             <h3>{if is_new { "New card" } else { "Edit card" }}</h3>
@@ -300,25 +309,7 @@ fn CardEditor(
                     {KINDS.map(|(value, label)| view! { <option value=value>{label}</option> })}
                 </select>
             </label>
-            {field!("title", "Title", title, all)}
-            {move || {
-                let label = if kind.get() == "switch" { "Command topic" } else { "Topic" };
-                field!("topic", label, topic, all)
-            }}
-            {field!("state_topic", "State topic (empty: the same)", state_topic, &["switch", "slider", "text"])}
-            {move || {
-                let label = if kind.get() == "button" { "Payload" } else { "On payload" };
-                field!("payload_on", label, payload_on, &["switch", "button"])
-            }}
-            {field!("payload_off", "Off payload", payload_off, &["switch"])}
-            {field!("json_field", "JSON field of the state (empty: whole payload)", json_field, &["switch", "slider", "value", "chart"])}
-            {field!("min", "Minimum", min, &["slider", "value"])}
-            {field!("max", "Maximum", max, &["slider", "value"])}
-            {move || {
-                let label = if kind.get() == "chart" { "Values kept" } else { "Step" };
-                field!("step", label, step, &["slider", "chart"])
-            }}
-            {field!("unit", "Unit", unit, &["slider", "value", "chart"])}
+            {fields}
             <p class="card-error" role="alert">{move || problem.get()}</p>
             <div class="editor-actions">
                 <button type="submit">"Save card"</button>
