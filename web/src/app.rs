@@ -1,10 +1,13 @@
-//! The page: a header, the broker connection's state and the topic explorer.
+//! The page: a header, the broker connection's state, the control panel, discovered devices, the broker's
+//! figures and the topic explorer.
 
 use leptos::prelude::*;
 
+use crate::broker_view::BrokerView;
 use crate::components::ConnectionStatus;
 use crate::explorer::{Explorer, TopicTree};
 use crate::mqtt::{ConnectionState, MqttService, Publisher, page_mqtt_url};
+use crate::panel::{DiscoveredDevices, Panel};
 
 /// The dashboard. Connects to the broker that served the page as soon as it is mounted, and reconnects by itself.
 #[component]
@@ -30,6 +33,9 @@ pub fn App() -> impl IntoView {
             <Show when=move || state.with(ConnectionState::is_disconnected)>
                 <button class="reconnect" on:click=reconnect>"Reconnect now"</button>
             </Show>
+            <Panel tree=tree />
+            <DiscoveredDevices tree=tree />
+            <BrokerView tree=tree />
             <Explorer tree=tree />
         </main>
     }

@@ -3,13 +3,17 @@
 //! - [`mqtt`]: the MQTT service layer, the only code that touches the WebSocket and bytes.
 //! - [`components`]: views; they see connection state, never bytes.
 //! - [`explorer`]: the topic explorer's model and view.
+//! - [`panel`]: the control panel's cards, shared layout and Home Assistant discovery.
+//! - [`broker_view`]: the broker's `$SYS` figures.
 //! - [`app`]: the page, [`App`].
 
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod broker_view;
 pub mod components;
 pub mod explorer;
 pub mod mqtt;
+pub mod panel;
 
 pub use app::App;

@@ -1,0 +1,388 @@
+//! The control panel in a real browser against a real `roost`, with a native MQTT client (rumqttc) playing the
+//! device: a switch card sends its command and then follows the state the device reports; a panel edited in one
+//! browser session appears in a second one; a Home Assistant discovery config becomes a working card with its
+//! availability. Screenshots of the panel go to `target/screenshots/`.
+//!
+//! Needs the dashboard built into `dist/` (`scripts/trunk build --release`), like `dashboard.rs`.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail, ensure};
+use fantoccini::{Client, Locator};
+use roost_tests::TestBroker;
+use roost_tests::browser::{screenshot_dir, with_browser};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// How long the page may take to show something.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A device on MQTT over TCP: rumqttc, its event loop in a task that forwards what arrives.
+struct Device {
+    client: AsyncClient,
+    /// Received PUBLISHes as (topic, payload), and `None` for each SUBACK. Bounded: 64 waiting events; the test
+    /// reads them as they come.
+    incoming: mpsc::Receiver<Option<(String, String)>>,
+    task: JoinHandle<()>,
+}
+
+impl Device {
+    async fn connect(broker: &TestBroker, id: &str) -> anyhow::Result<Self> {
+        let options = MqttOptions::new(id, broker.mqtt.ip().to_string(), broker.mqtt.port());
+        let (client, mut events) = AsyncClient::new(options, 16);
+        let (sender, incoming) = mpsc::channel(64);
+        let task = tokio::spawn(async move {
+            loop {
+                let forwarded = match events.poll().await {
+                    Ok(Event::Incoming(Packet::Publish(publish))) => Some(Some((
+                        publish.topic.clone(),
+                        String::from_utf8_lossy(&publish.payload).into_owned(),
+                    ))),
+                    Ok(Event::Incoming(Packet::SubAck(_))) => Some(None),
+                    Ok(_) => None,
+                    Err(_) => return,
+                };
+                if let Some(event) = forwarded
+                    && sender.send(event).await.is_err()
+                {
+                    return;
+                }
+            }
+        });
+        Ok(Self { client, incoming, task })
+    }
+
+    /// Subscribes to `filter` and waits for the SUBACK.
+    async fn subscribe(&mut self, filter: &str) -> anyhow::Result<()> {
+        self.client.subscribe(filter, QoS::AtLeastOnce).await?;
+        tokio::time::timeout(WAIT, async {
+            while let Some(event) = self.incoming.recv().await {
+                if event.is_none() {
+                    return Ok(());
+                }
+            }
+            bail!("the device's connection ended")
+        })
+        .await
+        .context("no SUBACK")?
+    }
+
+    async fn publish(&self, topic: &str, payload: &str, retain: bool) -> anyhow::Result<()> {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, retain, payload.as_bytes().to_vec())
+            .await?;
+        Ok(())
+    }
+
+    /// Waits for a message on `topic` and returns its payload.
+    async fn received(&mut self, topic: &str) -> anyhow::Result<String> {
+        tokio::time::timeout(WAIT, async {
+            while let Some(event) = self.incoming.recv().await {
+                if let Some((got, payload)) = event
+                    && got == topic
+                {
+                    return Ok(payload);
+                }
+            }
+            bail!("the device's connection ended")
+        })
+        .await
+        .with_context(|| format!("nothing received on {topic}"))?
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Waits for `css` to match an element.
+async fn wait_for(client: &Client, css: &str) -> anyhow::Result<fantoccini::elements::Element> {
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .with_context(|| format!("no {css} on the page"))
+}
+
+/// Saves a screenshot of the page as `name` (PNG).
+async fn screenshot(client: &Client, name: &str) -> anyhow::Result<()> {
+    let png = client.screenshot().await?;
+    std::fs::write(screenshot_dir()?.join(name), png)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_switch_card_sends_the_command_and_follows_the_device() -> anyhow::Result<()> {
+    let broker = TestBroker::start().await?;
+    let mut device = Device::connect(&broker, "plug").await?;
+    device.subscribe("plug/set").await?;
+    let layout = r#"{"roost_panel":1,"cards":[
+        {"title":"Desk plug","type":"switch","command_topic":"plug/set","state_topic":"plug/state"},
+        {"title":"Temperature","type":"value","topic":"room/temp","unit":"°C","min":0,"max":40},
+        {"title":"Dimmer","type":"slider","topic":"lamp/set","min":0,"max":100,"step":5},
+        {"title":"Power","type":"chart","topic":"meter/power","unit":"W"}]}"#;
+    device.publish("roost/dashboard", layout, true).await?;
+    device.publish("room/temp", "21.5", true).await?;
+    device.publish("plug/state", "OFF", true).await?;
+
+    let url = broker.dashboard_url();
+    with_browser(|client| async move {
+        client.goto(&url).await?;
+        let switch = wait_for(&client, r#".card-switch[data-state="off"]"#).await?;
+        ensure!(switch.attr("aria-label").await?.as_deref() == Some("Desk plug"));
+        switch.click().await?;
+        let command = device.received("plug/set").await?;
+        ensure!(command == "ON", "the device got {command:?}");
+        // Until the device reports, the card still shows what it last reported.
+        let shown = wait_for(&client, ".card-switch").await?.attr("data-state").await?;
+        ensure!(
+            shown.as_deref() == Some("off"),
+            "the card shows {shown:?} before the device reported"
+        );
+        device.publish("plug/state", "ON", true).await?;
+        wait_for(&client, r#".card-switch[data-state="on"][aria-checked="true"]"#)
+            .await
+            .context("the card did not follow the device's state")?;
+        // And the next click turns it off.
+        wait_for(&client, ".card-switch").await?.click().await?;
+        ensure!(device.received("plug/set").await? == "OFF");
+
+        for watts in [120, 180, 150, 210] {
+            device.publish("meter/power", &watts.to_string(), false).await?;
+            // One value per batch the page shows, so each becomes a point of the chart.
+            client
+                .wait()
+                .at_most(WAIT)
+                .for_element(Locator::XPath(&format!(
+                    r#"//p[@class="card-value" and starts-with(text(), "{watts} W")]"#
+                )))
+                .await
+                .with_context(|| format!("the chart never showed {watts} W"))?;
+        }
+        screenshot(&client, "panel.png").await?;
+        client.set_window_size(390, 844).await?;
+        screenshot(&client, "panel-phone.png").await?;
+        Ok(())
+    })
+    .await?;
+    broker.stop().await
+}
+
+#[tokio::test]
+async fn a_panel_edited_in_one_browser_appears_in_another() -> anyhow::Result<()> {
+    let broker = TestBroker::start().await?;
+    let mut device = Device::connect(&broker, "watcher").await?;
+    device.subscribe("roost/dashboard").await?;
+    device.subscribe("door/bell").await?;
+    let device = &mut device;
+    let url = broker.dashboard_url();
+    with_browser(|first| async move {
+        first.goto(&url).await?;
+        wait_for(&first, r#"section.status[data-state="connected"]"#).await?;
+        with_browser(|second| async move {
+            second.goto(&url).await?;
+            wait_for(&second, r#"section.status[data-state="connected"]"#).await?;
+            wait_for(&second, ".panel-empty").await?;
+
+            wait_for(&first, ".panel-edit").await?.click().await?;
+            wait_for(&first, ".panel-add").await?.click().await?;
+            let kind = wait_for(&first, r#"select[name="kind"]"#).await?;
+            kind.select_by_value("button").await?;
+            wait_for(&first, r#"input[name="title"]"#)
+                .await?
+                .send_keys("Doorbell")
+                .await?;
+            wait_for(&first, r#"input[name="topic"]"#)
+                .await?
+                .send_keys("door/bell")
+                .await?;
+            let payload = wait_for(&first, r#"input[name="payload_on"]"#).await?;
+            payload.clear().await?;
+            payload.send_keys("ring").await?;
+            wait_for(&first, r#".editor button[type="submit"]"#)
+                .await?
+                .click()
+                .await?;
+
+            // Published retained: a native client sees the layout, and the other browser shows the card live.
+            let published = device.received("roost/dashboard").await?;
+            ensure!(published.contains(r#""title":"Doorbell""#), "published {published}");
+            let card = wait_for(&second, r#".card-button[aria-label="Doorbell: send ring"]"#)
+                .await
+                .with_context(|| format!("the second browser never showed the card published as {published}"))?;
+            // The second browser's button sends the payload the first browser typed.
+            card.click().await?;
+            let rung = device.received("door/bell").await?;
+            ensure!(rung == "ring", "the bell got {rung:?}");
+            screenshot(&first, "panel-editing.png").await?;
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    })
+    .await?;
+
+    // A third session, opened after both closed, gets the panel from the retained message.
+    let url = broker.dashboard_url();
+    with_browser(|third| async move {
+        third.goto(&url).await?;
+        wait_for(&third, r#".card-button[aria-label="Doorbell: send ring"]"#)
+            .await
+            .context("a later browser did not get the retained panel")?;
+        Ok(())
+    })
+    .await?;
+    broker.stop().await
+}
+
+#[tokio::test]
+async fn a_home_assistant_device_becomes_a_working_card() -> anyhow::Result<()> {
+    let broker = TestBroker::start().await?;
+    let mut device = Device::connect(&broker, "tasmota_A1B2C3").await?;
+    device.subscribe("tasmota_A1B2C3/cmnd/POWER").await?;
+    // What Tasmota announces, abbreviated and with a `~` base topic.
+    let config = r#"{"name":"Relay","~":"tasmota_A1B2C3/","cmd_t":"~cmnd/POWER","stat_t":"~tele/STATE",
+        "val_tpl":"{{value_json.POWER}}","pl_on":"ON","pl_off":"OFF","avty_t":"~tele/LWT",
+        "pl_avail":"Online","pl_not_avail":"Offline","uniq_id":"A1B2C3_RL_1","dev":{"ids":["A1B2C3"],"name":"Desk lamp"}}"#;
+    device
+        .publish("homeassistant/switch/A1B2C3_RL_1/config", config, true)
+        .await?;
+    let url = broker.dashboard_url();
+    with_browser(|client| async move {
+        client.goto(&url).await?;
+        let card_css = r#".discovered .card[data-config="homeassistant/switch/A1B2C3_RL_1/config"]"#;
+        let card = wait_for(&client, card_css)
+            .await
+            .context("the discovered card never appeared")?;
+        let title = card.find(Locator::Css(".card-title")).await?.text().await?;
+        ensure!(title == "Desk lamp Relay", "title {title:?}");
+        ensure!(card.attr("data-presence").await?.as_deref() == Some("unknown"));
+
+        device.publish("tasmota_A1B2C3/tele/LWT", "Online", true).await?;
+        wait_for(&client, &format!(r#"{card_css}[data-presence="online"]"#))
+            .await
+            .context("availability never went online")?;
+        wait_for(&client, &format!("{card_css} .card-switch"))
+            .await?
+            .click()
+            .await?;
+        let command = device.received("tasmota_A1B2C3/cmnd/POWER").await?;
+        ensure!(command == "ON", "the device got {command:?}");
+        device
+            .publish(
+                "tasmota_A1B2C3/tele/STATE",
+                r#"{"Time":"2026-11-23T14:00:00","POWER":"ON"}"#,
+                false,
+            )
+            .await?;
+        wait_for(&client, &format!(r#"{card_css} .card-switch[data-state="on"]"#))
+            .await
+            .context("the card did not follow the device's state")?;
+        screenshot(&client, "panel-discovered.png").await?;
+
+        device.publish("tasmota_A1B2C3/tele/LWT", "Offline", true).await?;
+        wait_for(&client, &format!(r#"{card_css}[data-presence="offline"]"#))
+            .await
+            .context("availability never went offline")?;
+        // An empty config removes the device.
+        device
+            .publish("homeassistant/switch/A1B2C3_RL_1/config", "", true)
+            .await?;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while client.find(Locator::Css(card_css)).await.is_ok() {
+            ensure!(
+                tokio::time::Instant::now() < deadline,
+                "the removed device's card stayed"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    })
+    .await?;
+    broker.stop().await
+}
+
+#[tokio::test]
+async fn the_broker_view_shows_live_sys_figures() -> anyhow::Result<()> {
+    let broker = TestBroker::start().await?;
+    let url = broker.dashboard_url();
+    with_browser(|client| async move {
+        client.goto(&url).await?;
+        wait_for(&client, r#"section.status[data-state="connected"]"#).await?;
+        // The broker publishes $SYS at start and every interval; the dashboard itself is one connected client.
+        let version = wait_for(&client, r#"dd[data-figure="version"]"#).await?;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let clients = client
+                .find(Locator::Css(r#"dd[data-figure="clients"]"#))
+                .await?
+                .text()
+                .await?;
+            let shown = version.text().await?;
+            if shown.starts_with("roost ") && clients.parse::<u64>().is_ok() {
+                break;
+            }
+            ensure!(
+                tokio::time::Instant::now() < deadline,
+                "the broker view shows version {shown:?} and {clients:?} clients"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let uptime = client
+            .find(Locator::Css(r#"dd[data-figure="uptime"]"#))
+            .await?
+            .text()
+            .await?;
+        ensure!(uptime.ends_with('s') || uptime.contains('h'), "uptime {uptime:?}");
+        Ok(())
+    })
+    .await?;
+    broker.stop().await
+}
+
+#[tokio::test]
+async fn a_panel_file_is_imported_and_a_foreign_one_refused() -> anyhow::Result<()> {
+    let broker = TestBroker::start().await?;
+    let mut device = Device::connect(&broker, "watcher").await?;
+    device.subscribe("roost/dashboard").await?;
+    let files = tempfile::tempdir()?;
+    let panel = files.path().join("panel.json");
+    std::fs::write(
+        &panel,
+        r#"{"roost_panel":1,"cards":[{"title":"Garage","type":"button","topic":"garage/door","payload":"toggle"}]}"#,
+    )?;
+    let foreign = files.path().join("foreign.json");
+    std::fs::write(&foreign, r#"{"temperature":21}"#)?;
+    let url = broker.dashboard_url();
+    let device = &mut device;
+    with_browser(|client| async move {
+        client.goto(&url).await?;
+        wait_for(&client, r#"section.status[data-state="connected"]"#).await?;
+        wait_for(&client, ".panel-edit").await?.click().await?;
+        let input = wait_for(&client, r#".panel-import input[type="file"]"#).await?;
+        input.send_keys(&foreign.display().to_string()).await?;
+        let refused = client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::XPath(
+                r#"//p[@class="panel-message" and contains(text(), "not a Roost panel layout")]"#,
+            ))
+            .await;
+        ensure!(refused.is_ok(), "a foreign file was not refused in words");
+
+        let input = wait_for(&client, r#".panel-import input[type="file"]"#).await?;
+        input.send_keys(&panel.display().to_string()).await?;
+        wait_for(&client, r#".card-button[aria-label="Garage: send toggle"]"#)
+            .await
+            .context("the imported card never showed")?;
+        let published = device.received("roost/dashboard").await?;
+        ensure!(published.contains("garage/door"), "published {published}");
+        Ok(())
+    })
+    .await?;
+    broker.stop().await
+}
