@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +28,13 @@ pub(crate) fn router(broker: Arc<Broker>) -> Router {
 pub(crate) async fn serve(listener: TcpListener, broker: Arc<Broker>, shutdown: CancellationToken) -> io::Result<()> {
     // ConnectInfo gives the WebSocket handler the peer address for its logs.
     let service = router(broker).into_make_service_with_connect_info::<SocketAddr>();
+    // As on the MQTT port: small packets (PUBACKs, PINGRESPs, a publisher's next message) must not wait for Nagle's
+    // algorithm to meet the peer's delayed ACK. Without this, MQTT over WebSocket ran at a fifth of TCP's rate.
+    let listener = listener.tap_io(|socket| {
+        if let Err(error) = socket.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
