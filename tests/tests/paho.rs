@@ -37,7 +37,13 @@ async fn interop(transport: &str, version: &str) -> anyhow::Result<()> {
     let python = python();
     let child = Command::new(&python)
         .arg(&script)
-        .args(["127.0.0.1", &port.to_string(), transport, version, &format!("paho-{transport}-{version}")])
+        .args([
+            "127.0.0.1",
+            &port.to_string(),
+            transport,
+            version,
+            &format!("paho-{transport}-{version}"),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -53,7 +59,10 @@ async fn interop(transport: &str, version: &str) -> anyhow::Result<()> {
     }
     // Every scenario reported itself: a script that silently ran none would not pass.
     for scenario in ["qos_levels_and_properties", "retained", "will", "persistent_session"] {
-        assert!(stdout.contains(&format!("{scenario}: ok")), "{scenario} did not run:\n{stdout}");
+        assert!(
+            stdout.contains(&format!("{scenario}: ok")),
+            "{scenario} did not run:\n{stdout}"
+        );
     }
     broker.stop().await
 }
