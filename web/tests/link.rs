@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use roost_codec::{BytesMut, ConnAck, Disconnect, Packet, ProtocolVersion, Publish, QoS, ReasonCode, TopicName};
-use roost_web::explorer::{Payload, TopicMessage};
+use roost_web::explorer::{MessageProperties, Payload, TopicMessage};
 use roost_web::mqtt::{Action, ConnectionState, Link, Outgoing, dashboard_options, mqtt_url, topic_message};
 use wasm_bindgen_test::*;
 use web_time::Instant;
@@ -75,9 +75,13 @@ fn connected(t0: Instant) -> Link {
     let filters: Vec<_> = subscribe
         .filters
         .iter()
-        .map(|(filter, options)| (filter.as_str(), options.qos))
+        .map(|(filter, options)| (filter.as_str(), options.qos, options.retain_as_published))
         .collect();
-    assert_eq!(filters, [("#", QoS::AtMostOnce), ("$SYS/broker/#", QoS::AtMostOnce)]);
+    // Retain As Published: the explorer sees which live messages were published retained ([MQTT-3.3.1-12]).
+    assert_eq!(
+        filters,
+        [("#", QoS::AtMostOnce, true), ("$SYS/broker/#", QoS::AtMostOnce, true)]
+    );
     link
 }
 
@@ -102,12 +106,48 @@ fn received_messages_are_handed_out_as_plain_values() {
             qos: 0,
             retain: true,
             received_ms: 1_700_000_000_000,
+            properties: MessageProperties::default(),
         }
     );
     let second = topic_message(&link.poll_message().expect("a second message"), 0);
     assert_eq!(second.payload, Payload::Hex("ff 00 10".into()));
     assert!(!second.retain);
     assert_eq!(link.poll_message(), None);
+}
+
+#[wasm_bindgen_test]
+fn received_properties_are_handed_out_as_plain_values_in_order() {
+    let t0 = Instant::now();
+    let mut link = connected(t0);
+    let mut publish = Publish::new(TopicName::new("kitchen/light").unwrap(), &br#"{"on":true}"#[..]);
+    publish.properties.content_type = Some("application/json".into());
+    publish.properties.response_topic = Some(TopicName::new("kitchen/light/reply").unwrap());
+    publish.properties.correlation_data = Some(bytes::Bytes::from_static(&[0xff, 0x00]));
+    publish.properties.message_expiry_interval = Some(30);
+    publish.properties.payload_format_indicator = Some(true);
+    publish.properties.user_properties = vec![
+        ("z".into(), "1".into()),
+        ("a".into(), "2".into()),
+        ("z".into(), "3".into()),
+    ];
+    link.received(&server(Packet::Publish(publish)), t0);
+    let message = topic_message(&link.poll_message().expect("a message"), 0);
+    assert_eq!(
+        message.properties,
+        MessageProperties {
+            content_type: Some("application/json".into()),
+            response_topic: Some("kitchen/light/reply".into()),
+            correlation_data: Some(Payload::Hex("ff 00".into())),
+            message_expiry: Some(30),
+            payload_utf8: Some(true),
+            // [MQTT-3.3.2-18]: in the order received, a repeated name kept.
+            user_properties: vec![
+                ("z".into(), "1".into()),
+                ("a".into(), "2".into()),
+                ("z".into(), "3".into())
+            ],
+        }
+    );
 }
 
 #[wasm_bindgen_test]

@@ -298,12 +298,15 @@ impl Link {
 
     /// Subscribes to every topic (`#`, QoS 0) for the topic explorer, and to `$SYS/broker/#` for the broker view:
     /// topics starting with `$` do not match `#` ([MQTT-4.7.2-1]). A fresh client per attempt keeps no session,
-    /// so this follows every CONNACK.
+    /// so this follows every CONNACK. MQTT 5 subscriptions ask for Retain As Published, so the explorer sees
+    /// which live messages are retained ([MQTT-3.3.1-12]); MQTT 3.x leaves the flag out.
     fn subscribe_all(&mut self, now: Instant) {
+        let mut options = SubscriptionOptions::qos(QoS::AtMostOnce);
+        options.retain_as_published = true;
         let filters: Vec<_> = ["#", "$SYS/broker/#"]
             .into_iter()
             .filter_map(|filter| TopicFilter::new(filter).ok())
-            .map(|filter| (filter, SubscriptionOptions::qos(QoS::AtMostOnce)))
+            .map(|filter| (filter, options))
             .collect();
         // Only fails when not connected, and the client just said it is.
         let _ = self.client.subscribe(filters, Properties::default(), now);

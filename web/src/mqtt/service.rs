@@ -206,11 +206,15 @@ impl Inner {
                 }
             }
         }
-        self.take_messages();
         let shown = self.link.state();
         if self.state.try_with_untracked(|state| state != shown) == Some(true) {
+            // A new connection: the broker sends its retained messages again, which must not count twice.
+            if matches!(shown, ConnectionState::Connected { .. }) {
+                self.tree.try_update(TopicTree::clear);
+            }
             self.state.try_set(shown.clone());
         }
+        self.take_messages();
         self.arm_timer();
     }
 
