@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use crate::components::ConnectionStatus;
 use crate::explorer::{Explorer, TopicTree};
 use crate::mqtt::{ConnectionState, MqttService, Publisher, page_mqtt_url};
+use crate::publish::PublishForm;
 
 /// The dashboard. Connects to the broker that served the page as soon as it is mounted, and reconnects by itself.
 #[component]
@@ -31,6 +32,7 @@ pub fn App() -> impl IntoView {
                 <button class="reconnect" on:click=reconnect>"Reconnect now"</button>
             </Show>
             <Explorer tree=tree />
+            <PublishForm />
         </main>
     }
 }

@@ -3,6 +3,7 @@
 //! - [`mqtt`]: the MQTT service layer, the only code that touches the WebSocket and bytes.
 //! - [`components`]: views; they see connection state, never bytes.
 //! - [`explorer`]: the topic explorer's model and view.
+//! - [`publish`]: the publish form and saved messages.
 //! - [`app`]: the page, [`App`].
 
 #![warn(missing_docs)]
@@ -11,5 +12,6 @@ pub mod app;
 pub mod components;
 pub mod explorer;
 pub mod mqtt;
+pub mod publish;
 
 pub use app::App;
