@@ -2,6 +2,7 @@
 //!
 //! - [`mqtt`]: the MQTT service layer, the only code that touches the WebSocket and bytes.
 //! - [`components`]: views; they see connection state, never bytes.
+//! - [`connection`]: the connection form and profiles.
 //! - [`explorer`]: the topic explorer's model and view.
 //! - [`publish`]: the publish form and saved messages.
 //! - [`app`]: the page, [`App`].
@@ -10,6 +11,7 @@
 
 pub mod app;
 pub mod components;
+pub mod connection;
 pub mod explorer;
 pub mod mqtt;
 pub mod publish;

@@ -491,3 +491,32 @@ fn clearing_forgets_everything_but_the_limits() {
     assert_eq!(history(&tree, "b"), ["2", "3"]);
     assert_eq!(tree.dropped(), 1, "still one topic at most");
 }
+
+#[wasm_bindgen_test]
+async fn dollar_topics_are_hidden_unless_asked_for() {
+    let mut tree = house();
+    tree.insert(text("$SYS/broker/uptime", "5"));
+    let shown = Mounted::new(RwSignal::new(tree.clone()));
+    leptos::task::tick().await;
+    let topics: Vec<String> = shown.rows().into_iter().map(|row| row.0).collect();
+    assert_eq!(topics, ["garage", "kitchen"]);
+    let summary = shown.parent.query_selector(".explorer-summary").unwrap().unwrap();
+    assert_eq!(summary.text_content().as_deref(), Some("3 topics, 4 messages"));
+    shown.search("uptime");
+    leptos::task::tick().await;
+    assert!(shown.rows().is_empty());
+    shown.search("");
+    let checkbox = shown
+        .parent
+        .query_selector(".explorer-dollar input")
+        .unwrap()
+        .unwrap()
+        .unchecked_into::<HtmlElement>();
+    checkbox.click();
+    leptos::task::tick().await;
+    let topics: Vec<String> = shown.rows().into_iter().map(|row| row.0).collect();
+    assert_eq!(topics, ["$SYS", "garage", "kitchen"]);
+    assert_eq!(summary.text_content().as_deref(), Some("4 topics, 5 messages"));
+    assert_eq!(tree.counts(false), (3, 4));
+    assert_eq!(tree.counts(true), (4, 5));
+}

@@ -3,9 +3,13 @@
 
 use std::time::Duration;
 
-use roost_codec::{BytesMut, ConnAck, Disconnect, Packet, ProtocolVersion, Publish, QoS, ReasonCode, TopicName};
+use roost_codec::{
+    BytesMut, ConnAck, Disconnect, Packet, ProtocolVersion, Publish, QoS, ReasonCode, SubAck, TopicFilter, TopicName,
+};
 use roost_web::explorer::{MessageProperties, Payload, TopicMessage};
-use roost_web::mqtt::{Action, ConnectionState, Link, Outgoing, dashboard_options, mqtt_url, topic_message};
+use roost_web::mqtt::{
+    Action, ConnectionSettings, ConnectionState, Link, Outgoing, dashboard_options, mqtt_url, topic_message,
+};
 use wasm_bindgen_test::*;
 use web_time::Instant;
 
@@ -474,4 +478,71 @@ fn shutdown_says_disconnect_and_closes() {
 fn websocket_url_follows_the_page() {
     assert_eq!(mqtt_url("http:", "pi.local:8080"), "ws://pi.local:8080/mqtt");
     assert_eq!(mqtt_url("https:", "roost.example"), "wss://roost.example/mqtt");
+}
+
+#[wasm_bindgen_test]
+fn a_chosen_filter_is_subscribed_beside_the_broker_view() {
+    let t0 = Instant::now();
+    let mut link = Link::with_filter(dashboard_options(), TopicFilter::new("house/+/temp").unwrap());
+    assert_eq!(actions(&mut link), [Action::OpenSocket]);
+    link.socket_opened(t0);
+    sent(&mut link);
+    link.received(&connack_assigning("roost-7"), t0);
+    let [Packet::Subscribe(subscribe)] = &sent(&mut link)[..] else {
+        panic!("expected one SUBSCRIBE");
+    };
+    let filters: Vec<_> = subscribe.filters.iter().map(|(filter, _)| filter.as_str()).collect();
+    assert_eq!(filters, ["house/+/temp", "$SYS/broker/#"]);
+}
+
+#[wasm_bindgen_test]
+fn a_refused_subscription_is_said_in_words_until_the_next_attempt() {
+    let t0 = Instant::now();
+    let mut link = connected(t0);
+    assert!(link.subscription_problems().is_empty());
+    let mut suback = SubAck {
+        packet_id: roost_codec::PacketId::new(1).unwrap(),
+        properties: Default::default(),
+        reason_codes: vec![ReasonCode::NotAuthorized, ReasonCode::Success],
+    };
+    suback.properties.reason_string = Some("no wildcards for guests".into());
+    link.received(&server(Packet::SubAck(suback)), t0);
+    assert_eq!(
+        link.subscription_problems(),
+        ["The broker refused the subscription to #: Not authorized (0x87): no wildcards for guests."]
+    );
+    assert!(
+        matches!(link.state(), ConnectionState::Connected { .. }),
+        "still connected"
+    );
+    link.socket_closed(1006, "", t0);
+    link.handle_timeout(t0 + 2 * SEC);
+    assert!(link.subscription_problems().is_empty(), "a new attempt starts clean");
+}
+
+#[wasm_bindgen_test]
+fn new_settings_disconnect_and_connect_again_at_once() {
+    let t0 = Instant::now();
+    let mut link = connected(t0);
+    let mut settings = ConnectionSettings::new("ws://pi.local/mqtt", "kitchen-tablet");
+    settings.keep_alive = 30;
+    settings.filter = "house/#".into();
+    let (options, filter) = settings.check().unwrap();
+    link.reconfigure(options, filter);
+    // [MQTT-3.14.4-3]: DISCONNECT first, so the broker drops the old will.
+    assert!(matches!(sent(&mut link)[..], [Packet::Disconnect(_)]));
+    assert_eq!(actions(&mut link), [Action::CloseSocket, Action::OpenSocket]);
+    assert_eq!(link.state(), &ConnectionState::Connecting);
+    link.socket_opened(t0);
+    let [Packet::Connect(connect)] = &sent(&mut link)[..] else {
+        panic!("expected CONNECT");
+    };
+    assert_eq!((connect.client_id.as_ref(), connect.keep_alive), ("kitchen-tablet", 30));
+    let mut connack = ConnAck::new(false, ReasonCode::Success);
+    connack.properties = Default::default();
+    link.received(&server(Packet::ConnAck(connack)), t0);
+    let [Packet::Subscribe(subscribe)] = &sent(&mut link)[..] else {
+        panic!("expected SUBSCRIBE");
+    };
+    assert_eq!(subscribe.filters[0].0.as_str(), "house/#");
 }

@@ -131,6 +131,8 @@ pub struct Node {
     total: u64,
     /// Messages received on this very topic.
     count: u64,
+    /// Topics (nodes with a message) at or below this node.
+    topics: u64,
     /// The last message on this very topic, if any. Kept apart from `history`, which the memory bound may empty.
     last: Option<Arc<TopicMessage>>,
     /// The recent messages on this very topic, oldest first, each with its sequence number (see
@@ -146,6 +148,11 @@ impl Node {
     /// Messages on this topic and all below it.
     pub fn total(&self) -> u64 {
         self.total
+    }
+
+    /// Topics (levels with a message) at or below this node.
+    pub fn topics(&self) -> u64 {
+        self.topics
     }
 
     /// Messages on this very topic.
@@ -256,6 +263,21 @@ impl TopicTree {
         found
     }
 
+    /// Topics and messages, leaving out first levels starting with `$` (`$SYS`: the broker's own figures, which
+    /// `#` does not match, [MQTT-4.7.2-1]) unless `with_dollar`.
+    pub fn counts(&self, with_dollar: bool) -> (u64, u64) {
+        let (mut topics, mut messages) = (self.root.topics, self.root.total);
+        if !with_dollar {
+            for (name, node) in &self.root.children {
+                if name.starts_with('$') {
+                    topics -= node.topics;
+                    messages -= node.total;
+                }
+            }
+        }
+        (topics, messages)
+    }
+
     /// Bytes the histories hold, as [`TopicMessage::cost`] counts them.
     pub fn history_bytes(&self) -> usize {
         self.budget.bytes()
@@ -273,11 +295,14 @@ impl TopicTree {
             self.topics += 1;
         }
         let message = Arc::new(message);
+        let new_topic = u64::from(is_new);
         let mut node = &mut self.root;
         node.total += 1;
+        node.topics += new_topic;
         for level in message.topic.split('/') {
             node = node.children.entry(level.to_owned()).or_default();
             node.total += 1;
+            node.topics += new_topic;
         }
         node.count += 1;
         node.last = Some(Arc::clone(&message));

@@ -26,8 +26,11 @@ pub fn Explorer(
     let filter = RwSignal::new(String::new());
     let selected = RwSignal::new(None::<String>);
     let payload_view = RwSignal::new(PayloadView::default());
+    // `$SYS` and other `$` topics (the broker view subscribes to them) are hidden unless asked for.
+    let show_dollar = RwSignal::new(false);
     let rows = Memo::new(move |_| {
-        filter.with(|filter| {
+        let show_dollar = show_dollar.get();
+        let mut rows: Vec<Row> = filter.with(|filter| {
             tree.with(|tree| {
                 if filter.is_empty() {
                     expanded.with(|expanded| tree.rows(|topic| expanded.contains(topic), MAX_ROWS))
@@ -44,15 +47,17 @@ pub fn Explorer(
                         .collect()
                 }
             })
-        })
+        });
+        if !show_dollar {
+            rows.retain(|row| !row.topic.starts_with('$'));
+        }
+        rows
     });
     let summary = move || {
+        let show_dollar = show_dollar.get();
         tree.with(|tree| {
-            let mut text = format!(
-                "{}, {}",
-                plural(tree.topics() as u64, "topic"),
-                plural(tree.root().total(), "message")
-            );
+            let (topics, messages) = tree.counts(show_dollar);
+            let mut text = format!("{}, {}", plural(topics, "topic"), plural(messages, "message"));
             if tree.dropped() > 0 {
                 text.push_str(&format!(
                     ". Topic limit reached: {} messages on newer topics are not shown",
@@ -74,6 +79,14 @@ pub fn Explorer(
                 prop:value=move || filter.get()
                 on:input=move |event| filter.set(event_target_value(&event))
             />
+            <label class="explorer-dollar">
+                <input
+                    type="checkbox"
+                    prop:checked=move || show_dollar.get()
+                    on:change=move |event| show_dollar.set(event_target_checked(&event))
+                />
+                " Show $SYS topics"
+            </label>
             <ul class="tree">
                 <For each=move || rows.get() key=Row::clone let:row>
                     <TreeRow row=row tree=tree expanded=expanded selected=selected />
