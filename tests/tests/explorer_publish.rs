@@ -32,10 +32,10 @@ async fn native(broker: &TestBroker, id: &str) -> anyhow::Result<(AsyncClient, E
 async fn next_packet(events: &mut EventLoop, wanted: impl Fn(&Packet) -> bool) -> anyhow::Result<Packet> {
     timeout(WAIT, async {
         loop {
-            if let Event::Incoming(packet) = events.poll().await? {
-                if wanted(&packet) {
-                    return anyhow::Ok(packet);
-                }
+            if let Event::Incoming(packet) = events.poll().await?
+                && wanted(&packet)
+            {
+                return anyhow::Ok(packet);
             }
         }
     })
@@ -166,6 +166,22 @@ async fn details_show_properties_the_form_publishes_and_retained_messages_are_de
         wait_until_gone(&client, ".delete-retained").await?;
         client.set_window_size(390, 844).await?;
         screenshot(&client, "explorer-details-phone.png").await?;
+        client.set_window_size(1280, 900).await?;
+
+        // The connection form: another client id and a narrower subscription; Connect reconnects with them.
+        click(&client, ".connection-settings summary").await?;
+        let id = client.find(Locator::Css(".connect-client-id")).await?;
+        id.clear().await?;
+        id.send_keys("e2e-browser").await?;
+        let filter = client.find(Locator::Css(".connect-filter")).await?;
+        filter.clear().await?;
+        filter.send_keys("lab/#").await?;
+        click(&client, ".connect-apply").await?;
+        wait_for_text(&client, r#"section.status[data-state="connected"]"#, |text| {
+            text.contains("e2e-browser")
+        })
+        .await?;
+        screenshot(&client, "connection-form.png").await?;
         Ok(())
     })
     .await?;

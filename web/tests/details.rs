@@ -320,6 +320,7 @@ async fn a_retained_message_is_deleted_after_confirmation() {
     tree.update(|tree| tree.insert(retained("garage/door", "")));
     leptos::task::tick().await;
     assert!(shown.one(".delete-retained").is_none());
+    assert_eq!(shown.history(), ["(empty)", "open"]);
 }
 
 #[wasm_bindgen_test]

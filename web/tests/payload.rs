@@ -44,6 +44,8 @@ fn a_payload_that_is_not_json_says_why_and_shows_as_text() {
         ("ff", "Not JSON: the payload is not UTF-8.")
     );
     assert!(pretty_json("").is_err());
+    // An empty payload (deleting a retained message) shows as empty, not as broken JSON.
+    assert_eq!(render(&text(""), PayloadView::Json).unwrap(), "");
     assert_eq!(pretty_json(" 42 ").unwrap(), "42");
 }
 

@@ -211,6 +211,9 @@ fn TopicDetails(topic: String, tree: Signal<TopicTree>, payload_view: RwSignal<P
 /// The first 60 characters of a payload, for a history line.
 fn preview(payload: &Payload) -> String {
     let text = payload.as_str();
+    if text.is_empty() {
+        return "(empty)".to_owned();
+    }
     let mut shown: String = text.chars().take(60).collect();
     if shown.len() < text.len() {
         shown.push('…');

@@ -37,6 +37,8 @@ pub fn render(payload: &Payload, view: PayloadView) -> Result<String, (String, S
         (PayloadView::Text, payload) => Ok(payload.as_str().to_owned()),
         (PayloadView::Hex, Payload::Text(text)) => Ok(hex(text.as_bytes())),
         (PayloadView::Hex, Payload::Hex(hex)) => Ok(hex.clone()),
+        // An empty payload (a retained message being deleted, say) is nothing to parse.
+        (PayloadView::Json, Payload::Text(text)) if text.is_empty() => Ok(String::new()),
         (PayloadView::Json, Payload::Text(text)) => {
             pretty_json(text).map_err(|why| (text.clone(), format!("Not JSON: {why}.")))
         }
