@@ -299,6 +299,8 @@ async fn a_retained_message_is_deleted_after_confirmation() {
             .text(".confirm")
             .contains("Delete the retained message of 1 topic: garage/door?")
     );
+    let focused = document().active_element().expect("a focused element");
+    assert_eq!(focused.class_name(), "confirm-cancel", "keyboard users land on Cancel");
     shown.click(".confirm-cancel");
     leptos::task::tick().await;
     assert!(shown.one(".confirm").is_none());

@@ -355,6 +355,14 @@ fn RetainedActions(topic: String, tree: Signal<TopicTree>) -> impl IntoView {
     };
     let confirming = RwSignal::new(false);
     let outcome = RwSignal::new(None::<Result<String, String>>);
+    // Keyboard users land on the safe choice when the confirmation appears.
+    let cancel = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        // Runs again for each new Cancel button, that is each time the confirmation appears.
+        if let Some(button) = cancel.get() {
+            let _ = button.focus();
+        }
+    });
     let label = {
         let topic = topic.clone();
         move || {
@@ -426,7 +434,9 @@ fn RetainedActions(topic: String, tree: Signal<TopicTree>) -> impl IntoView {
                 <div class="confirm" role="alertdialog" aria-label="Confirm deleting retained messages">
                     <p>{question}</p>
                     <button class="confirm-delete danger" on:click=delete>"Delete"</button>
-                    <button class="confirm-cancel" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                    <button class="confirm-cancel" node_ref=cancel on:click=move |_| confirming.set(false)>
+                        "Cancel"
+                    </button>
                 </div>
             </Show>
             {move || {
