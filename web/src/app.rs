@@ -7,8 +7,8 @@ use crate::connection::profiles::{ACTIVE_KEY, settings_from_json};
 use crate::connection::{ConnectionForm, SubscriptionProblems};
 use crate::explorer::{Explorer, TopicTree};
 use crate::mqtt::{ConnectionSettings, ConnectionState, MqttService, Publisher, generated_client_id, page_mqtt_url};
-use crate::publish::PublishForm;
 use crate::publish::saved::load;
+use crate::publish::{PublishForm, PublishTarget};
 
 /// The dashboard. Connects as soon as it is mounted (with the settings applied last time, else to `/mqtt` on the
 /// page's own origin), and reconnects by itself.
@@ -37,6 +37,8 @@ pub fn App() -> impl IntoView {
             .try_with_value(|service| service.publish(&outgoing))
             .unwrap_or_else(|| Err("The dashboard has closed its connection.".to_owned()))
     }));
+    // "Publish to this topic" in the explorer fills the publish form's topic.
+    provide_context(PublishTarget(RwSignal::new(None)));
     let apply = Callback::new(move |settings: ConnectionSettings| {
         let applied = service
             .try_with_value(|service| service.apply(&settings))

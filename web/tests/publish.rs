@@ -349,3 +349,63 @@ async fn unreadable_saved_messages_are_reported_not_lost_silently() {
     leptos::task::tick().await;
     assert_eq!(shown.text(".saved-outcome"), "Not saved: Enter a topic to publish to.");
 }
+
+#[wasm_bindgen_test]
+async fn publish_to_this_topic_fills_the_form_from_the_explorer() {
+    use roost_web::explorer::{Explorer, MessageProperties, Payload, TopicMessage, TopicTree};
+    use roost_web::publish::PublishTarget;
+
+    clear("test.publish.target");
+    let mut tree = TopicTree::default();
+    tree.insert(TopicMessage {
+        topic: "porch/light".into(),
+        payload: Payload::Text("off".into()),
+        size: 3,
+        qos: 0,
+        retain: false,
+        received_ms: 0,
+        properties: MessageProperties::default(),
+    });
+    let tree = RwSignal::new(tree);
+    let document = document();
+    let parent = document.create_element("div").unwrap().unchecked_into::<HtmlElement>();
+    document.body().unwrap().append_child(&parent).unwrap();
+    let _handle = leptos::mount::mount_to(parent.clone(), move || {
+        provide_context(Publisher::new(|_| Ok(())));
+        provide_context(PublishTarget(RwSignal::new(None)));
+        view! {
+            <Explorer tree=tree />
+            <PublishForm storage_key="test.publish.target" />
+        }
+        .into_any()
+    });
+    leptos::task::tick().await;
+    let click = |selector: &str| {
+        parent
+            .query_selector(selector)
+            .unwrap()
+            .unwrap_or_else(|| panic!("no {selector}"))
+            .unchecked_into::<HtmlElement>()
+            .click()
+    };
+    click(r#".tree-node[data-topic="porch"] .tree-toggle"#);
+    leptos::task::tick().await;
+    click(r#".tree-node[data-topic="porch/light"] .tree-topic"#);
+    leptos::task::tick().await;
+    click(".publish-here");
+    // The form's effect runs on one tick, the input's value follows on the next.
+    leptos::task::tick().await;
+    leptos::task::tick().await;
+    let topic = parent
+        .query_selector(".publish-topic")
+        .unwrap()
+        .unwrap()
+        .unchecked_into::<HtmlInputElement>();
+    assert_eq!(topic.value(), "porch/light");
+    let focused = document.active_element().expect("a focused element");
+    assert_eq!(
+        focused.class_name(),
+        "publish-topic",
+        "the person goes on typing in the form"
+    );
+}

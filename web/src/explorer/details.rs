@@ -12,6 +12,7 @@ use super::model::{Payload, TopicMessage, TopicTree};
 use super::payload::{ChartSource, PayloadView, number, numeric_fields, render};
 use super::view::{format_time, plural};
 use crate::mqtt::{Outgoing, Publisher};
+use crate::publish::PublishTarget;
 
 /// How many topics the delete confirmation names before "and N more".
 const NAMED_IN_CONFIRMATION: usize = 5;
@@ -106,6 +107,15 @@ fn TopicDetails(topic: String, tree: Signal<TopicTree>, payload_view: RwSignal<P
         <section class="details" aria-label="Selected topic">
             <h3><code>{topic.clone()}</code></h3>
             <RetainedActions topic=topic.clone() tree=tree />
+            {use_context::<PublishTarget>()
+                .map(|PublishTarget(target)| {
+                    let topic = topic.clone();
+                    view! {
+                        <button class="publish-here" on:click=move |_| target.set(Some(topic.clone()))>
+                            "Publish to this topic"
+                        </button>
+                    }
+                })}
             <Show
                 when=has_messages
                 fallback=move || {

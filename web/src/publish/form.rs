@@ -9,6 +9,11 @@ use crate::mqtt::Publisher;
 /// What the last action came to: a sentence, and whether it went wrong.
 type Outcome = Option<Result<String, String>>;
 
+/// A topic another part of the page asks the publish form to fill in ("Publish to this topic" in the explorer):
+/// provided as a context by the page; the form follows it while it is there.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishTarget(pub RwSignal<Option<String>>);
+
 /// The publish form and the saved-message buttons. Publishes through the [`Publisher`] context.
 #[component]
 pub fn PublishForm(
@@ -19,6 +24,19 @@ pub fn PublishForm(
     let storage_key = StoredValue::new(storage_key.unwrap_or_else(|| STORAGE_KEY.to_owned()));
     let publisher = use_context::<Publisher>();
     let draft = RwSignal::new(Draft::default());
+    let topic_input = NodeRef::<leptos::html::Input>::new();
+    if let Some(PublishTarget(target)) = use_context::<PublishTarget>() {
+        Effect::new(move |_| {
+            if let Some(topic) = target.get() {
+                draft.update(|draft| draft.topic = topic);
+                if let Some(input) = topic_input.get_untracked() {
+                    // The person goes on with the payload; the form may be far down the page.
+                    input.scroll_into_view();
+                    let _ = input.focus();
+                }
+            }
+        });
+    }
     let outcome = RwSignal::new(Outcome::None);
     let save_name = RwSignal::new(String::new());
     let (loaded, load_problem) = match storage_key.with_value(|key| saved::load(key)) {
@@ -101,6 +119,7 @@ pub fn PublishForm(
                 <label>
                     "Topic"
                     <input
+                        node_ref=topic_input
                         class="publish-topic"
                         type="text"
                         required

@@ -10,5 +10,5 @@ pub mod form;
 pub mod saved;
 
 pub use draft::{Draft, PayloadFormat};
-pub use form::PublishForm;
+pub use form::{PublishForm, PublishTarget};
 pub use saved::SavedMessage;
