@@ -1,22 +1,38 @@
-//! The page: a header, the broker connection's state, the control panel, discovered devices, the broker's
-//! figures and the topic explorer.
+//! The page: a header, the broker connection's state and settings, the control panel, discovered devices, the
+//! broker's figures, the topic explorer and the publish form.
 
 use leptos::prelude::*;
 
 use crate::broker_view::BrokerView;
 use crate::components::ConnectionStatus;
+use crate::connection::profiles::{ACTIVE_KEY, settings_from_json};
+use crate::connection::{ConnectionForm, SubscriptionProblems};
 use crate::explorer::{Explorer, TopicTree};
-use crate::mqtt::{ConnectionState, MqttService, Publisher, page_mqtt_url};
+use crate::mqtt::{ConnectionSettings, ConnectionState, MqttService, Publisher, generated_client_id, page_mqtt_url};
 use crate::panel::{DiscoveredDevices, Panel};
+use crate::publish::saved::load;
+use crate::publish::{PublishForm, PublishTarget};
 
-/// The dashboard. Connects to the broker that served the page as soon as it is mounted, and reconnects by itself.
+/// The dashboard. Connects as soon as it is mounted (with the settings applied last time, else to `/mqtt` on the
+/// page's own origin), and reconnects by itself.
 #[component]
 pub fn App() -> impl IntoView {
     let state = RwSignal::new(ConnectionState::Connecting);
     let tree = RwSignal::new(TopicTree::default());
-    let url = page_mqtt_url();
+    let initial = initial_settings();
+    let broker = RwSignal::new(initial.url.clone());
     // Owned by the app: dropping it (when the app unmounts) says DISCONNECT and closes the WebSocket.
-    let service = StoredValue::new_local(MqttService::start(&url, state, tree));
+    let service = match MqttService::start_with_settings(&initial, state, tree) {
+        Ok(service) => service,
+        // Stored settings that no longer pass the checks: the page's own broker, as on a first visit.
+        Err(why) => {
+            leptos::logging::warn!("the stored connection settings are not usable: {why}");
+            broker.set(page_mqtt_url());
+            MqttService::start(&page_mqtt_url(), state, tree)
+        }
+    };
+    let problems = service.subscription_problems();
+    let service = StoredValue::new_local(service);
     let reconnect = move |_| service.with_value(MqttService::reconnect_now);
     // Components publish through this handle; a message sent after the app unmounted goes nowhere, and says so.
     provide_context(Publisher::new(move |outgoing| {
@@ -24,19 +40,58 @@ pub fn App() -> impl IntoView {
             .try_with_value(|service| service.publish(&outgoing))
             .unwrap_or_else(|| Err("The dashboard has closed its connection.".to_owned()))
     }));
+    // "Publish to this topic" in the explorer fills the publish form's topic.
+    provide_context(PublishTarget(RwSignal::new(None)));
+    let apply = Callback::new(move |settings: ConnectionSettings| {
+        let applied = service
+            .try_with_value(|service| service.apply(&settings))
+            .unwrap_or_else(|| Err("The dashboard has closed its connection.".to_owned()));
+        if applied.is_ok() {
+            broker.set(settings.url.clone());
+        }
+        applied
+    });
     view! {
         <header class="topbar">
             <h1>"Roost"</h1>
         </header>
         <main>
-            <ConnectionStatus state=state broker=url />
+            {move || view! { <ConnectionStatus state=state broker=broker.get() /> }}
             <Show when=move || state.with(ConnectionState::is_disconnected)>
                 <button class="reconnect" on:click=reconnect>"Reconnect now"</button>
             </Show>
+            <SubscriptionProblems problems=problems />
+            <details class="connection-settings">
+                <summary>"Connection settings"</summary>
+                <ConnectionForm initial=initial on_apply=apply />
+            </details>
             <Panel tree=tree />
             <DiscoveredDevices tree=tree />
             <BrokerView tree=tree />
             <Explorer tree=tree />
+            <PublishForm />
         </main>
     }
 }
+
+/// The settings applied last time in this browser, else the defaults for this page. A client id the dashboard
+/// generated is generated afresh, so two open pages never share one (the broker would disconnect one for the
+/// other, over and over, [MQTT-3.1.4-3]); one the person typed is kept.
+fn initial_settings() -> ConnectionSettings {
+    let fresh_id = generated_client_id(js_sys::Math::random());
+    let defaults = ConnectionSettings::new(page_mqtt_url(), fresh_id.clone());
+    let Some(mut settings) = load(ACTIVE_KEY)
+        .ok()
+        .flatten()
+        .and_then(|text| settings_from_json(&text, &defaults))
+    else {
+        return defaults;
+    };
+    if settings.client_id.starts_with(GENERATED_PREFIX) {
+        settings.client_id = fresh_id;
+    }
+    settings
+}
+
+/// How generated client ids start (see [`generated_client_id`]).
+const GENERATED_PREFIX: &str = "roost-dashboard-";

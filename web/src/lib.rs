@@ -2,9 +2,11 @@
 //!
 //! - [`mqtt`]: the MQTT service layer, the only code that touches the WebSocket and bytes.
 //! - [`components`]: views; they see connection state, never bytes.
+//! - [`connection`]: the connection form and profiles.
 //! - [`explorer`]: the topic explorer's model and view.
 //! - [`panel`]: the control panel's cards, shared layout and Home Assistant discovery.
 //! - [`broker_view`]: the broker's `$SYS` figures.
+//! - [`publish`]: the publish form and saved messages.
 //! - [`app`]: the page, [`App`].
 
 #![warn(missing_docs)]
@@ -12,8 +14,10 @@
 pub mod app;
 pub mod broker_view;
 pub mod components;
+pub mod connection;
 pub mod explorer;
 pub mod mqtt;
 pub mod panel;
+pub mod publish;
 
 pub use app::App;

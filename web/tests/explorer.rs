@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use leptos::prelude::*;
-use roost_web::explorer::{Explorer, MAX_TOPICS, Payload, TopicMessage, TopicTree};
+use roost_web::explorer::{Explorer, HistoryLimits, MAX_TOPICS, Payload, TopicMessage, TopicTree};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement, HtmlInputElement};
@@ -20,6 +20,7 @@ fn text(topic: &str, value: &str) -> TopicMessage {
         qos: 0,
         retain: false,
         received_ms: 0,
+        properties: Default::default(),
     }
 }
 
@@ -231,6 +232,7 @@ fn house() -> TopicTree {
         qos: 2,
         retain: false,
         received_ms: 1_700_000_000_000,
+        properties: Default::default(),
     });
     tree
 }
@@ -346,4 +348,175 @@ async fn selecting_a_topic_shows_its_last_message() {
     assert!(details.contains("1 message below"), "{details}");
     let summary = shown.parent.query_selector(".explorer-summary").unwrap().unwrap();
     assert_eq!(summary.text_content().as_deref(), Some("3 topics, 4 messages"));
+}
+
+/// The payloads of `topic`'s history, oldest first.
+fn history(tree: &TopicTree, topic: &str) -> Vec<String> {
+    tree.get(topic)
+        .map(|node| {
+            node.history()
+                .map(|(_, message)| message.payload.as_str().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+fn the_history_keeps_the_last_messages_of_each_topic() {
+    let limits = HistoryLimits {
+        per_topic: 3,
+        ..HistoryLimits::default()
+    };
+    let mut tree = TopicTree::with_limits(10, limits);
+    for value in 1..=5 {
+        tree.insert(text("a", &value.to_string()));
+    }
+    tree.insert(text("b", "x"));
+    assert_eq!(history(&tree, "a"), ["3", "4", "5"]);
+    assert_eq!(history(&tree, "b"), ["x"]);
+    let seqs: Vec<u64> = tree.get("a").unwrap().history().map(|(seq, _)| seq).collect();
+    assert!(seqs.windows(2).all(|pair| pair[0] < pair[1]), "{seqs:?}");
+    assert_eq!(
+        tree.get("a").unwrap().count(),
+        5,
+        "counts are not bounded by the history"
+    );
+    let cost = text("a", "1").cost();
+    assert_eq!(tree.history_bytes(), 3 * cost + text("b", "x").cost());
+}
+
+#[wasm_bindgen_test]
+fn the_histories_together_are_bounded_in_bytes_oldest_first() {
+    let cost = text("a", "1").cost();
+    let limits = HistoryLimits {
+        per_topic: 100,
+        max_bytes: 4 * cost,
+        max_messages: 1000,
+    };
+    let mut tree = TopicTree::with_limits(10, limits);
+    tree.insert(text("a", "1"));
+    tree.insert(text("b", "1"));
+    tree.insert(text("a", "2"));
+    tree.insert(text("b", "2"));
+    assert_eq!(tree.history_bytes(), 4 * cost);
+    tree.insert(text("c", "1"));
+    // The oldest message of the whole tree went: a's first.
+    assert_eq!(history(&tree, "a"), ["2"]);
+    assert_eq!(history(&tree, "b"), ["1", "2"]);
+    assert_eq!(history(&tree, "c"), ["1"]);
+    assert!(tree.history_bytes() <= 4 * cost);
+    // A topic whose history the bound emptied still shows its last message.
+    for value in 3..=6 {
+        tree.insert(text("b", &value.to_string()));
+    }
+    assert_eq!(history(&tree, "a"), Vec::<String>::new());
+    assert_eq!(tree.get("a").unwrap().last().unwrap().payload.as_str(), "2");
+    assert_eq!(history(&tree, "b"), ["3", "4", "5", "6"]);
+}
+
+#[wasm_bindgen_test]
+fn the_histories_together_are_bounded_in_messages_even_with_stale_entries() {
+    let limits = HistoryLimits {
+        per_topic: 2,
+        max_bytes: usize::MAX,
+        max_messages: 5,
+    };
+    let mut tree = TopicTree::with_limits(10, limits);
+    // Ten messages on one topic: the per-topic bound keeps 2, the arrival queue at most 5 entries.
+    for value in 0..10 {
+        tree.insert(text("a", &value.to_string()));
+    }
+    assert_eq!(history(&tree, "a"), ["8", "9"]);
+    tree.insert(text("b", "x"));
+    tree.insert(text("c", "y"));
+    tree.insert(text("d", "z"));
+    tree.insert(text("e", "w"));
+    // The entries of 8 and 9 reached the front of the queue and went.
+    assert_eq!(history(&tree, "a"), ["9"]);
+    tree.insert(text("f", "v"));
+    assert_eq!(history(&tree, "a"), Vec::<String>::new());
+    assert_eq!(history(&tree, "f"), ["v"]);
+}
+
+#[wasm_bindgen_test]
+fn retained_topics_follow_the_retain_flag_and_empty_payloads() {
+    let mut tree = TopicTree::default();
+    let retained = |topic: &str, value: &str| TopicMessage {
+        retain: true,
+        ..text(topic, value)
+    };
+    tree.insert(retained("house/kitchen/temp", "21"));
+    tree.insert(retained("house/kitchen", "on"));
+    tree.insert(retained("house/garage/door", "open"));
+    tree.insert(text("house/garage/light", "off"));
+    tree.insert(retained("office", "1"));
+    assert_eq!(
+        tree.retained_under("house"),
+        ["house/garage/door", "house/kitchen", "house/kitchen/temp"]
+    );
+    assert_eq!(
+        tree.retained_under("house/kitchen"),
+        ["house/kitchen", "house/kitchen/temp"]
+    );
+    assert!(tree.retained_under("house/garage/light").is_empty());
+    assert!(tree.retained_under("cellar").is_empty());
+    // A live message without the flag leaves the stored one as it is.
+    tree.insert(text("house/kitchen/temp", "22"));
+    assert!(tree.get("house/kitchen/temp").unwrap().is_retained());
+    // An empty retained message deletes it ([MQTT-3.3.1-6]).
+    let mut delete = retained("house/kitchen/temp", "");
+    delete.size = 0;
+    tree.insert(delete);
+    assert_eq!(tree.retained_under("house/kitchen"), ["house/kitchen"]);
+}
+
+#[wasm_bindgen_test]
+fn clearing_forgets_everything_but_the_limits() {
+    let limits = HistoryLimits {
+        per_topic: 2,
+        ..HistoryLimits::default()
+    };
+    let mut tree = TopicTree::with_limits(1, limits);
+    tree.insert(text("a", "1"));
+    tree.insert(text("b", "1"));
+    tree.clear();
+    assert_eq!(
+        (tree.topics(), tree.root().total(), tree.dropped(), tree.history_bytes()),
+        (0, 0, 0, 0)
+    );
+    for value in 1..=3 {
+        tree.insert(text("b", &value.to_string()));
+    }
+    tree.insert(text("c", "1"));
+    assert_eq!(history(&tree, "b"), ["2", "3"]);
+    assert_eq!(tree.dropped(), 1, "still one topic at most");
+}
+
+#[wasm_bindgen_test]
+async fn dollar_topics_are_hidden_unless_asked_for() {
+    let mut tree = house();
+    tree.insert(text("$SYS/broker/uptime", "5"));
+    let shown = Mounted::new(RwSignal::new(tree.clone()));
+    leptos::task::tick().await;
+    let topics: Vec<String> = shown.rows().into_iter().map(|row| row.0).collect();
+    assert_eq!(topics, ["garage", "kitchen"]);
+    let summary = shown.parent.query_selector(".explorer-summary").unwrap().unwrap();
+    assert_eq!(summary.text_content().as_deref(), Some("3 topics, 4 messages"));
+    shown.search("uptime");
+    leptos::task::tick().await;
+    assert!(shown.rows().is_empty());
+    shown.search("");
+    let checkbox = shown
+        .parent
+        .query_selector(".explorer-dollar input")
+        .unwrap()
+        .unwrap()
+        .unchecked_into::<HtmlElement>();
+    checkbox.click();
+    leptos::task::tick().await;
+    let topics: Vec<String> = shown.rows().into_iter().map(|row| row.0).collect();
+    assert_eq!(topics, ["$SYS", "garage", "kitchen"]);
+    assert_eq!(summary.text_content().as_deref(), Some("4 topics, 5 messages"));
+    assert_eq!(tree.counts(false), (3, 4));
+    assert_eq!(tree.counts(true), (4, 5));
 }

@@ -3,9 +3,13 @@
 
 use std::time::Duration;
 
-use roost_codec::{BytesMut, ConnAck, Disconnect, Packet, ProtocolVersion, Publish, QoS, ReasonCode, TopicName};
-use roost_web::explorer::{Payload, TopicMessage};
-use roost_web::mqtt::{Action, ConnectionState, Link, Outgoing, dashboard_options, mqtt_url, topic_message};
+use roost_codec::{
+    BytesMut, ConnAck, Disconnect, Packet, ProtocolVersion, Publish, QoS, ReasonCode, SubAck, TopicFilter, TopicName,
+};
+use roost_web::explorer::{MessageProperties, Payload, TopicMessage};
+use roost_web::mqtt::{
+    Action, ConnectionSettings, ConnectionState, Link, Outgoing, dashboard_options, mqtt_url, topic_message,
+};
 use wasm_bindgen_test::*;
 use web_time::Instant;
 
@@ -75,11 +79,21 @@ fn connected(t0: Instant) -> Link {
     let filters: Vec<_> = subscribe
         .filters
         .iter()
-        .map(|(filter, options)| (filter.as_ref().map(|f| f.as_str()), options.qos))
+        .map(|(filter, options)| {
+            (
+                filter.as_ref().map(|f| f.as_str()),
+                options.qos,
+                options.retain_as_published,
+            )
+        })
         .collect();
+    // Retain As Published: the explorer sees which live messages were published retained ([MQTT-3.3.1-12]).
     assert_eq!(
         filters,
-        [(Ok("#"), QoS::AtMostOnce), (Ok("$SYS/broker/#"), QoS::AtMostOnce)]
+        [
+            (Ok("#"), QoS::AtMostOnce, true),
+            (Ok("$SYS/broker/#"), QoS::AtMostOnce, true)
+        ]
     );
     link
 }
@@ -105,12 +119,48 @@ fn received_messages_are_handed_out_as_plain_values() {
             qos: 0,
             retain: true,
             received_ms: 1_700_000_000_000,
+            properties: MessageProperties::default(),
         }
     );
     let second = topic_message(&link.poll_message().expect("a second message"), 0);
     assert_eq!(second.payload, Payload::Hex("ff 00 10".into()));
     assert!(!second.retain);
     assert_eq!(link.poll_message(), None);
+}
+
+#[wasm_bindgen_test]
+fn received_properties_are_handed_out_as_plain_values_in_order() {
+    let t0 = Instant::now();
+    let mut link = connected(t0);
+    let mut publish = Publish::new(TopicName::new("kitchen/light").unwrap(), &br#"{"on":true}"#[..]);
+    publish.properties.content_type = Some("application/json".into());
+    publish.properties.response_topic = Some(TopicName::new("kitchen/light/reply").unwrap());
+    publish.properties.correlation_data = Some(bytes::Bytes::from_static(&[0xff, 0x00]));
+    publish.properties.message_expiry_interval = Some(30);
+    publish.properties.payload_format_indicator = Some(true);
+    publish.properties.user_properties = vec![
+        ("z".into(), "1".into()),
+        ("a".into(), "2".into()),
+        ("z".into(), "3".into()),
+    ];
+    link.received(&server(Packet::Publish(publish)), t0);
+    let message = topic_message(&link.poll_message().expect("a message"), 0);
+    assert_eq!(
+        message.properties,
+        MessageProperties {
+            content_type: Some("application/json".into()),
+            response_topic: Some("kitchen/light/reply".into()),
+            correlation_data: Some(Payload::Hex("ff 00".into())),
+            message_expiry: Some(30),
+            payload_utf8: Some(true),
+            // [MQTT-3.3.2-18]: in the order received, a repeated name kept.
+            user_properties: vec![
+                ("z".into(), "1".into()),
+                ("a".into(), "2".into()),
+                ("z".into(), "3".into())
+            ],
+        }
+    );
 }
 
 #[wasm_bindgen_test]
@@ -437,4 +487,71 @@ fn shutdown_says_disconnect_and_closes() {
 fn websocket_url_follows_the_page() {
     assert_eq!(mqtt_url("http:", "pi.local:8080"), "ws://pi.local:8080/mqtt");
     assert_eq!(mqtt_url("https:", "roost.example"), "wss://roost.example/mqtt");
+}
+
+#[wasm_bindgen_test]
+fn a_chosen_filter_is_subscribed_beside_the_broker_view() {
+    let t0 = Instant::now();
+    let mut link = Link::with_filter(dashboard_options(), TopicFilter::new("house/+/temp").unwrap());
+    assert_eq!(actions(&mut link), [Action::OpenSocket]);
+    link.socket_opened(t0);
+    sent(&mut link);
+    link.received(&connack_assigning("roost-7"), t0);
+    let [Packet::Subscribe(subscribe)] = &sent(&mut link)[..] else {
+        panic!("expected one SUBSCRIBE");
+    };
+    let filters: Vec<_> = subscribe.filters.iter().map(|(filter, _)| filter.as_str()).collect();
+    assert_eq!(filters, ["house/+/temp", "$SYS/broker/#"]);
+}
+
+#[wasm_bindgen_test]
+fn a_refused_subscription_is_said_in_words_until_the_next_attempt() {
+    let t0 = Instant::now();
+    let mut link = connected(t0);
+    assert!(link.subscription_problems().is_empty());
+    let mut suback = SubAck {
+        packet_id: roost_codec::PacketId::new(1).unwrap(),
+        properties: Default::default(),
+        reason_codes: vec![ReasonCode::NotAuthorized, ReasonCode::Success],
+    };
+    suback.properties.reason_string = Some("no wildcards for guests".into());
+    link.received(&server(Packet::SubAck(suback)), t0);
+    assert_eq!(
+        link.subscription_problems(),
+        ["The broker refused the subscription to #: Not authorized (0x87): no wildcards for guests."]
+    );
+    assert!(
+        matches!(link.state(), ConnectionState::Connected { .. }),
+        "still connected"
+    );
+    link.socket_closed(1006, "", t0);
+    link.handle_timeout(t0 + 2 * SEC);
+    assert!(link.subscription_problems().is_empty(), "a new attempt starts clean");
+}
+
+#[wasm_bindgen_test]
+fn new_settings_disconnect_and_connect_again_at_once() {
+    let t0 = Instant::now();
+    let mut link = connected(t0);
+    let mut settings = ConnectionSettings::new("ws://pi.local/mqtt", "kitchen-tablet");
+    settings.keep_alive = 30;
+    settings.filter = "house/#".into();
+    let (options, filter) = settings.check().unwrap();
+    link.reconfigure(options, filter);
+    // [MQTT-3.14.4-3]: DISCONNECT first, so the broker drops the old will.
+    assert!(matches!(sent(&mut link)[..], [Packet::Disconnect(_)]));
+    assert_eq!(actions(&mut link), [Action::CloseSocket, Action::OpenSocket]);
+    assert_eq!(link.state(), &ConnectionState::Connecting);
+    link.socket_opened(t0);
+    let [Packet::Connect(connect)] = &sent(&mut link)[..] else {
+        panic!("expected CONNECT");
+    };
+    assert_eq!((connect.client_id.as_ref(), connect.keep_alive), ("kitchen-tablet", 30));
+    let mut connack = ConnAck::new(false, ReasonCode::Success);
+    connack.properties = Default::default();
+    link.received(&server(Packet::ConnAck(connack)), t0);
+    let [Packet::Subscribe(subscribe)] = &sent(&mut link)[..] else {
+        panic!("expected SUBSCRIBE");
+    };
+    assert_eq!(subscribe.filters[0].0.as_str(), "house/#");
 }

@@ -2,6 +2,10 @@
 //! Pure: it is given plain [`TopicMessage`]s (no bytes, no clock) and answers queries; the tests drive it directly.
 
 use std::collections::BTreeMap;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::history::{HistoryBudget, HistoryLimits};
 
 /// The most topics the tree holds by default. Beyond it, messages on topics already known still update them, but
 /// messages on new topics are only counted in [`TopicTree::dropped`]: the page's memory stays bounded however many
@@ -61,10 +65,61 @@ pub struct TopicMessage {
     pub size: usize,
     /// The QoS it was delivered with: 0, 1 or 2.
     pub qos: u8,
-    /// The RETAIN flag: the broker sent it from its retained store (on subscribing).
+    /// The RETAIN flag: the broker sent it from its retained store (on subscribing), or, since the dashboard
+    /// subscribes with Retain As Published (MQTT 5), it was published retained ([MQTT-3.3.1-12]).
     pub retain: bool,
     /// When it arrived, in milliseconds since the Unix epoch (the browser's `Date.now()`).
     pub received_ms: u64,
+    /// Its MQTT 5 properties (all empty for MQTT 3.1.1).
+    pub properties: MessageProperties,
+}
+
+impl TopicMessage {
+    /// Roughly how many bytes of the page's memory this message holds: what the history's byte bound counts.
+    pub fn cost(&self) -> usize {
+        let properties = &self.properties;
+        let strings = [&properties.content_type, &properties.response_topic]
+            .into_iter()
+            .flatten()
+            .map(String::len)
+            .sum::<usize>();
+        let users: usize = properties
+            .user_properties
+            .iter()
+            .map(|(key, value)| key.len() + value.len() + 48)
+            .sum();
+        let correlation = properties
+            .correlation_data
+            .as_ref()
+            .map_or(0, |data| data.as_str().len());
+        // The struct itself and the allocations' headers.
+        const OVERHEAD: usize = 160;
+        OVERHEAD + self.topic.len() + self.payload.as_str().len() + strings + users + correlation
+    }
+}
+
+/// The MQTT 5 properties of a received message that a person may want to see, as plain values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageProperties {
+    /// Content Type: the publisher's description of the payload (a MIME type, say).
+    pub content_type: Option<String>,
+    /// Response Topic: where the publisher wants a reply ([MQTT-3.3.2-13]: a topic name, never a filter).
+    pub response_topic: Option<String>,
+    /// Correlation Data: binary data the publisher uses to match a reply; shown as text or hex like a payload.
+    pub correlation_data: Option<Payload>,
+    /// Message Expiry Interval as the broker forwarded it: the seconds it had left ([MQTT-3.3.2-6]).
+    pub message_expiry: Option<u32>,
+    /// Payload Format Indicator: `Some(true)` when the publisher says the payload is UTF-8.
+    pub payload_utf8: Option<bool>,
+    /// User properties, in the order received ([MQTT-3.3.2-18]: kept in order); a name may repeat.
+    pub user_properties: Vec<(String, String)>,
+}
+
+impl MessageProperties {
+    /// Whether there is no property at all to show.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// One node of the tree: a topic level. It is a topic itself when a message was published to it.
@@ -76,14 +131,28 @@ pub struct Node {
     total: u64,
     /// Messages received on this very topic.
     count: u64,
-    /// The last message on this very topic, if any.
-    last: Option<TopicMessage>,
+    /// Topics (nodes with a message) at or below this node.
+    topics: u64,
+    /// The last message on this very topic, if any. Kept apart from `history`, which the memory bound may empty.
+    last: Option<Arc<TopicMessage>>,
+    /// The recent messages on this very topic, oldest first, each with its sequence number (see
+    /// [`HistoryBudget`]); at most [`HistoryLimits::per_topic`], fewer when the byte bound took the oldest.
+    history: VecDeque<(u64, Arc<TopicMessage>)>,
+    /// Whether the broker holds a retained message for this topic, as far as the dashboard saw: set by a
+    /// message with the RETAIN flag and a payload, cleared by one with the flag and no payload, since a retained
+    /// message with an empty payload removes the stored one ([MQTT-3.3.1-6]).
+    retained: bool,
 }
 
 impl Node {
     /// Messages on this topic and all below it.
     pub fn total(&self) -> u64 {
         self.total
+    }
+
+    /// Topics (levels with a message) at or below this node.
+    pub fn topics(&self) -> u64 {
+        self.topics
     }
 
     /// Messages on this very topic.
@@ -93,7 +162,28 @@ impl Node {
 
     /// The last message on this very topic.
     pub fn last(&self) -> Option<&TopicMessage> {
-        self.last.as_ref()
+        self.last.as_deref()
+    }
+
+    /// The recent messages on this very topic, oldest first, each with a number that identifies it in the tree
+    /// (it grows with every message received).
+    pub fn history(&self) -> impl DoubleEndedIterator<Item = (u64, &TopicMessage)> + ExactSizeIterator {
+        self.history.iter().map(|(seq, message)| (*seq, &**message))
+    }
+
+    /// [`Self::history`] as shared values, cheap to keep in a view's memo.
+    pub fn history_shared(&self) -> Vec<(u64, Arc<TopicMessage>)> {
+        self.history.iter().cloned().collect()
+    }
+
+    /// [`Self::last`] as a shared value.
+    pub fn last_shared(&self) -> Option<Arc<TopicMessage>> {
+        self.last.clone()
+    }
+
+    /// Whether the broker holds a retained message for this topic, as far as the dashboard saw.
+    pub fn is_retained(&self) -> bool {
+        self.retained
     }
 
     /// The levels below, sorted by name.
@@ -119,6 +209,8 @@ pub struct TopicTree {
     max_topics: usize,
     /// Messages not recorded because their topic was new and the tree was full.
     dropped: u64,
+    /// The bound on every topic's history together.
+    budget: HistoryBudget,
 }
 
 impl Default for TopicTree {
@@ -128,14 +220,67 @@ impl Default for TopicTree {
 }
 
 impl TopicTree {
-    /// An empty tree holding at most `max_topics` topics.
+    /// An empty tree holding at most `max_topics` topics, with the default history limits.
     pub fn new(max_topics: usize) -> Self {
+        Self::with_limits(max_topics, HistoryLimits::default())
+    }
+
+    /// An empty tree holding at most `max_topics` topics and histories bounded by `limits`.
+    pub fn with_limits(max_topics: usize, limits: HistoryLimits) -> Self {
         Self {
             root: Node::default(),
             topics: 0,
             max_topics,
             dropped: 0,
+            budget: HistoryBudget::new(limits),
         }
+    }
+
+    /// Forgets every topic, count and history, keeping the limits: after a reconnect the broker sends its
+    /// retained messages again, which must not count twice.
+    pub fn clear(&mut self) {
+        *self = Self::with_limits(self.max_topics, self.budget.limits());
+    }
+
+    /// The retained topics at or below `topic` (a topic or a level), as far as the dashboard saw, sorted.
+    pub fn retained_under(&self, topic: &str) -> Vec<String> {
+        let Some(node) = self.get(topic) else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        if node.retained {
+            found.push(topic.to_owned());
+        }
+        let mut stack: Vec<(String, &Node)> = Vec::new();
+        push_children(&mut stack, Some(topic), node);
+        while let Some((path, node)) = stack.pop() {
+            if node.retained {
+                found.push(path.clone());
+            }
+            push_children(&mut stack, Some(&path), node);
+        }
+        found.sort();
+        found
+    }
+
+    /// Topics and messages, leaving out first levels starting with `$` (`$SYS`: the broker's own figures, which
+    /// `#` does not match, [MQTT-4.7.2-1]) unless `with_dollar`.
+    pub fn counts(&self, with_dollar: bool) -> (u64, u64) {
+        let (mut topics, mut messages) = (self.root.topics, self.root.total);
+        if !with_dollar {
+            for (name, node) in &self.root.children {
+                if name.starts_with('$') {
+                    topics -= node.topics;
+                    messages -= node.total;
+                }
+            }
+        }
+        (topics, messages)
+    }
+
+    /// Bytes the histories hold, as [`TopicMessage::cost`] counts them.
+    pub fn history_bytes(&self) -> usize {
+        self.budget.bytes()
     }
 
     /// Records `message`: counts along its path, and it becomes its topic's last message. A message on a new
@@ -149,14 +294,39 @@ impl TopicTree {
             }
             self.topics += 1;
         }
+        let message = Arc::new(message);
+        let new_topic = u64::from(is_new);
         let mut node = &mut self.root;
         node.total += 1;
+        node.topics += new_topic;
         for level in message.topic.split('/') {
             node = node.children.entry(level.to_owned()).or_default();
             node.total += 1;
+            node.topics += new_topic;
         }
         node.count += 1;
-        node.last = Some(message);
+        node.last = Some(Arc::clone(&message));
+        if message.retain {
+            node.retained = message.size > 0;
+        }
+        let seq = self.budget.admit(&message);
+        node.history.push_back((seq, Arc::clone(&message)));
+        if node.history.len() > self.budget.limits().per_topic
+            && let Some((_, oldest)) = node.history.pop_front()
+        {
+            self.budget.release(&oldest);
+        }
+        while let Some((seq, topic)) = self.budget.next_eviction() {
+            let Some(node) = get_mut(&mut self.root, &topic) else {
+                continue;
+            };
+            // An entry whose message already left its topic's history (the per-topic bound) is stale.
+            if node.history.front().is_some_and(|(front, _)| *front == seq)
+                && let Some((_, oldest)) = node.history.pop_front()
+            {
+                self.budget.release(&oldest);
+            }
+        }
     }
 
     /// The node of `topic` (a topic or a level above topics), if seen.
@@ -210,13 +380,13 @@ impl TopicTree {
     pub fn rows(&self, is_expanded: impl Fn(&str) -> bool, limit: usize) -> Vec<Row> {
         let mut rows = Vec::new();
         let mut stack: Vec<(String, usize, &Node)> = Vec::new();
-        push_children(&mut stack, None, 0, &self.root);
+        push_rows(&mut stack, None, 0, &self.root);
         while let Some((topic, depth, node)) = stack.pop() {
             if rows.len() >= limit {
                 break;
             }
             if node.has_children() && is_expanded(&topic) {
-                push_children(&mut stack, Some(&topic), depth + 1, node);
+                push_rows(&mut stack, Some(&topic), depth + 1, node);
             }
             let name = topic.rsplit('/').next().unwrap_or_default().to_owned();
             rows.push(Row {
@@ -231,14 +401,32 @@ impl TopicTree {
 }
 
 /// Pushes `node`'s children on `stack` so that they pop in sorted order.
-fn push_children<'a>(stack: &mut Vec<(String, usize, &'a Node)>, prefix: Option<&str>, depth: usize, node: &'a Node) {
+fn push_rows<'a>(stack: &mut Vec<(String, usize, &'a Node)>, prefix: Option<&str>, depth: usize, node: &'a Node) {
     for (name, child) in node.children.iter().rev() {
-        let topic = match prefix {
-            Some(prefix) => format!("{prefix}/{name}"),
-            None => name.clone(),
-        };
-        stack.push((topic, depth, child));
+        stack.push((child_topic(prefix, name), depth, child));
     }
+}
+
+/// Pushes `node`'s children on `stack` with their topics.
+fn push_children<'a>(stack: &mut Vec<(String, &'a Node)>, prefix: Option<&str>, node: &'a Node) {
+    for (name, child) in &node.children {
+        stack.push((child_topic(prefix, name), child));
+    }
+}
+
+/// The topic of level `name` under `prefix`.
+fn child_topic(prefix: Option<&str>, name: &str) -> String {
+    match prefix {
+        Some(prefix) => format!("{prefix}/{name}"),
+        None => name.to_owned(),
+    }
+}
+
+/// The node of `topic`, to change it.
+fn get_mut<'a>(root: &'a mut Node, topic: &str) -> Option<&'a mut Node> {
+    topic
+        .split('/')
+        .try_fold(root, |node, level| node.children.get_mut(level))
 }
 
 /// Depth-first, in level order: the topics below `node` matching `needle`.

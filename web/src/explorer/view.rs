@@ -1,11 +1,13 @@
 //! The explorer's view: a search box, the topic tree (expandable levels with counts and last values) and the
-//! selected topic's last message. It reads a [`TopicTree`] signal, which the MQTT service updates in batches.
+//! selected topic's details (`details.rs`). It reads a [`TopicTree`] signal, which the MQTT service updates in batches.
 
 use std::collections::HashSet;
 
 use leptos::prelude::*;
 
-use super::model::{Node, Payload, Row, TopicMessage, TopicTree};
+use super::details::Details;
+use super::model::{Node, Row, TopicTree};
+use super::payload::PayloadView;
 
 /// The most lines the tree shows at once; a search or collapsing shows the rest.
 const MAX_ROWS: usize = 500;
@@ -23,8 +25,12 @@ pub fn Explorer(
     let expanded = RwSignal::new(HashSet::<String>::new());
     let filter = RwSignal::new(String::new());
     let selected = RwSignal::new(None::<String>);
+    let payload_view = RwSignal::new(PayloadView::default());
+    // `$SYS` and other `$` topics (the broker view subscribes to them) are hidden unless asked for.
+    let show_dollar = RwSignal::new(false);
     let rows = Memo::new(move |_| {
-        filter.with(|filter| {
+        let show_dollar = show_dollar.get();
+        let mut rows: Vec<Row> = filter.with(|filter| {
             tree.with(|tree| {
                 if filter.is_empty() {
                     expanded.with(|expanded| tree.rows(|topic| expanded.contains(topic), MAX_ROWS))
@@ -41,15 +47,17 @@ pub fn Explorer(
                         .collect()
                 }
             })
-        })
+        });
+        if !show_dollar {
+            rows.retain(|row| !row.topic.starts_with('$'));
+        }
+        rows
     });
     let summary = move || {
+        let show_dollar = show_dollar.get();
         tree.with(|tree| {
-            let mut text = format!(
-                "{}, {}",
-                plural(tree.topics() as u64, "topic"),
-                plural(tree.root().total(), "message")
-            );
+            let (topics, messages) = tree.counts(show_dollar);
+            let mut text = format!("{}, {}", plural(topics, "topic"), plural(messages, "message"));
             if tree.dropped() > 0 {
                 text.push_str(&format!(
                     ". Topic limit reached: {} messages on newer topics are not shown",
@@ -71,12 +79,20 @@ pub fn Explorer(
                 prop:value=move || filter.get()
                 on:input=move |event| filter.set(event_target_value(&event))
             />
+            <label class="explorer-dollar">
+                <input
+                    type="checkbox"
+                    prop:checked=move || show_dollar.get()
+                    on:change=move |event| show_dollar.set(event_target_checked(&event))
+                />
+                " Show $SYS topics"
+            </label>
             <ul class="tree">
                 <For each=move || rows.get() key=Row::clone let:row>
                     <TreeRow row=row tree=tree expanded=expanded selected=selected />
                 </For>
             </ul>
-            <Details tree=tree selected=selected />
+            <Details tree=tree selected=selected payload_view=payload_view />
         </section>
     }
 }
@@ -175,73 +191,8 @@ fn preview(node: &Node) -> Option<(String, bool)> {
     Some((value, last.retain))
 }
 
-/// The selected topic's last message.
-#[component]
-fn Details(tree: Signal<TopicTree>, selected: RwSignal<Option<String>>) -> impl IntoView {
-    move || {
-        let topic = selected.get()?;
-        let shown = tree.with(|tree| {
-            let node = tree.get(&topic)?;
-            Some((node.last().cloned(), node.total()))
-        });
-        Some(match shown {
-            Some((Some(message), _)) => message_view(message).into_any(),
-            Some((None, total)) => view! {
-                <section class="details" aria-label="Selected topic">
-                    <h3><code>{topic}</code></h3>
-                    <p>
-                        {format!(
-                            "Nothing was published to this level itself; {} below it.",
-                            plural(total, "message"),
-                        )}
-                    </p>
-                </section>
-            }
-            .into_any(),
-            None => ().into_any(),
-        })
-    }
-}
-
-/// The details of one message.
-fn message_view(message: TopicMessage) -> impl IntoView {
-    let TopicMessage {
-        topic,
-        payload,
-        size,
-        qos,
-        retain,
-        received_ms,
-    } = message;
-    let (kind, text) = match payload {
-        Payload::Text(text) => ("text", text),
-        Payload::Hex(hex) => ("hex (not UTF-8)", hex),
-    };
-    let shown_bytes = match kind {
-        "text" => text.len(),
-        _ => text.len().div_ceil(3),
-    };
-    let cut = (shown_bytes < size).then(|| format!(" (first {shown_bytes} shown)"));
-    view! {
-        <section class="details" aria-label="Selected topic">
-            <h3><code>{topic}</code></h3>
-            <dl>
-                <dt>"QoS"</dt>
-                <dd class="details-qos">{qos}</dd>
-                <dt>"Retained"</dt>
-                <dd class="details-retain">{if retain { "yes" } else { "no" }}</dd>
-                <dt>"Received"</dt>
-                <dd class="details-time">{format_time(received_ms)}</dd>
-                <dt>"Payload"</dt>
-                <dd class="details-size">{format!("{size} bytes, {kind}")}{cut}</dd>
-            </dl>
-            <pre class="details-payload" data-kind=kind>{text}</pre>
-        </section>
-    }
-}
-
 /// "1 topic", "2 topics".
-fn plural(count: u64, noun: &str) -> String {
+pub(super) fn plural(count: u64, noun: &str) -> String {
     if count == 1 {
         format!("{count} {noun}")
     } else {
@@ -250,6 +201,6 @@ fn plural(count: u64, noun: &str) -> String {
 }
 
 /// Milliseconds since the Unix epoch as an ISO 8601 time (UTC).
-fn format_time(ms: u64) -> String {
+pub(super) fn format_time(ms: u64) -> String {
     js_sys::Date::new(&(ms as f64).into()).to_iso_string().into()
 }

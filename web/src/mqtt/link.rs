@@ -15,7 +15,7 @@ use super::outgoing::Outgoing;
 use super::{ConnectionState, why};
 
 /// The largest packet the dashboard accepts, announced to the broker in CONNECT ([MQTT-3.1.2-24]).
-const MAX_PACKET_SIZE: u32 = 1024 * 1024;
+pub(super) const MAX_PACKET_SIZE: u32 = 1024 * 1024;
 
 /// What the driver must do with the WebSocket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +69,14 @@ pub struct Link {
     /// Messages received and not yet taken with `poll_message`. The driver drains it after every input, so it
     /// holds at most the messages of one WebSocket frame (itself bounded by the 1 MiB Maximum Packet Size).
     messages: VecDeque<Publish>,
+    /// The previous client's last bytes (its DISCONNECT) after [`Link::reconfigure`] replaced it; written
+    /// before anything of the new client, to the old socket, which the driver closes next.
+    farewell: BytesMut,
+    /// What the explorer subscribes to after each CONNACK (`#` unless the person chose another filter).
+    filter: TopicFilter,
+    /// The subscriptions the broker refused on the current connection, in words (SUBACK reason codes of 0x80
+    /// and above, [MQTT-3.9.3-1]); a refused `#` must not look like an empty broker.
+    subscription_problems: Vec<String>,
 }
 
 /// The dashboard's MQTT options: MQTT 5, an empty client identifier so the broker assigns one ([MQTT-3.2.2-16]),
@@ -80,8 +88,13 @@ pub fn dashboard_options() -> ClientOptions {
 }
 
 impl Link {
-    /// A link whose first attempt starts now: [`Action::OpenSocket`] is waiting.
+    /// A link whose first attempt starts now: [`Action::OpenSocket`] is waiting. The explorer subscribes to `#`.
     pub fn new(options: ClientOptions) -> Self {
+        Self::with_filter(options, everything())
+    }
+
+    /// [`Link::new`] with the explorer subscribing to `filter`.
+    pub fn with_filter(options: ClientOptions, filter: TopicFilter) -> Self {
         let mut link = Self {
             client: Client::new(options.clone()),
             options,
@@ -92,9 +105,29 @@ impl Link {
             state: ConnectionState::Connecting,
             actions: VecDeque::new(),
             messages: VecDeque::new(),
+            farewell: BytesMut::new(),
+            filter,
+            subscription_problems: Vec::new(),
         };
         link.start_attempt();
         link
+    }
+
+    /// The subscriptions the broker refused on the current connection, each a sentence.
+    pub fn subscription_problems(&self) -> &[String] {
+        &self.subscription_problems
+    }
+
+    /// New connection settings: ends the current connection (DISCONNECT if connected, so the broker drops the
+    /// old will unpublished, [MQTT-3.14.4-3]) and starts an attempt with `options` and `filter` now, with the
+    /// reconnect delays back at their start.
+    pub fn reconfigure(&mut self, options: ClientOptions, filter: TopicFilter) {
+        self.shutdown();
+        while self.client.poll_transmit(&mut self.farewell) {}
+        self.options = options;
+        self.filter = filter;
+        self.backoff.reset();
+        self.start_attempt();
     }
 
     /// What the components show.
@@ -120,6 +153,10 @@ impl Link {
 
     /// Appends the next packet to send to `buf`; `false` when none is left. Call until `false`.
     pub fn poll_transmit(&mut self, buf: &mut BytesMut) -> bool {
+        if !self.farewell.is_empty() {
+            buf.extend_from_slice(&self.farewell.split());
+            return true;
+        }
         self.client.poll_transmit(buf)
     }
 
@@ -262,6 +299,7 @@ impl Link {
     fn start_attempt(&mut self) {
         self.reconnect_at = None;
         self.client = Client::new(self.options.clone());
+        self.subscription_problems.clear();
         self.socket = Socket::Opening;
         self.actions.push_back(Action::OpenSocket);
         self.state = ConnectionState::Connecting;
@@ -289,22 +327,39 @@ impl Link {
                 Event::Disconnected(disconnected) => why::disconnected(&disconnected),
                 Event::PingTimeout => why::ping_timeout(self.keep_alive),
                 Event::ConnectTimeout => why::connect_timeout(self.options.connect_timeout),
-                // A refused `#` (SUBACK with an error) leaves the explorer empty; the dashboard publishes nothing.
+                Event::Subscribed {
+                    filters,
+                    reason_codes,
+                    reason_string,
+                    ..
+                } => {
+                    self.subscription_problems.extend(why::refused_subscriptions(
+                        &filters,
+                        &reason_codes,
+                        reason_string.as_deref(),
+                    ));
+                    continue;
+                }
                 _ => continue,
             };
             self.lost(why, now);
         }
     }
 
-    /// Subscribes to every topic (`#`, QoS 0) for the topic explorer, and to `$SYS/broker/#` for the broker view:
-    /// topics starting with `$` do not match `#` ([MQTT-4.7.2-1]). A fresh client per attempt keeps no session,
-    /// so this follows every CONNACK.
+    /// Subscribes to the explorer's filter (`#`, every topic, unless chosen otherwise; QoS 0), and to
+    /// `$SYS/broker/#` for the broker view: topics starting with `$` do not match `#` ([MQTT-4.7.2-1]). A fresh client per attempt keeps no session,
+    /// so this follows every CONNACK. MQTT 5 subscriptions ask for Retain As Published, so the explorer sees
+    /// which live messages are retained ([MQTT-3.3.1-12]); MQTT 3.x leaves the flag out.
     fn subscribe_all(&mut self, now: Instant) {
-        let filters: Vec<_> = ["#", "$SYS/broker/#"]
-            .into_iter()
-            .filter_map(|filter| TopicFilter::new(filter).ok())
-            .map(|filter| (filter, SubscriptionOptions::qos(QoS::AtMostOnce)))
-            .collect();
+        let mut options = SubscriptionOptions::qos(QoS::AtMostOnce);
+        options.retain_as_published = true;
+        let mut filters = vec![(self.filter.clone(), options)];
+        // Topics starting with `$` do not match `#` ([MQTT-4.7.2-1]): the broker view's own subscription.
+        if let Ok(sys) = TopicFilter::new("$SYS/broker/#")
+            && sys != self.filter
+        {
+            filters.push((sys, options));
+        }
         // Only fails when not connected, and the client just said it is.
         let _ = self.client.subscribe(filters, Properties::default(), now);
     }
@@ -322,6 +377,11 @@ impl Link {
             reconnect_in: Some(secs_left(at, now)),
         };
     }
+}
+
+/// `#`: every topic (but those starting with `$`).
+fn everything() -> TopicFilter {
+    TopicFilter::new("#").expect("`#` is a valid filter")
 }
 
 /// Whole seconds from `now` to `at`, rounded up: "reconnecting in 1 s" until the moment it happens.

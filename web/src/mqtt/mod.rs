@@ -8,12 +8,14 @@
 //! - `socket`: the WebSocket itself, and the broker's URL.
 //! - `message`: a received PUBLISH as the explorer's plain [`crate::explorer::TopicMessage`].
 //! - `outgoing`: [`Outgoing`], a message to publish as plain values (what forms and cards hand the service).
+//! - `settings`: [`ConnectionSettings`], the connection as a person sets it, checked into the codec's options.
 
 mod backoff;
 mod link;
 mod message;
 mod outgoing;
 mod service;
+mod settings;
 mod socket;
 mod state;
 mod why;
@@ -22,5 +24,6 @@ pub use link::{Action, Link, dashboard_options};
 pub use message::topic_message;
 pub use outgoing::{Outgoing, Publisher};
 pub use service::MqttService;
+pub use settings::{ConnectionSettings, MqttVersion, generated_client_id};
 pub use socket::{mqtt_url, page_mqtt_url};
 pub use state::ConnectionState;

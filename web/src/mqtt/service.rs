@@ -16,6 +16,7 @@ use web_time::Instant;
 use super::ConnectionState;
 use super::message::topic_message;
 use super::outgoing::Outgoing;
+use super::settings::ConnectionSettings;
 use crate::explorer::TopicTree;
 
 /// How long received messages wait before the explorer re-renders, in milliseconds.
@@ -53,6 +54,8 @@ struct Inner {
     state: RwSignal<ConnectionState>,
     /// Where the explorer reads the topics. Updated untracked per message; notified by the flush timer.
     tree: RwSignal<TopicTree>,
+    /// Where the page reads the subscriptions the broker refused, in words.
+    problems: RwSignal<Vec<String>>,
     /// Notifies the tree's readers; one closure for every flush.
     on_flush: Closure<dyn FnMut()>,
     /// The armed flush timer's handle, while messages wait to be shown.
@@ -62,9 +65,29 @@ struct Inner {
 impl MqttService {
     /// Starts connecting to `url` at once, and keeps `state` and `tree` up to date until dropped.
     pub fn start(url: &str, state: RwSignal<ConnectionState>, tree: RwSignal<TopicTree>) -> Self {
+        Self::start_with(url, Link::new(dashboard_options()), state, tree)
+    }
+
+    /// [`MqttService::start`] with connection settings a person chose (see [`ConnectionSettings::check`]).
+    pub fn start_with_settings(
+        settings: &ConnectionSettings,
+        state: RwSignal<ConnectionState>,
+        tree: RwSignal<TopicTree>,
+    ) -> Result<Self, String> {
+        let (options, filter) = settings.check()?;
+        Ok(Self::start_with(
+            &settings.url,
+            Link::with_filter(options, filter),
+            state,
+            tree,
+        ))
+    }
+
+    /// Runs `link` against `url`.
+    fn start_with(url: &str, link: Link, state: RwSignal<ConnectionState>, tree: RwSignal<TopicTree>) -> Self {
         let inner = Rc::new_cyclic(|weak: &Weak<RefCell<Inner>>| {
             RefCell::new(Inner {
-                link: Link::new(dashboard_options()),
+                link,
                 url: url.to_owned(),
                 socket: None,
                 handlers: handlers(weak),
@@ -73,6 +96,7 @@ impl MqttService {
                 out: BytesMut::new(),
                 state,
                 tree,
+                problems: RwSignal::new(Vec::new()),
                 on_flush: on_flush(weak),
                 flush: None,
             })
@@ -88,6 +112,23 @@ impl MqttService {
         let published = inner.link.publish(outgoing, Instant::now());
         inner.after_input();
         published
+    }
+
+    /// Connects anew with `settings` (the connection form's Connect button): the current connection ends with a
+    /// DISCONNECT and a new one starts at once. `Err` in words, changing nothing, when the settings are wrong.
+    pub fn apply(&self, settings: &ConnectionSettings) -> Result<(), String> {
+        let (options, filter) = settings.check()?;
+        let mut inner = self.inner.borrow_mut();
+        inner.url = settings.url.clone();
+        inner.link.reconfigure(options, filter);
+        inner.after_input();
+        Ok(())
+    }
+
+    /// The subscriptions the broker refused on the current connection, each a sentence; empty when all were
+    /// granted.
+    pub fn subscription_problems(&self) -> Signal<Vec<String>> {
+        self.inner.borrow().problems.into()
     }
 
     /// Starts a new attempt now, if disconnected (the Reconnect button).
@@ -206,11 +247,19 @@ impl Inner {
                 }
             }
         }
-        self.take_messages();
         let shown = self.link.state();
         if self.state.try_with_untracked(|state| state != shown) == Some(true) {
+            // A new connection: the broker sends its retained messages again, which must not count twice.
+            if matches!(shown, ConnectionState::Connected { .. }) {
+                self.tree.try_update(TopicTree::clear);
+            }
             self.state.try_set(shown.clone());
         }
+        let problems = self.link.subscription_problems();
+        if self.problems.try_with_untracked(|shown| shown.as_slice() != problems) == Some(true) {
+            self.problems.try_set(problems.to_vec());
+        }
+        self.take_messages();
         self.arm_timer();
     }
 

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use roost_codec::ReasonCode;
 use roost_codec::client::{Disconnected, Refused};
+use roost_codec::{ReasonCode, TopicFilter};
 
 /// A refused CONNACK: its reason code, and the broker's reason string and server reference if it sent them.
 pub(super) fn refused(refused: &Refused) -> String {
@@ -92,4 +92,23 @@ fn push_diagnostics(why: &mut String, reason_string: Option<&str>, server_refere
         why.push_str(server);
         why.push('.');
     }
+}
+
+/// A sentence per filter the broker refused in a SUBACK (a reason code of 0x80 or above, [MQTT-3.9.3-1] gives
+/// one per filter in order), with the broker's reason string if it sent one.
+pub(super) fn refused_subscriptions(
+    filters: &[TopicFilter],
+    reason_codes: &[ReasonCode],
+    reason_string: Option<&str>,
+) -> Vec<String> {
+    filters
+        .iter()
+        .zip(reason_codes)
+        .filter(|(_, code)| code.is_error())
+        .map(|(filter, code)| {
+            let mut why = format!("The broker refused the subscription to {}: {code}", filter.as_str());
+            push_diagnostics(&mut why, reason_string, None);
+            why
+        })
+        .collect()
 }
