@@ -24,6 +24,7 @@ fn message(topic: &str, payload: &str, received_ms: u64) -> TopicMessage {
         qos: 0,
         retain: false,
         received_ms,
+        properties: Default::default(),
     }
 }
 

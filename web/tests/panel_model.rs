@@ -27,6 +27,7 @@ fn message(topic: &str, payload: &str) -> TopicMessage {
         qos: 0,
         retain: true,
         received_ms: 0,
+        properties: Default::default(),
     }
 }
 
