@@ -30,9 +30,12 @@ pub(crate) struct Connection<S> {
     /// allocation, while the connection waits between packets: idle connections must cost little
     /// (see `poll_fill`).
     read_buf: BytesMut,
-    /// Reused for encoding, so a packet goes out in one write (one WebSocket frame). Freed when a burst made it
-    /// larger than [`KEEP_WRITE_CAPACITY`].
+    /// Packets queued to go out together in one write (one WebSocket frame) at the next `flush`. Freed when a
+    /// burst made it larger than [`KEEP_WRITE_CAPACITY`].
     write_buf: BytesMut,
+    /// Packets, and PUBLISH packets among them, in `write_buf`: counted for `$SYS` once they are written.
+    pending_packets: usize,
+    pending_publishes: usize,
     /// Our limit on incoming packets, checked from the fixed header before the body is buffered.
     max_packet_size: u32,
     /// The client's limit on packets we send (MQTT 5 Maximum Packet Size), [MQTT-3.1.2-24].
@@ -77,6 +80,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             stream,
             read_buf: BytesMut::new(),
             write_buf: BytesMut::new(),
+            pending_packets: 0,
+            pending_publishes: 0,
             max_packet_size,
             peer_max_packet_size: MAX_PACKET_SIZE,
             problem_information: true,
@@ -137,8 +142,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Cancel safe: bytes already read stay buffered, so this can be raced against a timer or shutdown.
     pub(crate) async fn read_packet(&mut self) -> Result<Option<Packet>, ConnectionError> {
         loop {
-            if let Some(packet) = Packet::decode(&mut self.read_buf, self.version, self.max_packet_size)? {
-                self.stats.packet_received(matches!(packet, Packet::Publish(_)));
+            if let Some(packet) = self.buffered_packet()? {
                 return Ok(Some(packet));
             }
             let read = std::future::poll_fn(|cx| self.poll_fill(cx)).await?;
@@ -182,7 +186,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
     }
 
-    /// Encodes `packet` in the connection's version and sends it.
+    /// Decodes the next packet if one is already whole in the buffer, without reading the socket. The session
+    /// loop handles every buffered packet before it sends queued messages and flushes, so a burst of PUBLISHes or
+    /// PUBACKs costs one write, not one per packet.
+    pub(crate) fn buffered_packet(&mut self) -> Result<Option<Packet>, DecodeError> {
+        let packet = Packet::decode(&mut self.read_buf, self.version, self.max_packet_size)?;
+        if let Some(packet) = &packet {
+            self.stats.packet_received(matches!(packet, Packet::Publish(_)));
+        }
+        Ok(packet)
+    }
+
+    /// Encodes `packet` after what is already queued, to go out with the next [`Connection::flush`]. An encoding
+    /// error queues nothing.
+    pub(crate) fn queue_packet(&mut self, packet: &Packet) -> Result<(), ConnectionError> {
+        let before = self.write_buf.len();
+        let encoded = self
+            .trimmed(packet)
+            .encode(self.version, &mut self.write_buf, self.peer_max_packet_size);
+        if let Err(error) = encoded {
+            self.write_buf.truncate(before);
+            return Err(error.into());
+        }
+        self.pending_packets += 1;
+        self.pending_publishes += usize::from(matches!(packet, Packet::Publish(_)));
+        Ok(())
+    }
+
+    /// Queues `packet` and sends it with everything queued before it.
     ///
     /// The packet is encoded before this returns, and the future does not borrow it: a caller that builds the
     /// packet in a block, `{ let p = …; conn.write_packet(&p) }.await`, does not keep the ~450-byte `Packet` in its
@@ -192,32 +223,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         &'c mut self,
         packet: &Packet,
     ) -> impl Future<Output = Result<(), ConnectionError>> + use<'c, S> {
-        self.write_buf.clear();
-        let encoded = self
-            .trimmed(packet)
-            .encode(self.version, &mut self.write_buf, self.peer_max_packet_size);
-        let publish = usize::from(matches!(packet, Packet::Publish(_)));
+        let queued = self.queue_packet(packet);
         async move {
-            encoded?;
-            let len = self.write_buf.len();
-            self.flush_write_buf().await?;
-            self.stats.sent(1, publish, len);
-            Ok(())
+            queued?;
+            self.flush().await
         }
     }
 
-    /// Encodes several packets and sends them in one write (one WebSocket frame), then flushes.
+    /// Queues several packets and sends them with everything queued before them.
     pub(crate) async fn write_packets(&mut self, packets: &[Packet]) -> Result<(), ConnectionError> {
-        self.write_buf.clear();
         for packet in packets {
-            self.trimmed(packet)
-                .encode(self.version, &mut self.write_buf, self.peer_max_packet_size)?;
+            self.queue_packet(packet)?;
         }
-        let len = self.write_buf.len();
-        self.flush_write_buf().await?;
-        let publishes = packets.iter().filter(|p| matches!(p, Packet::Publish(_))).count();
-        self.stats.sent(packets.len(), publishes, len);
-        Ok(())
+        self.flush().await
     }
 
     /// Bounds every write by `limit` from now on (`None`: unbounded).
@@ -225,22 +243,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.write_timeout = limit;
     }
 
-    async fn flush_write_buf(&mut self) -> Result<(), ConnectionError> {
+    /// Sends everything queued in one write (one WebSocket frame), within the write timeout.
+    pub(crate) async fn flush(&mut self) -> Result<(), ConnectionError> {
+        if self.write_buf.is_empty() {
+            return Ok(());
+        }
         let write = async {
             self.stream.write_all(&self.write_buf).await?;
             self.stream.flush().await
         };
-        let written = match self.write_timeout {
-            None => Ok(write.await?),
+        match self.write_timeout {
+            None => write.await?,
             Some(limit) => match tokio::time::timeout(limit, write).await {
-                Ok(written) => Ok(written?),
-                Err(_elapsed) => Err(ConnectionError::WriteTimeout(limit)),
+                Ok(written) => written?,
+                Err(_elapsed) => return Err(ConnectionError::WriteTimeout(limit)),
             },
-        };
+        }
+        self.stats
+            .sent(self.pending_packets, self.pending_publishes, self.write_buf.len());
+        (self.pending_packets, self.pending_publishes) = (0, 0);
         if self.write_buf.capacity() > KEEP_WRITE_CAPACITY {
             self.write_buf = BytesMut::new();
+        } else {
+            self.write_buf.clear();
         }
-        written
+        Ok(())
     }
 
     /// Closes our side (a FIN on TCP, a close frame on WebSocket). Errors are ignored: the connection is over.

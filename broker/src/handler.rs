@@ -454,9 +454,12 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
             Event::Packet(None) => return Ok(End::Abnormal),
             Event::Packet(Some(packet)) => {
                 deadline = keep_alive.map(|limit| tokio::time::Instant::now() + limit);
-                // Boxed: handling a packet needs ~2.5 KiB of future state, for the moment it runs. Inline, every
-                // connection would carry it all its life, idle or not; an allocation per packet is cheaper.
-                if let Some(end) = Box::pin(packets::handle_packet(conn, client, broker, *packet)).await? {
+                // Boxed: handling packets needs ~2.5 KiB of future state, for the moment it runs. Inline, every
+                // connection would carry it all its life, idle or not; an allocation per batch is cheaper.
+                if let Some(end) = Box::pin(handle_batch(conn, client, broker, *packet)).await? {
+                    // The client is leaving: what we queued for it (acks of its last packets) goes out if it can.
+                    // Boxed, as this path is rare and a flush's state would otherwise sit in every idle task.
+                    let _ = Box::pin(conn.flush()).await;
                     return Ok(end);
                 }
             }
@@ -498,8 +501,34 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// Sends one batch of queued messages; if more are ready, wakes ourselves so the loop comes back after checking
-/// the socket.
+/// Handles `first`, then every packet already whole in the read buffer, queueing the replies: a burst of
+/// PUBLISHes or PUBACKs is answered by one write (`send_queued` flushes), not one per packet. `Some` when the
+/// connection ends.
+async fn handle_batch<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Connection<S>,
+    client: &mut Client,
+    broker: &Arc<Broker>,
+    first: Packet,
+) -> Result<Option<End>, ConnectionError> {
+    let mut packet = first;
+    loop {
+        if let Some(end) = packets::handle_packet(conn, client, broker, packet).await? {
+            return Ok(Some(end));
+        }
+        packet = match conn.buffered_packet() {
+            Ok(Some(next)) => next,
+            Ok(None) => return Ok(None),
+            Err(error) => {
+                // Protocol violations: MQTT 5 is told why, 3.x is closed ([MQTT-4.13.1-1]).
+                disconnect(conn, error.reason_code(), &error.to_string()).await?;
+                return Err(error.into());
+            }
+        };
+    }
+}
+
+/// Queues one batch of the session's messages behind whatever replies are queued, and sends it all in one write;
+/// if more messages are ready, wakes ourselves so the loop comes back after checking the socket.
 async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Connection<S>,
     client: &Client,
@@ -513,16 +542,15 @@ async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
         Instant::now(),
         |packet| conn.fits(packet),
     );
-    let Some((packets, more)) = batch else {
-        return Ok(());
-    };
-    if more {
-        client.mailbox.wake();
+    if let Some((packets, more)) = batch {
+        if more {
+            client.mailbox.wake();
+        }
+        for packet in &packets {
+            conn.queue_packet(packet)?;
+        }
     }
-    if packets.is_empty() {
-        return Ok(());
-    }
-    conn.write_packets(&packets).await
+    conn.flush().await
 }
 
 /// Refuses a CONNECT: a CONNACK with `reason` and no session ([MQTT-3.2.2-6]); the caller then closes
@@ -532,11 +560,14 @@ async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     reason: ReasonCode,
     why: &str,
 ) -> Result<(), ConnectionError> {
-    let mut connack = ConnAck::new(false, reason);
-    // MQTT 5 only (3.x encodes no properties): a few words for people reading the client's logs.
-    connack.properties.reason_string = Some(why.into());
-    // Built in a block so the packet is not kept in this future's state while the write waits.
-    { conn.write_packet(&Packet::ConnAck(connack)) }.await
+    // Built inside the block so the packet is not kept in this future's state while the write waits.
+    let write = {
+        let mut connack = ConnAck::new(false, reason);
+        // MQTT 5 only (3.x encodes no properties): a few words for people reading the client's logs.
+        connack.properties.reason_string = Some(why.into());
+        conn.write_packet(&Packet::ConnAck(connack))
+    };
+    write.await
 }
 
 /// Tells an MQTT 5 client why the connection ends ([MQTT-4.13.2-1]); MQTT 3.x has no server DISCONNECT, the
@@ -549,10 +580,14 @@ async fn disconnect<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<(), ConnectionError> {
     tracing::debug!(%reason, why, "disconnecting");
     if conn.version().is_v5() {
-        let mut packet = Disconnect::new(reason);
-        packet.properties.reason_string = Some(why.into());
-        // Built in a block so the packet is not kept in the session loop's state (see `write_packet`).
-        { conn.write_packet(&Packet::Disconnect(packet)) }.await?;
+        // Built inside the block so the packet is not kept in the session loop's state while the write waits (see
+        // `write_packet`): a local declared outside it would be.
+        let write = {
+            let mut packet = Disconnect::new(reason);
+            packet.properties.reason_string = Some(why.into());
+            conn.write_packet(&Packet::Disconnect(packet))
+        };
+        write.await?;
     }
     Ok(())
 }

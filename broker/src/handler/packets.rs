@@ -15,7 +15,7 @@ use crate::connection::{Connection, ConnectionError};
 use crate::message::Message;
 use crate::router::Inbound;
 
-/// Handles one packet from the client; `Some` when the connection ends.
+/// Handles one packet from the client, queueing its reply (the caller flushes); `Some` when the connection ends.
 pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Connection<S>,
     client: &mut Client,
@@ -31,7 +31,7 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
         Packet::PubRec(_) => {
             let reply = broker.router().acknowledge(&client.id, &packet);
             if let Some(reply) = reply {
-                conn.write_packet(&reply).await?;
+                conn.queue_packet(&reply)?;
             }
         }
         Packet::PubRel(ack) => {
@@ -41,7 +41,7 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
                 pubcomp.reason_code = ReasonCode::PacketIdentifierNotFound;
                 pubcomp.properties.reason_string = Some(UNKNOWN_PACKET_ID.into());
             }
-            conn.write_packet(&Packet::PubComp(pubcomp)).await?;
+            conn.queue_packet(&Packet::PubComp(pubcomp))?;
         }
         Packet::Subscribe(subscribe) => {
             let reason_codes = broker.router().subscribe(&client.id, &subscribe, Instant::now());
@@ -52,8 +52,8 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
                 reason_codes,
             };
             // [MQTT-3.8.4-1] SUBACK goes out before the retained messages it queued: they wait for the next
-            // send_queued, which runs after this write.
-            conn.write_packet(&Packet::SubAck(suback)).await?;
+            // send_queued, which queues them behind it.
+            conn.queue_packet(&Packet::SubAck(suback))?;
         }
         Packet::Unsubscribe(unsubscribe) => {
             let reason_codes = broker.router().unsubscribe(&client.id, &unsubscribe);
@@ -62,9 +62,9 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
                 properties: explain_filters(&reason_codes),
                 reason_codes: if v5 { reason_codes } else { Vec::new() },
             };
-            conn.write_packet(&Packet::UnsubAck(unsuback)).await?;
+            conn.queue_packet(&Packet::UnsubAck(unsuback))?;
         }
-        Packet::PingReq => conn.write_packet(&Packet::PingResp).await?,
+        Packet::PingReq => conn.queue_packet(&Packet::PingResp)?,
         Packet::Disconnect(disconnect) => {
             tracing::debug!(reason = %disconnect.reason_code, "client disconnected");
             if let Some(interval) = disconnect.properties.session_expiry_interval {
@@ -151,9 +151,7 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
     if let Some((reason, why)) = refusal(&topic, &publish, &broker.config) {
         tracing::debug!(%topic, "not routed: {why}");
         let reason = if v5 { reason } else { ReasonCode::Success };
-        return ack_publish(conn, qos_pid, reason, Some(why).filter(|_| v5))
-            .await
-            .map(|()| None);
+        return ack_publish(conn, qos_pid, reason, Some(why).filter(|_| v5)).map(|()| None);
     }
     let message = Message::from_publish(publish, topic, client.id.clone(), Instant::now());
     match qos_pid.qos() {
@@ -162,7 +160,7 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
         }
         QoS::AtLeastOnce => {
             let routed = broker.publish(message);
-            ack_publish(conn, qos_pid, routed_reason(routed, v5), None).await?;
+            ack_publish(conn, qos_pid, routed_reason(routed, v5), None)?;
         }
         QoS::ExactlyOnce => {
             let packet_id = qos_pid.packet_id().expect("QoS 2 has a packet id");
@@ -182,7 +180,7 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
                     return Ok(Some(End::Abnormal));
                 }
             };
-            ack_publish(conn, qos_pid, reason, None).await?;
+            ack_publish(conn, qos_pid, reason, None)?;
         }
     }
     Ok(None)
@@ -233,9 +231,9 @@ fn explain_filters(reason_codes: &[ReasonCode]) -> Properties {
     properties
 }
 
-/// PUBACK (QoS 1) or PUBREC (QoS 2) with `reason` and, for a refusal, `why` as its Reason String; nothing for
+/// Queues PUBACK (QoS 1) or PUBREC (QoS 2) with `reason` and, for a refusal, `why` as its Reason String; nothing for
 /// QoS 0.
-async fn ack_publish<S: AsyncRead + AsyncWrite + Unpin>(
+fn ack_publish<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Connection<S>,
     qos_pid: QoSPid,
     reason: ReasonCode,
@@ -253,5 +251,5 @@ async fn ack_publish<S: AsyncRead + AsyncWrite + Unpin>(
         QoS::ExactlyOnce => Packet::PubRec(ack),
         _ => Packet::PubAck(ack),
     };
-    conn.write_packet(&packet).await
+    conn.queue_packet(&packet)
 }
