@@ -68,7 +68,19 @@ impl ServeArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version print and succeed; a usage error exits 1, as mosquitto_pub, mosquitto_sub and
+        // mosquitto do (clap's own convention is 2), so scripts written for them read the same code.
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let args = match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(args) => args,
         Command::Pub(args) => return roost_broker::cli::run_pub(args),

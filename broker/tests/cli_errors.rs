@@ -94,6 +94,29 @@ async fn w_times_out_with_exit_27_and_e_exits_after_subscribing() {
     assert!(output.status.success(), "{output:?}");
 }
 
+/// An unknown flag, a missing flag value and a value of the wrong type are usage errors: exit 1, as
+/// mosquitto_pub gives for the same unknown flag, and a message that names the problem.
+#[tokio::test]
+async fn usage_errors_exit_1_like_mosquitto_pub() {
+    let mosquitto = tokio::process::Command::new("mosquitto_pub")
+        .arg("--bogus")
+        .output()
+        .await
+        .expect("mosquitto_pub (mosquitto-clients) is installed by scripts/setup");
+    assert_eq!(mosquitto.status.code(), Some(1), "{mosquitto:?}");
+    for (command, args, words) in [
+        ("pub", &["--bogus"][..], "--bogus"),
+        ("sub", &["-t", "a", "-p"][..], "-p"),
+        ("pub", &["-t", "a", "-m", "x", "-p", "port"][..], "port"),
+    ] {
+        let output = run(roost(command).args(args), None).await;
+        assert_eq!(output.status.code(), Some(1), "{command} {args:?}: {output:?}");
+        assert!(stderr(&output).contains(words), "{command} {args:?}: {output:?}");
+    }
+    let version = run(&mut roost("--version"), None).await;
+    assert!(version.status.success(), "{version:?}");
+}
+
 #[tokio::test]
 async fn help_and_bad_flags_do_not_panic() {
     let output = run(roost("pub").arg("--help"), None).await;
