@@ -33,14 +33,7 @@ fn connack_assigning(client_id: &str) -> Vec<u8> {
 
 /// Everything the link wants sent, decoded.
 fn sent(link: &mut Link) -> Vec<Packet> {
-    let mut bytes = BytesMut::new();
-    while link.poll_transmit(&mut bytes) {}
-    let mut packets = Vec::new();
-    while let Some(packet) = Packet::decode(&mut bytes, ProtocolVersion::V5, u32::MAX).unwrap() {
-        packets.push(packet);
-    }
-    assert!(bytes.is_empty(), "whole packets only");
-    packets
+    sent_as(link, ProtocolVersion::V5)
 }
 
 fn actions(link: &mut Link) -> Vec<Action> {
@@ -193,6 +186,49 @@ fn publishes_plain_values_as_a_publish_with_its_properties() {
     assert_eq!(properties.message_expiry_interval, Some(60));
     let users: Vec<_> = properties.user_properties.iter().map(|(k, v)| (&**k, &**v)).collect();
     assert_eq!(users, [("b", "2"), ("a", "1")], "user properties keep their order");
+}
+
+#[wasm_bindgen_test]
+fn mqtt_311_refuses_properties_instead_of_dropping_them() {
+    let t0 = Instant::now();
+    let mut link = Link::new(roost_codec::client::ClientOptions::new(ProtocolVersion::V311, "dash"));
+    assert_eq!(actions(&mut link), [Action::OpenSocket]);
+    link.socket_opened(t0);
+    sent_as(&mut link, ProtocolVersion::V311);
+    let mut connack = BytesMut::new();
+    Packet::ConnAck(ConnAck::new(false, ReasonCode::Success))
+        .encode(ProtocolVersion::V311, &mut connack, u32::MAX)
+        .unwrap();
+    link.received(&connack, t0);
+    assert!(
+        matches!(link.state(), ConnectionState::Connected { .. }),
+        "{:?}",
+        link.state()
+    );
+    sent_as(&mut link, ProtocolVersion::V311);
+    let mut outgoing = Outgoing::new("a/b", "x");
+    outgoing.content_type = "text/plain".to_owned();
+    let error = link.publish(&outgoing, t0).unwrap_err();
+    assert!(error.contains("MQTT 3.1.1 cannot carry message properties"), "{error}");
+    assert!(sent_as(&mut link, ProtocolVersion::V311).is_empty(), "nothing goes out");
+    // Without properties the same message goes.
+    link.publish(&Outgoing::new("a/b", "x"), t0).unwrap();
+    assert!(matches!(
+        sent_as(&mut link, ProtocolVersion::V311)[..],
+        [Packet::Publish(_)]
+    ));
+}
+
+/// Everything the link wants sent, decoded in `version`.
+fn sent_as(link: &mut Link, version: ProtocolVersion) -> Vec<Packet> {
+    let mut bytes = BytesMut::new();
+    while link.poll_transmit(&mut bytes) {}
+    let mut packets = Vec::new();
+    while let Some(packet) = Packet::decode(&mut bytes, version, u32::MAX).unwrap() {
+        packets.push(packet);
+    }
+    assert!(bytes.is_empty(), "whole packets only");
+    packets
 }
 
 #[wasm_bindgen_test]

@@ -187,6 +187,15 @@ impl Link {
         if self.client.state() != State::Connected {
             return Err("Not connected to the broker: nothing was published.".to_owned());
         }
+        if !self.client.options().version.is_v5() && outgoing.has_v5_properties() {
+            // MQTT 3.x PUBLISH has no properties: the encoder would leave them out, and the message would go
+            // without what the person typed. Say so instead of sending it silently changed.
+            return Err(
+                "MQTT 3.1.1 cannot carry message properties (content type, response topic, correlation data, \
+                 message expiry, user properties): clear them, or connect with MQTT 5."
+                    .to_owned(),
+            );
+        }
         let message = outgoing.to_message()?;
         self.client
             .publish(message, now)

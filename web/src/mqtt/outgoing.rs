@@ -39,6 +39,15 @@ impl Outgoing {
         }
     }
 
+    /// Whether any MQTT 5 property is set, which an MQTT 3.x connection cannot carry.
+    pub fn has_v5_properties(&self) -> bool {
+        !(self.content_type.is_empty()
+            && self.response_topic.is_empty()
+            && self.correlation_data.is_empty()
+            && self.message_expiry.is_none()
+            && self.user_properties.is_empty())
+    }
+
     /// The codec's message, or why this cannot be published, in words.
     pub(crate) fn to_message(&self) -> Result<Message, String> {
         let topic = TopicName::new(self.topic.as_str()).map_err(|error| format!("Not a topic name: {error}."))?;
