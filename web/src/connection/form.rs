@@ -4,11 +4,9 @@
 use leptos::prelude::*;
 
 use super::profiles::{ACTIVE_KEY, PROFILES_KEY, profiles_from_json, profiles_to_json, with_profile};
+use crate::components::fields::{Outcome, check_field, outcome_view, qos_select, text_field};
 use crate::mqtt::{ConnectionSettings, MqttVersion, generated_client_id};
 use crate::publish::saved::{load, store};
-
-/// What the last action came to.
-type Outcome = Option<Result<String, String>>;
 
 /// The connection form. `on_apply` connects with the settings (or says why not); on success they are stored as
 /// the settings in use.
@@ -118,14 +116,6 @@ pub fn ConnectionForm(
             show(chosen);
             profile_name.set(name);
             profile_outcome.set(None);
-        }
-    };
-    let outcome_view = move |outcome: RwSignal<Outcome>, class: &'static str| {
-        move || {
-            outcome.get().map(|outcome| match outcome {
-                Ok(done) => view! { <p class=class role="status">{done}</p> }.into_any(),
-                Err(why) => view! { <p class=format!("{class} error") role="alert">{why}</p> }.into_any(),
-            })
         }
     };
     let is_v5 = move || settings.with(|settings| settings.version == MqttVersion::V5);
@@ -244,15 +234,12 @@ pub fn ConnectionForm(
                             on:input=move |event| keep_alive.set(event_target_value(&event))
                         />
                     </label>
-                    <label>
-                        <input
-                            class="connect-clean-start"
-                            type="checkbox"
-                            prop:checked=move || settings.with(|s| s.clean_start)
-                            on:change=move |event| settings.update(|s| s.clean_start = event_target_checked(&event))
-                        />
-                        " Clean start"
-                    </label>
+                    {check_field(
+                        " Clean start",
+                        "connect-clean-start",
+                        move || settings.with(|v| v.clean_start),
+                        move |checked| settings.update(|v| v.clean_start = checked),
+                    )}
                     <label>
                         "Session expiry (s, MQTT 5) "
                         <input
@@ -266,59 +253,39 @@ pub fn ConnectionForm(
                         />
                     </label>
                 </div>
-                <label>
-                    "Explorer subscription"
-                    <input
-                        class="connect-filter"
-                        type="text"
-                        prop:value=move || settings.with(|s| s.filter.clone())
-                        on:input=move |event| settings.update(|s| s.filter = event_target_value(&event))
-                    />
-                </label>
+                {text_field(
+                    "Explorer subscription",
+                    "connect-filter",
+                    move || settings.with(|v| v.filter.clone()),
+                    move |text| settings.update(|v| v.filter = text),
+                )}
                 <details class="connect-will">
                     <summary>"Will message"</summary>
-                    <label>
-                        "Will topic (empty: no will)"
-                        <input
-                            class="connect-will-topic"
-                            type="text"
-                            prop:value=move || settings.with(|s| s.will_topic.clone())
-                            on:input=move |event| settings.update(|s| s.will_topic = event_target_value(&event))
-                        />
-                    </label>
-                    <label>
-                        "Will payload"
-                        <input
-                            class="connect-will-payload"
-                            type="text"
-                            prop:value=move || settings.with(|s| s.will_payload.clone())
-                            on:input=move |event| settings.update(|s| s.will_payload = event_target_value(&event))
-                        />
-                    </label>
+                    {text_field(
+                        "Will topic (empty: no will)",
+                        "connect-will-topic",
+                        move || settings.with(|v| v.will_topic.clone()),
+                        move |text| settings.update(|v| v.will_topic = text),
+                    )}
+                    {text_field(
+                        "Will payload",
+                        "connect-will-payload",
+                        move || settings.with(|v| v.will_payload.clone()),
+                        move |text| settings.update(|v| v.will_payload = text),
+                    )}
                     <div class="form-row">
-                        <label>
-                            "Will QoS "
-                            <select
-                                class="connect-will-qos"
-                                prop:value=move || settings.with(|s| s.will_qos.to_string())
-                                on:change=move |event| {
-                                    settings.update(|s| s.will_qos = event_target_value(&event).parse().unwrap_or(0))
-                                }
-                            >
-                                <option value="0">"0"</option>
-                                <option value="1">"1"</option>
-                                <option value="2">"2"</option>
-                            </select>
-                        </label>
-                        <label>
-                            <input
-                                class="connect-will-retain"
-                                type="checkbox"
-                                prop:checked=move || settings.with(|s| s.will_retain)
-                                on:change=move |event| settings.update(|s| s.will_retain = event_target_checked(&event))
-                            />
-                            " Retain the will"
-                        </label>
+                        {qos_select(
+                            "Will QoS ",
+                            "connect-will-qos",
+                            move || settings.with(|v| v.will_qos),
+                            move |qos| settings.update(|v| v.will_qos = qos),
+                        )}
+                        {check_field(
+                            " Retain the will",
+                            "connect-will-retain",
+                            move || settings.with(|v| v.will_retain),
+                            move |checked| settings.update(|v| v.will_retain = checked),
+                        )}
                     </div>
                 </details>
                 <button class="connect-apply" type="submit">"Connect"</button>

@@ -4,10 +4,8 @@ use leptos::prelude::*;
 
 use super::draft::{Draft, PayloadFormat};
 use super::saved::{self, STORAGE_KEY, SavedMessage};
+use crate::components::fields::{Outcome, check_field, outcome_view, qos_select, text_field};
 use crate::mqtt::Publisher;
-
-/// What the last action came to: a sentence, and whether it went wrong.
-type Outcome = Option<Result<String, String>>;
 
 /// A topic another part of the page asks the publish form to fill in ("Publish to this topic" in the explorer):
 /// provided as a context by the page; the form follows it while it is there.
@@ -97,14 +95,6 @@ pub fn PublishForm(
             .into_any(),
         })
     };
-    let outcome_view = move |outcome: RwSignal<Outcome>, class: &'static str| {
-        move || {
-            outcome.get().map(|outcome| match outcome {
-                Ok(done) => view! { <p class=class role="status">{done}</p> }.into_any(),
-                Err(why) => view! { <p class=format!("{class} error") role="alert">{why}</p> }.into_any(),
-            })
-        }
-    };
 
     view! {
         <section class="publish" aria-label="Publish">
@@ -152,61 +142,39 @@ pub fn PublishForm(
                             <option value="json">"JSON"</option>
                         </select>
                     </label>
-                    <label>
-                        "QoS "
-                        <select
-                            class="publish-qos"
-                            prop:value=move || draft.with(|draft| draft.qos.to_string())
-                            on:change=move |event| {
-                                draft.update(|draft| draft.qos = event_target_value(&event).parse().unwrap_or(0))
-                            }
-                        >
-                            <option value="0">"0"</option>
-                            <option value="1">"1"</option>
-                            <option value="2">"2"</option>
-                        </select>
-                    </label>
-                    <label>
-                        <input
-                            class="publish-retain"
-                            type="checkbox"
-                            prop:checked=move || draft.with(|draft| draft.retain)
-                            on:change=move |event| draft.update(|draft| draft.retain = event_target_checked(&event))
-                        />
-                        " Retain"
-                    </label>
+                    {qos_select(
+                        "QoS ",
+                        "publish-qos",
+                        move || draft.with(|v| v.qos),
+                        move |qos| draft.update(|v| v.qos = qos),
+                    )}
+                    {check_field(
+                        " Retain",
+                        "publish-retain",
+                        move || draft.with(|v| v.retain),
+                        move |checked| draft.update(|v| v.retain = checked),
+                    )}
                 </div>
                 <details class="publish-properties">
                     <summary>"MQTT 5 properties"</summary>
-                    <label>
-                        "Content type"
-                        <input
-                            class="publish-content-type"
-                            type="text"
-                            prop:value=move || draft.with(|draft| draft.content_type.clone())
-                            on:input=move |event| draft.update(|draft| draft.content_type = event_target_value(&event))
-                        />
-                    </label>
-                    <label>
-                        "Response topic"
-                        <input
-                            class="publish-response-topic"
-                            type="text"
-                            prop:value=move || draft.with(|draft| draft.response_topic.clone())
-                            on:input=move |event| draft.update(|draft| draft.response_topic = event_target_value(&event))
-                        />
-                    </label>
-                    <label>
-                        "Correlation data"
-                        <input
-                            class="publish-correlation-data"
-                            type="text"
-                            prop:value=move || draft.with(|draft| draft.correlation_data.clone())
-                            on:input=move |event| {
-                                draft.update(|draft| draft.correlation_data = event_target_value(&event))
-                            }
-                        />
-                    </label>
+                    {text_field(
+                        "Content type",
+                        "publish-content-type",
+                        move || draft.with(|v| v.content_type.clone()),
+                        move |text| draft.update(|v| v.content_type = text),
+                    )}
+                    {text_field(
+                        "Response topic",
+                        "publish-response-topic",
+                        move || draft.with(|v| v.response_topic.clone()),
+                        move |text| draft.update(|v| v.response_topic = text),
+                    )}
+                    {text_field(
+                        "Correlation data",
+                        "publish-correlation-data",
+                        move || draft.with(|v| v.correlation_data.clone()),
+                        move |text| draft.update(|v| v.correlation_data = text),
+                    )}
                     <label>
                         "Message expiry (seconds)"
                         <input
