@@ -2,8 +2,8 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
 
@@ -25,11 +25,10 @@ use crate::transport::Peer;
 pub(crate) struct Broker {
     /// Limits every connection obeys.
     pub(crate) config: Config,
-    /// Sessions, subscriptions and retained messages. A `std::sync::Mutex`, not tokio's: every critical section
-    /// is short, synchronous and never awaits (clippy's `await_holding_lock` is denied), and routing a publish
-    /// only pushes onto bounded queues, so no client can hold it while it is slow. One lock is the simple correct
-    /// start; split it (sessions vs. index vs. retained) when contention is measured.
-    router: Mutex<Router>,
+    /// Sessions, subscriptions and retained messages. Not behind one lock: the router locks its parts (the session
+    /// table, the index, the retained store, each session) separately and briefly, so connections routing to
+    /// unrelated sessions run in parallel (see `router.rs` for the lock order).
+    router: Router,
     /// Traffic counters for `$SYS`: relaxed atomics, shared with every connection, so counting takes no lock.
     pub(crate) stats: Arc<Stats>,
     /// Source of connection ids, so log lines of one connection can be told apart before its client id is known.
@@ -44,7 +43,7 @@ impl Broker {
     /// A broker that stops its connections when `shutdown` is cancelled.
     pub(crate) fn new(config: Config, shutdown: CancellationToken) -> Arc<Self> {
         Arc::new(Broker {
-            router: Mutex::new(Router::new(&config)),
+            router: Router::new(&config),
             stats: Arc::default(),
             config,
             next_connection_id: AtomicU64::new(1),
@@ -82,17 +81,15 @@ impl Broker {
             .track_future(handler::run(stream, id, peer, broker, shutdown).instrument(span))
     }
 
-    /// The routing state, locked. Never hold the guard across an `.await`.
-    ///
-    /// A poisoned lock (a panic while routing, which would be a bug) is recovered rather than taking every other
-    /// connection down with it: each method leaves the state consistent between its own steps.
-    pub(crate) fn router(&self) -> MutexGuard<'_, Router> {
-        self.router.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The routing state.
+    pub(crate) fn router(&self) -> &Router {
+        &self.router
     }
 
-    /// Routes `message` now.
-    pub(crate) fn publish(&self, message: Message) -> usize {
-        self.router().publish(Arc::new(message))
+    /// Routes `message`, published by the broker itself or a will, now: nobody waits for room (see
+    /// `Router::publish`), so what routing reports beyond that is of no use here.
+    pub(crate) fn publish(&self, message: Message) {
+        self.router.publish(Arc::new(message), Instant::now());
     }
 
     /// Ends `client_id`'s session after `after`, unless it was resumed since `generation`. The timer is a task of
@@ -120,9 +117,8 @@ impl Broker {
         tokio::spawn(async move {
             tokio::select! {
                 () = tokio::time::sleep(after) => {
-                    let mut router = broker.router();
-                    if !router.session_resumed(&client_id, generation) {
-                        router.publish(Arc::new(will));
+                    if !broker.router.session_resumed(&client_id, generation) {
+                        broker.publish(will);
                     }
                 }
                 () = broker.shutdown.cancelled() => {}

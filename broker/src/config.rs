@@ -26,13 +26,24 @@ pub struct Config {
     pub max_keep_alive: u16,
     /// How long shutdown waits for open connections to close before giving up on them.
     pub drain_timeout: Duration,
-    /// The most messages waiting in one session's outbound queue (not yet sent; in-flight messages are bounded by
-    /// [`Config::max_inflight`] instead). A slow or offline client fills only its own queue; see
-    /// `session::Queue` for what happens when it is full (oldest QoS 0 dropped first, then new messages refused).
+    /// The high-water mark of one session's outbound queue, in messages (not yet sent; in-flight messages are
+    /// bounded by [`Config::max_inflight`] instead). A connected subscriber at the mark holds its publishers back
+    /// until it has room (see [`Config::slow_subscriber_timeout`]); an offline or stuck one stops taking messages
+    /// there: its oldest QoS 0 message is dropped first, then new messages are refused, each counted.
     pub max_queued_messages: usize,
     /// The most bytes (topic plus payload) waiting in one session's outbound queue; the same overflow policy as
     /// [`Config::max_queued_messages`] applies.
     pub max_queued_bytes: usize,
+    /// How long a connected subscriber's full queue may go without progress (no message taken off it) before it
+    /// stops holding publishers back. Until then a publisher routing to a session at its high-water mark
+    /// ([`Config::max_queued_messages`]) stops reading (and so acknowledging) until the session has room: nothing
+    /// is lost. After it, the session is "stuck": what does not fit its queue is dropped and counted
+    /// (`$SYS/broker/messages/dropped/...`), an MQTT 5 client gets DISCONNECT 0x97 Quota exceeded, and this is the
+    /// longest one stuck client can delay anyone else's messages.
+    pub slow_subscriber_timeout: Duration,
+    /// The most subscriptions one client may hold; a SUBSCRIBE beyond it is refused per filter (MQTT 5 SUBACK 0x97
+    /// Quota exceeded, 3.x 0x80). 0: no limit.
+    pub max_subscriptions_per_client: usize,
     /// The most QoS 1 and 2 messages sent to one client and not yet acknowledged. The client's own Receive Maximum
     /// lowers it further ([MQTT-3.3.4-9]).
     pub max_inflight: u16,
@@ -104,6 +115,11 @@ impl Default for Config {
             // and a thousand dead sessions still fit in a Raspberry Pi's memory.
             max_queued_messages: 1000,
             max_queued_bytes: 16 * 1024 * 1024,
+            // Long enough for a phone on a bad link or a busy Raspberry Pi to catch up, short enough that a frozen
+            // client delays a light switch by seconds, not minutes.
+            slow_subscriber_timeout: Duration::from_secs(2),
+            // Home Assistant subscribes once per entity topic; thousands are normal, hundreds of thousands are not.
+            max_subscriptions_per_client: 100_000,
             max_inflight: 32,
             receive_maximum: 64,
             topic_alias_maximum: 16,

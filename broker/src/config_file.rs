@@ -69,6 +69,9 @@ struct Limits {
     max_topic_levels: Option<usize>,
     max_retained_messages: Option<usize>,
     max_retained_bytes: Option<usize>,
+    /// Seconds.
+    slow_subscriber_timeout: Option<u64>,
+    max_subscriptions_per_client: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -185,6 +188,15 @@ impl Config {
             limits.max_retained_bytes,
             "limits.max_retained_bytes",
         )?;
+        if let Some(secs) = limits.slow_subscriber_timeout {
+            if secs == 0 {
+                return Err("limits.slow_subscriber_timeout must be at least 1 second".into());
+            }
+            config.slow_subscriber_timeout = Duration::from_secs(secs);
+        }
+        if let Some(v) = limits.max_subscriptions_per_client {
+            config.max_subscriptions_per_client = v;
+        }
         if let Some(v) = file.sessions.queue_qos0_offline {
             config.queue_qos0_offline = v;
         }
@@ -268,6 +280,8 @@ mod tests {
             max_topic_levels = 4
             max_retained_messages = 3
             max_retained_bytes = 1000
+            slow_subscriber_timeout = 9
+            max_subscriptions_per_client = 11
             [sessions]
             queue_qos0_offline = true
             v3_session_expiry = 60
@@ -296,6 +310,8 @@ mod tests {
             (10, 4096, 5, 7)
         );
         assert_eq!(config.topic_alias_maximum, 0);
+        assert_eq!(config.slow_subscriber_timeout, Duration::from_secs(9));
+        assert_eq!(config.max_subscriptions_per_client, 11);
         assert_eq!((config.maximum_qos, config.max_topic_levels), (QoS::AtLeastOnce, 4));
         assert_eq!((config.max_connections, config.max_keep_alive), (2, 30));
         assert_eq!((config.max_retained_messages, config.max_retained_bytes), (3, 1000));

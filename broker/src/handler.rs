@@ -20,7 +20,7 @@ use crate::broker::Broker;
 use crate::config::Config;
 use crate::connection::{Connection, ConnectionError};
 use crate::message::Message;
-use crate::session::{Attached, Mailbox};
+use crate::session::{Attached, Hold, Mailbox, SessionCell};
 use crate::transport::Peer;
 
 mod packets;
@@ -53,7 +53,11 @@ struct Client {
     id: ByteString,
     /// This connection's id, which proves to the router that we still own the session.
     connection_id: u64,
-    /// Woken by the router when messages are queued for us, or when another connection takes the session.
+    /// The session this connection serves: everything the connection does goes straight to it, without a lookup
+    /// in the router's table.
+    session: Arc<SessionCell>,
+    /// Woken by the router when messages are queued for us, when another connection takes the session, or when
+    /// the session is found stuck.
     mailbox: Arc<Mailbox>,
     /// The will message and its delay, until a normal DISCONNECT discards it ([MQTT-3.1.2-10]). Boxed: most
     /// clients have none, and those bytes would be in every connection's task state.
@@ -64,6 +68,9 @@ struct Client {
     inflight_limit: usize,
     /// MQTT 5 incoming topic aliases: alias → topic, for this connection only ([MQTT-3.3.2-7]).
     topic_aliases: HashMap<u16, TopicName>,
+    /// Sessions our last PUBLISH reached at their high-water mark: we read nothing more from this client until each
+    /// has room, or is found stuck, or goes away (flow control, see `wait_for_room`).
+    wait_for: Vec<Arc<SessionCell>>,
 }
 
 /// How the connection ended, which decides the will.
@@ -91,6 +98,8 @@ enum Event {
     TimedOut,
     /// Another connection took the session.
     TakenOver,
+    /// The session was found stuck (MQTT 5 only; a 3.x client cannot be told, and stays).
+    Stuck,
     /// The broker is shutting down.
     Shutdown,
 }
@@ -132,7 +141,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     *client_id = Some(client.id.clone());
     let outcome = async {
         // [MQTT-4.4.0-1] a resumed session first gets its unacknowledged PUBLISH and PUBREL packets again.
-        let resend = broker.router().resend(&client.id, id, Instant::now());
+        let resend = broker.router().resend(&client.session, id, Instant::now());
         if !resend.is_empty() {
             conn.write_packets(&resend).await?;
         }
@@ -242,25 +251,29 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     }
     let expiry = session_expiry(&connect, broker, &mut connack);
     let client_receive_max = connect.properties.receive_maximum.map_or(u16::MAX, NonZeroU16::get);
-    let client = Client {
-        id: client_id,
-        connection_id: id,
-        mailbox: Arc::default(),
-        will: connect.will.take().map(Box::new),
-        connect_expiry: expiry,
-        inflight_limit: usize::from(client_receive_max.min(broker.config.max_inflight).max(1)),
-        topic_aliases: HashMap::new(),
-    };
-    let connected = broker.router().connect(
-        &client.id,
+    let mailbox = Arc::<Mailbox>::default();
+    let (connected, session) = broker.router().connect(
+        &client_id,
         connect.protocol,
         connect.clean_start,
         expiry,
         Attached {
             connection_id: id,
-            mailbox: Arc::clone(&client.mailbox),
+            mailbox: Arc::clone(&mailbox),
         },
+        Instant::now(),
     );
+    let client = Client {
+        id: client_id,
+        connection_id: id,
+        session,
+        mailbox,
+        will: connect.will.take().map(Box::new),
+        connect_expiry: expiry,
+        inflight_limit: usize::from(client_receive_max.min(broker.config.max_inflight).max(1)),
+        topic_aliases: HashMap::new(),
+        wait_for: Vec::new(),
+    };
     connack.session_present = connected.session_present;
     tracing::info!(
         connection = id,
@@ -366,7 +379,7 @@ fn session_expiry(connect: &Connect, broker: &Broker, connack: &mut ConnAck) -> 
 /// After the connection: detach from the session (ending it, or arming its expiry) and deal with the will.
 fn finish(broker: &Arc<Broker>, mut client: Client, end: End) {
     broker.stats.client_disconnected();
-    let detached = broker.router().disconnect(&client.id, client.connection_id);
+    let detached = broker.router().disconnect(&client.session, client.connection_id);
     if let Some((generation, interval)) = detached
         && interval != u32::MAX
     {
@@ -432,6 +445,12 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
     // Anything queued before we attached (retained or offline messages) goes out first.
     send_queued(conn, client, broker).await?;
     loop {
+        if !client.wait_for.is_empty() {
+            // Boxed: needed only while a subscriber is behind; inline, its state would sit in every idle task.
+            Box::pin(wait_for_room(conn, client, broker, shutdown)).await?;
+            // Nothing was read while we waited: the client was not silent, we were not listening.
+            deadline = keep_alive.map(|limit| tokio::time::Instant::now() + limit);
+        }
         let timer = async {
             match deadline {
                 Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -445,9 +464,7 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 Err(ConnectionError::Decode(error)) => Event::Malformed(error),
                 Err(error) => return Err(error),
             },
-            () = client.mailbox.notified() => {
-                if client.mailbox.is_taken_over() { Event::TakenOver } else { Event::Wake }
-            }
+            () = client.mailbox.notified() => news(conn.version().is_v5(), &client.mailbox),
             () = timer => Event::TimedOut,
         };
         match event {
@@ -487,6 +504,15 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 disconnect(conn, ReasonCode::SessionTakenOver, why).await?;
                 return Ok(End::Abnormal);
             }
+            Event::Stuck => {
+                tracing::info!(
+                    client_id = &*client.id,
+                    "disconnecting a stuck subscriber: its queue stayed full without progress"
+                );
+                let why = "too slow: the queue for this client stayed full without progress";
+                disconnect(conn, ReasonCode::QuotaExceeded, why).await?;
+                return Ok(End::Abnormal);
+            }
             Event::Shutdown => {
                 disconnect(
                     conn,
@@ -515,6 +541,11 @@ async fn handle_batch<S: AsyncRead + AsyncWrite + Unpin>(
         if let Some(end) = packets::handle_packet(conn, client, broker, packet).await? {
             return Ok(Some(end));
         }
+        if !client.wait_for.is_empty() {
+            // Flow control: a subscriber is at its high-water mark. The rest of the burst stays in the read
+            // buffer until it has room.
+            return Ok(None);
+        }
         packet = match conn.buffered_packet() {
             Ok(Some(next)) => next,
             Ok(None) => return Ok(None),
@@ -527,6 +558,63 @@ async fn handle_batch<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// What a mailbox wake-up means for this connection.
+fn news(v5: bool, mailbox: &Mailbox) -> Event {
+    if mailbox.is_taken_over() {
+        Event::TakenOver
+    } else if mailbox.is_stuck() && v5 {
+        Event::Stuck
+    } else {
+        Event::Wake
+    }
+}
+
+/// Flow control: the last PUBLISH reached subscribers at their high-water mark, so reading from this client (and
+/// acknowledging it) pauses until each of them has room again, is found stuck (no progress for
+/// `slow_subscriber_timeout`), or goes offline. Nothing accepted is dropped for a subscriber that keeps up, and a
+/// stuck one delays us by at most the timeout.
+///
+/// Meanwhile the acknowledgements already queued go out and our own session keeps being served, so two clients
+/// publishing to each other cannot wait on each other's queue forever. Takeover, a stuck verdict on our own session
+/// and shutdown end the wait early; the session loop then handles them.
+async fn wait_for_room<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Connection<S>,
+    client: &mut Client,
+    broker: &Broker,
+    shutdown: &CancellationToken,
+) -> Result<(), ConnectionError> {
+    conn.flush().await?;
+    while let Some(cell) = client.wait_for.pop() {
+        loop {
+            // Registered before the check, so a wake-up between the two is not lost.
+            let room = cell.room();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            let Hold::Until(deadline) = broker.router().hold(&cell, Instant::now()) else {
+                break;
+            };
+            tokio::select! {
+                () = room => {}
+                () = tokio::time::sleep_until(deadline.into()) => {}
+                () = shutdown.cancelled() => {
+                    client.wait_for.clear();
+                    return Ok(());
+                }
+                () = client.mailbox.notified() => {
+                    if !matches!(news(conn.version().is_v5(), &client.mailbox), Event::Wake) {
+                        // Put the news back for the session loop.
+                        client.mailbox.wake();
+                        client.wait_for.clear();
+                        return Ok(());
+                    }
+                    send_queued(conn, client, broker).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Queues one batch of the session's messages behind whatever replies are queued, and sends it all in one write;
 /// if more messages are ready, wakes ourselves so the loop comes back after checking the socket.
 async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
@@ -535,7 +623,7 @@ async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
     broker: &Broker,
 ) -> Result<(), ConnectionError> {
     let batch = broker.router().outgoing(
-        &client.id,
+        &client.session,
         client.connection_id,
         client.inflight_limit,
         BATCH,

@@ -49,9 +49,22 @@ impl Message {
         }
     }
 
-    /// The bytes this message costs a queue: topic plus payload (properties are small and not counted).
+    /// The bytes this message costs a queue or the retained store: topic, payload and every property a peer can
+    /// make large (user properties, correlation data, response topic, content type), each with the length prefix
+    /// it has on the wire. Counting only topic and payload let 700 KB of user properties per message through every
+    /// byte bound.
     pub(crate) fn size(&self) -> usize {
-        self.topic.as_str().len() + self.payload.len()
+        let p = &self.properties;
+        let string = |s: &str| 2 + s.len();
+        let properties = p
+            .user_properties
+            .iter()
+            .map(|(k, v)| 1 + string(k) + string(v))
+            .sum::<usize>()
+            + p.correlation_data.as_ref().map_or(0, |d| 1 + 2 + d.len())
+            + p.response_topic.as_ref().map_or(0, |t| 1 + string(t.as_str()))
+            + p.content_type.as_ref().map_or(0, |c| 1 + string(c));
+        self.topic.as_str().len() + self.payload.len() + properties
     }
 
     /// Whether the Message Expiry Interval has passed.
@@ -72,9 +85,23 @@ pub(crate) struct Outgoing {
     pub(crate) retain: bool,
     /// The identifiers of every matching subscription that has one ([MQTT-3.3.4-3]).
     pub(crate) subscription_ids: Vec<NonZeroU32>,
+    /// Whether it is a retained message sent on SUBSCRIBE, which waits in the session's retained line
+    /// (`session::Queue`) rather than among routed messages.
+    pub(crate) retain_on_subscribe: bool,
 }
 
 impl Outgoing {
+    /// A delivery of `message` at `qos`, with the RETAIN flag clear and no subscription identifiers.
+    pub(crate) fn new(message: Arc<Message>, qos: QoS) -> Self {
+        Outgoing {
+            message,
+            qos,
+            retain: false,
+            subscription_ids: Vec::new(),
+            retain_on_subscribe: false,
+        }
+    }
+
     /// The PUBLISH to send first, with `packet_id` when QoS > 0, or `None` when the message has expired: onward
     /// delivery has not started, so the copy is dropped ([MQTT-3.3.2-5]).
     pub(crate) fn to_publish(&self, packet_id: Option<roost_codec::PacketId>, now: Instant) -> Option<Publish> {
@@ -132,6 +159,7 @@ mod tests {
             qos: QoS::AtMostOnce,
             retain: false,
             subscription_ids: vec![NonZeroU32::new(7).unwrap()],
+            retain_on_subscribe: false,
         }
     }
 

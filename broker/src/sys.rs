@@ -4,7 +4,7 @@
 //!
 //! The counters live in [`Stats`]: relaxed atomics bumped where packets and bytes cross a connection, so the
 //! publish path takes no lock and awaits nothing for them. Everything else (sessions, subscriptions, retained
-//! messages) is read from the router under its lock once per interval.
+//! messages, drops) is read from the router once per interval.
 //!
 //! Clients cannot publish to `$` topics (section 4.7.2, enforced in `handler/packets.rs`); these messages come
 //! from the broker itself. A `#` subscription does not match them ([MQTT-4.7.2-1], the codec's matcher);
@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::broker::Broker;
 use crate::message::Message;
+use crate::session::Drop;
 
 /// Traffic counters since the broker started. Every field is only ever added to (or, for the connected-clients
 /// gauge, added to and subtracted from) with `Ordering::Relaxed`: they are statistics, and order nothing else.
@@ -144,15 +145,13 @@ fn static_topics() -> Vec<(&'static str, String)> {
 fn periodic_topics(broker: &Broker, state: &mut SysState, now: Instant) -> Vec<(String, String)> {
     let stats = &broker.stats;
     let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-    // One short critical section for everything the router knows.
-    let (disconnected, subscriptions, retained) = {
-        let router = broker.router();
-        (
-            router.disconnected_sessions(),
-            router.subscription_count(),
-            router.retained_count(),
-        )
-    };
+    let router = broker.router();
+    let (disconnected, subscriptions, retained) = (
+        router.disconnected_sessions(),
+        router.subscription_count(),
+        router.retained_count(),
+    );
+    let drops = router.drops();
     let connected = get(&stats.clients_connected);
     let messages_received = get(&stats.messages_received);
     let messages_sent = get(&stats.messages_sent);
@@ -198,7 +197,16 @@ fn periodic_topics(broker: &Broker, state: &mut SysState, now: Instant) -> Vec<(
         ("$SYS/broker/subscriptions/count".to_owned(), subscriptions.to_string()),
         // Mosquitto's name has a space in it.
         ("$SYS/broker/retained messages/count".to_owned(), retained.to_string()),
+        // Messages that matched a subscription and were not delivered to it (Roost's own; Mosquitto has no such
+        // total), and one topic per reason.
+        ("$SYS/broker/messages/dropped".to_owned(), drops.total().to_string()),
     ];
+    for reason in Drop::ALL {
+        topics.push((
+            format!("$SYS/broker/messages/dropped/{}", reason.name()),
+            drops.get(reason).to_string(),
+        ));
+    }
     for (direction, load) in [("received", &state.messages_received), ("sent", &state.messages_sent)] {
         for (minutes, average) in ["1min", "5min", "15min"].into_iter().zip(load.averages) {
             topics.push((

@@ -13,7 +13,7 @@ use crate::broker::Broker;
 use crate::config::Config;
 use crate::connection::{Connection, ConnectionError};
 use crate::message::Message;
-use crate::router::Inbound;
+use crate::router::{Inbound, Routed};
 
 /// Handles one packet from the client, queueing its reply (the caller flushes); `Some` when the connection ends.
 pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
@@ -26,16 +26,16 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
     match packet {
         Packet::Publish(publish) => return handle_publish(conn, client, broker, publish).await,
         Packet::PubAck(_) | Packet::PubComp(_) => {
-            broker.router().acknowledge(&client.id, &packet);
+            broker.router().acknowledge(&client.session, &packet);
         }
         Packet::PubRec(_) => {
-            let reply = broker.router().acknowledge(&client.id, &packet);
+            let reply = broker.router().acknowledge(&client.session, &packet);
             if let Some(reply) = reply {
                 conn.queue_packet(&reply)?;
             }
         }
         Packet::PubRel(ack) => {
-            let known = broker.router().release(&client.id, ack.packet_id);
+            let known = broker.router().release(&client.session, ack.packet_id);
             let mut pubcomp = Ack::new(ack.packet_id);
             if !known && v5 {
                 pubcomp.reason_code = ReasonCode::PacketIdentifierNotFound;
@@ -44,7 +44,7 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
             conn.queue_packet(&Packet::PubComp(pubcomp))?;
         }
         Packet::Subscribe(subscribe) => {
-            let reason_codes = broker.router().subscribe(&client.id, &subscribe, Instant::now());
+            let reason_codes = broker.router().subscribe(&client.session, &subscribe, Instant::now());
             tracing::debug!(filters = ?subscribe.filters, ?reason_codes, "subscribed");
             let suback = SubAck {
                 packet_id: subscribe.packet_id,
@@ -56,7 +56,7 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
             conn.queue_packet(&Packet::SubAck(suback))?;
         }
         Packet::Unsubscribe(unsubscribe) => {
-            let reason_codes = broker.router().unsubscribe(&client.id, &unsubscribe);
+            let reason_codes = broker.router().unsubscribe(&client.session, &unsubscribe);
             let unsuback = UnsubAck {
                 packet_id: unsubscribe.packet_id,
                 properties: explain_filters(&reason_codes),
@@ -80,7 +80,7 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
                 let interval = interval.min(broker.config.max_session_expiry);
                 broker
                     .router()
-                    .set_expiry_interval(&client.id, client.connection_id, interval);
+                    .set_expiry_interval(&client.session, client.connection_id, interval);
             }
             return Ok(Some(
                 if disconnect.reason_code == ReasonCode::DisconnectWithWillMessage {
@@ -153,26 +153,34 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
         let reason = if v5 { reason } else { ReasonCode::Success };
         return ack_publish(conn, qos_pid, reason, Some(why).filter(|_| v5)).map(|()| None);
     }
-    let message = Message::from_publish(publish, topic, client.id.clone(), Instant::now());
+    let now = Instant::now();
+    let message = Arc::new(Message::from_publish(publish, topic, client.id.clone(), now));
     match qos_pid.qos() {
         QoS::AtMostOnce => {
-            broker.publish(message);
+            let routed = broker.router().publish(message, now);
+            wait_for(client, routed);
         }
         QoS::AtLeastOnce => {
-            let routed = broker.publish(message);
-            ack_publish(conn, qos_pid, routed_reason(routed, v5), None)?;
+            let routed = broker.router().publish(message, now);
+            ack_publish(conn, qos_pid, routed.reason(v5), None)?;
+            wait_for(client, routed);
         }
         QoS::ExactlyOnce => {
             let packet_id = qos_pid.packet_id().expect("QoS 2 has a packet id");
             let inbound = broker.router().publish_exactly_once(
-                &client.id,
+                &client.session,
                 packet_id,
-                Arc::new(message),
+                message,
                 // 0 cannot be sent in CONNACK; it means 1 here as it does there.
                 broker.config.receive_maximum.max(1),
+                now,
             );
             let reason = match inbound {
-                Inbound::Routed(routed) => routed_reason(routed, v5),
+                Inbound::Routed(routed) => {
+                    let reason = routed.reason(v5);
+                    wait_for(client, routed);
+                    reason
+                }
                 Inbound::Duplicate => ReasonCode::Success,
                 Inbound::ReceiveMaximumExceeded => {
                     let why = "more QoS 2 messages awaiting PUBREL than the receive maximum";
@@ -209,12 +217,13 @@ fn refusal(topic: &TopicName, publish: &Publish, config: &Config) -> Option<(Rea
     }
 }
 
-/// MQTT 5 says 0x10 when nobody subscribes (section 3.4.2.1); 3.x acknowledgements carry no reason.
-fn routed_reason(routed: usize, v5: bool) -> ReasonCode {
-    if routed == 0 && v5 {
-        ReasonCode::NoMatchingSubscribers
-    } else {
-        ReasonCode::Success
+/// Remembers the sessions a routed message reached at their high-water mark: the session loop reads nothing more
+/// from this client until they have room (flow control).
+fn wait_for(client: &mut Client, routed: Routed) {
+    for cell in routed.wait_for {
+        if !client.wait_for.iter().any(|c| Arc::ptr_eq(c, &cell)) {
+            client.wait_for.push(cell);
+        }
     }
 }
 
