@@ -29,6 +29,8 @@ mod handler;
 mod message;
 mod retained;
 mod router;
+#[doc(hidden)]
+pub mod router_bench;
 mod server;
 mod session;
 mod subscriptions;
