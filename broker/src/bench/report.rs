@@ -171,8 +171,9 @@ impl Report {
             Some(b) => {
                 let _ = write!(
                     j,
-                    ",\"broker\":{{\"cpu_percent\":{},\"rss_start_kib\":{},\"rss_end_kib\":{}}}",
+                    ",\"broker\":{{\"cpu_percent\":{},\"cpu_secs\":{},\"rss_start_kib\":{},\"rss_end_kib\":{}}}",
                     num(b.cpu_percent),
+                    num(b.cpu_secs),
                     b.rss_start_kib,
                     b.rss_end_kib
                 );
