@@ -258,6 +258,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, CliError> {
             inflight: u64::from(args.inflight),
             interval,
             end,
+            poll: publisher::poll_interval(publishers),
         };
         publishing.spawn(publisher::run(session, shared.clone(), plan));
     }

@@ -14,7 +14,8 @@ use super::tracker::Tracker;
 use crate::cli::CliError;
 use crate::cli::driver::{Session, Step};
 
-/// How long after publishing ends a subscriber still waits for missing messages (lost ones, at QoS 0).
+/// How long after publishing ends, and after its last message, a subscriber still waits for missing messages
+/// (lost ones, at QoS 0). Counted from the last message, so a broker seconds behind (10,000 pairs) is slow, not lossy.
 const DRAIN: Duration = Duration::from_secs(2);
 
 /// How often an idle subscriber looks at whether the run is over.
@@ -84,6 +85,9 @@ pub(crate) async fn run(mut session: Session, shared: Arc<Shared>, index: usize)
         match session.next(None, Some(Instant::now() + TICK)).await? {
             Step::Event(event) => match *event {
                 Event::Message(publish) => {
+                    if drain_until.is_some() {
+                        drain_until = Some(Instant::now() + DRAIN);
+                    }
                     let received = shared.now_nanos();
                     shared.received.fetch_add(1, Relaxed);
                     match payload::decode(&publish.payload) {
