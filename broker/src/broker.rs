@@ -1,8 +1,8 @@
 //! State shared by every connection, and the one door through which a transport hands the broker a connection.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytestring::ByteString;

@@ -224,10 +224,7 @@ mod tests {
         assert!(store.retain(&message("a", b"1")));
         assert!(!store.retain(&message("b/c", b"1")));
         assert_eq!((store.len(), store.refused), (1, 1));
-        assert!(
-            !store.root.children.contains_key("b"),
-            "a refused topic leaves no path behind"
-        );
+        assert!(!store.root.children.contains_key("b"), "a refused topic leaves no path behind");
         store.retain(&message("a", b"2"));
         assert_eq!(
             store.matching(&TopicFilter::new("a").unwrap(), Instant::now())[0].payload,

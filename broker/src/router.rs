@@ -69,13 +69,7 @@ impl Drops {
         let after = before + n as u64;
         // A power of two was crossed: log.
         if before == 0 || (before.ilog2() != after.ilog2()) {
-            tracing::warn!(
-                client_id,
-                topic,
-                reason = reason.name(),
-                dropped = after,
-                "message dropped"
-            );
+            tracing::warn!(client_id, topic, reason = reason.name(), dropped = after, "message dropped");
         }
     }
 
@@ -142,10 +136,7 @@ impl Router {
         Router {
             sessions: Mutex::default(),
             index: RwLock::default(),
-            retained: Mutex::new(RetainedStore::new(
-                config.max_retained_messages,
-                config.max_retained_bytes,
-            )),
+            retained: Mutex::new(RetainedStore::new(config.max_retained_messages, config.max_retained_bytes)),
             limits: Limits {
                 messages: config.max_queued_messages,
                 bytes: config.max_queued_bytes,
@@ -766,15 +757,10 @@ mod tests {
         let (_, sub) = connect(&router, &"sub".into(), true, 0, 1);
         subscribe(&router, &sub, "t", QoS::AtLeastOnce);
         let now = Instant::now();
-        let routed = (0..4)
-            .map(|_| router.publish(message("t", QoS::AtLeastOnce), now))
-            .collect::<Vec<_>>();
+        let routed = (0..4).map(|_| router.publish(message("t", QoS::AtLeastOnce), now)).collect::<Vec<_>>();
         assert!(routed[..3].iter().all(|r| r.wait_for.is_empty() && r.taken == 1));
         assert!(Arc::ptr_eq(&routed[3].wait_for[0], &sub));
-        assert_eq!(
-            router.hold(&sub, now),
-            Hold::Until(now + config.slow_subscriber_timeout)
-        );
+        assert_eq!(router.hold(&sub, now), Hold::Until(now + config.slow_subscriber_timeout));
         // Past the mark a message is still taken, never dropped: the publisher was asked to wait.
         assert_eq!(router.publish(message("t", QoS::AtLeastOnce), now).taken, 1);
         let (sent, _) = router.outgoing(&sub, 1, 100, 3, now, |_| true).unwrap();
@@ -848,23 +834,11 @@ mod tests {
         };
         let router = Router::new(&config);
         let (_, cell) = connect(&router, &"c".into(), true, 0, 1);
-        assert_eq!(
-            subscribe(&router, &cell, "a", QoS::AtMostOnce),
-            [ReasonCode::GRANTED_QOS0]
-        );
-        assert_eq!(
-            subscribe(&router, &cell, "b", QoS::AtMostOnce),
-            [ReasonCode::GRANTED_QOS0]
-        );
-        assert_eq!(
-            subscribe(&router, &cell, "c", QoS::AtMostOnce),
-            [ReasonCode::QuotaExceeded]
-        );
+        assert_eq!(subscribe(&router, &cell, "a", QoS::AtMostOnce), [ReasonCode::GRANTED_QOS0]);
+        assert_eq!(subscribe(&router, &cell, "b", QoS::AtMostOnce), [ReasonCode::GRANTED_QOS0]);
+        assert_eq!(subscribe(&router, &cell, "c", QoS::AtMostOnce), [ReasonCode::QuotaExceeded]);
         // Replacing an existing subscription is not a new one.
-        assert_eq!(
-            subscribe(&router, &cell, "a", QoS::AtLeastOnce),
-            [ReasonCode::GrantedQoS1]
-        );
+        assert_eq!(subscribe(&router, &cell, "a", QoS::AtLeastOnce), [ReasonCode::GrantedQoS1]);
     }
 
     /// A QoS 2 message to `t` with a Message Expiry Interval of `secs`, received at `now`.

@@ -412,7 +412,11 @@ impl Session {
     /// Queues retained messages sent on SUBSCRIBE. They do not count towards the high-water mark (so a `#`
     /// subscription on a broker holding 50,000 of them gets all 50,000, at the pace the client reads), only
     /// towards the retained backlog's bound. Returns how many did not fit.
-    pub(crate) fn deliver_retained(&mut self, messages: impl IntoIterator<Item = Outgoing>, limits: &Limits) -> usize {
+    pub(crate) fn deliver_retained(
+        &mut self,
+        messages: impl IntoIterator<Item = Outgoing>,
+        limits: &Limits,
+    ) -> usize {
         let mut dropped = 0;
         for outgoing in messages {
             if self.queue.retained.len() >= limits.retained_backlog {
@@ -630,10 +634,7 @@ mod tests {
         let mut queue = Queue::new();
         assert_eq!(queue.push(outgoing(QoS::AtLeastOnce, b"1234"), 100, 10), Pushed::Queued);
         assert_eq!(queue.push(outgoing(QoS::AtLeastOnce, b"5678"), 100, 10), Pushed::Queued);
-        assert_eq!(
-            queue.push(outgoing(QoS::AtLeastOnce, b"9abc"), 100, 10),
-            Pushed::Refused
-        );
+        assert_eq!(queue.push(outgoing(QoS::AtLeastOnce, b"9abc"), 100, 10), Pushed::Refused);
         queue.pop();
         assert_eq!(queue.push(outgoing(QoS::AtLeastOnce, b"9abc"), 100, 10), Pushed::Queued);
         assert_eq!(queue.len(), 2);
@@ -699,22 +700,10 @@ mod tests {
         let limits = limits(2);
         let mut session = Session::new(ProtocolVersion::V5, now);
         let deliver = |s: &mut Session, qos| s.deliver(outgoing(qos, b"x"), &limits, false, now);
-        assert_eq!(
-            deliver(&mut session, QoS::AtMostOnce),
-            Delivered::Dropped(Drop::Qos0Offline)
-        );
-        assert_eq!(
-            deliver(&mut session, QoS::AtLeastOnce),
-            Delivered::Queued { high: false }
-        );
-        assert_eq!(
-            deliver(&mut session, QoS::AtLeastOnce),
-            Delivered::Queued { high: false }
-        );
-        assert_eq!(
-            deliver(&mut session, QoS::AtLeastOnce),
-            Delivered::Dropped(Drop::QueueFull)
-        );
+        assert_eq!(deliver(&mut session, QoS::AtMostOnce), Delivered::Dropped(Drop::Qos0Offline));
+        assert_eq!(deliver(&mut session, QoS::AtLeastOnce), Delivered::Queued { high: false });
+        assert_eq!(deliver(&mut session, QoS::AtLeastOnce), Delivered::Queued { high: false });
+        assert_eq!(deliver(&mut session, QoS::AtLeastOnce), Delivered::Dropped(Drop::QueueFull));
         assert_eq!(session.hold(&limits, now), (Hold::Go, false));
     }
 
@@ -731,10 +720,7 @@ mod tests {
             o
         });
         assert_eq!(session.deliver_retained(retained, &limits), 2, "the backlog holds 4");
-        assert!(
-            !session.queue.is_high(&limits),
-            "retained messages do not count towards the mark"
-        );
+        assert!(!session.queue.is_high(&limits), "retained messages do not count towards the mark");
         let order = payloads(&mut session.queue);
         assert_eq!(order, [&b"old"[..], b"old", b"old", b"old", b"live"]);
     }

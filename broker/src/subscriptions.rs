@@ -428,12 +428,7 @@ mod tests {
     fn multi_level_wildcard_matches_its_parent_level() {
         // [MQTT-4.7.1-2] "sport/tennis/player1/#" matches "sport/tennis/player1".
         let mut index = SubscriptionIndex::default();
-        index.subscribe(
-            &"a".into(),
-            &filter("sport/tennis/player1/#"),
-            "a",
-            sub(QoS::AtMostOnce),
-        );
+        index.subscribe(&"a".into(), &filter("sport/tennis/player1/#"), "a", sub(QoS::AtMostOnce));
         index.subscribe(&"b".into(), &filter("#"), "b", sub(QoS::AtMostOnce));
         assert_eq!(matched(&index, "sport/tennis/player1"), ["a", "b"]);
         assert_eq!(matched(&index, "sport/tennis/player1/ranking"), ["a", "b"]);
@@ -483,17 +478,16 @@ mod tests {
     }
 
     fn filter_strategy() -> impl Strategy<Value = String> {
-        (
-            prop::collection::vec(prop::sample::select(&LEVELS[..5]), 0..4),
-            any::<bool>(),
-        )
-            .prop_filter_map("a valid filter", |(mut levels, multi)| {
+        (prop::collection::vec(prop::sample::select(&LEVELS[..5]), 0..4), any::<bool>()).prop_filter_map(
+            "a valid filter",
+            |(mut levels, multi)| {
                 if multi || levels.is_empty() {
                     levels.push("#");
                 }
                 let filter = levels.join("/");
                 TopicFilter::new(filter.as_str()).ok().map(|_| filter)
-            })
+            },
+        )
     }
 
     proptest! {

@@ -76,10 +76,7 @@ fn assert_all_in_order(who: &str, payloads: &[u32]) {
 /// than the publisher. Returns the payloads in arrival order.
 async fn slow_tcp_subscriber(broker: &TestBroker, id: &str, filter: &str) -> JoinHandle<Vec<u32>> {
     let mut client = RawClient::clean(broker, ProtocolVersion::V5, id).await;
-    assert_eq!(
-        client.subscribe(filter, QoS::AtLeastOnce).await,
-        [ReasonCode::GrantedQoS1]
-    );
+    assert_eq!(client.subscribe(filter, QoS::AtLeastOnce).await, [ReasonCode::GrantedQoS1]);
     tokio::spawn(async move {
         let mut payloads = Vec::new();
         while payloads.len() < MESSAGES as usize {
@@ -102,15 +99,9 @@ async fn a_qos1_publisher_faster_than_its_tcp_subscriber_loses_nothing() {
     let subscriber = slow_tcp_subscriber(&broker, "slow", "fc/t").await;
     let publisher = spawn_publisher(&broker, "fast", "fc/t");
     let deadline = Duration::from_secs(60);
-    let acked = tokio::time::timeout(deadline, publisher)
-        .await
-        .expect("publisher finished")
-        .unwrap();
+    let acked = tokio::time::timeout(deadline, publisher).await.expect("publisher finished").unwrap();
     assert_eq!(acked, MESSAGES, "every message acknowledged");
-    let payloads = tokio::time::timeout(deadline, subscriber)
-        .await
-        .expect("subscriber finished")
-        .unwrap();
+    let payloads = tokio::time::timeout(deadline, subscriber).await.expect("subscriber finished").unwrap();
     assert_all_in_order("slow TCP subscriber", &payloads);
     broker.stop().await;
 }
@@ -143,9 +134,7 @@ async fn a_qos1_publisher_faster_than_its_websocket_subscriber_loses_nothing() {
     request
         .headers_mut()
         .insert("sec-websocket-protocol", HeaderValue::from_static("mqtt"));
-    let (mut ws, _) = within(tokio_tungstenite::connect_async(request))
-        .await
-        .expect("WebSocket handshake");
+    let (mut ws, _) = within(tokio_tungstenite::connect_async(request)).await.expect("WebSocket handshake");
     let version = ProtocolVersion::V311;
     let encode = |packet: Packet| {
         let mut buf = BytesMut::new();
@@ -204,24 +193,15 @@ async fn a_stuck_mqtt5_subscriber_is_disconnected_with_0x97_and_a_healthy_one_ge
     .await;
     // The stuck one subscribes and then never reads again: its in-flight window fills, then its queue.
     let mut stuck = RawClient::clean(&broker, ProtocolVersion::V5, "stuck").await;
-    assert_eq!(
-        stuck.subscribe("fc/#", QoS::AtLeastOnce).await,
-        [ReasonCode::GrantedQoS1]
-    );
+    assert_eq!(stuck.subscribe("fc/#", QoS::AtLeastOnce).await, [ReasonCode::GrantedQoS1]);
     let healthy = slow_tcp_subscriber(&broker, "healthy", "fc/#").await;
     let publisher = spawn_publisher(&broker, "pub", "fc/s");
     let deadline = Duration::from_secs(60);
     assert_eq!(
-        tokio::time::timeout(deadline, publisher)
-            .await
-            .expect("publisher finished")
-            .unwrap(),
+        tokio::time::timeout(deadline, publisher).await.expect("publisher finished").unwrap(),
         MESSAGES
     );
-    let payloads = tokio::time::timeout(deadline, healthy)
-        .await
-        .expect("healthy finished")
-        .unwrap();
+    let payloads = tokio::time::timeout(deadline, healthy).await.expect("healthy finished").unwrap();
     assert_all_in_order("healthy subscriber beside a stuck one", &payloads);
     // The stuck client finds, after the messages it never acknowledged, DISCONNECT Quota exceeded.
     let reason = within(async {
@@ -240,10 +220,7 @@ async fn a_stuck_mqtt5_subscriber_is_disconnected_with_0x97_and_a_healthy_one_ge
 
 /// The `$SYS` value of `topic`, read by subscribing until it satisfies `ok`.
 async fn sys_value(client: &mut RawClient, topic: &str, ok: impl Fn(u64) -> bool) -> u64 {
-    assert_eq!(
-        client.subscribe(topic, QoS::AtMostOnce).await,
-        [ReasonCode::GRANTED_QOS0]
-    );
+    assert_eq!(client.subscribe(topic, QoS::AtMostOnce).await, [ReasonCode::GRANTED_QOS0]);
     within(async {
         loop {
             let publish = client.recv_publish().await;
@@ -266,10 +243,7 @@ async fn a_stuck_mqtt311_subscriber_stays_its_drops_are_counted_and_an_mqtt5_pub
     .await;
     // MQTT 3.1.1 cannot be told: it stays connected, and what does not fit its queue is dropped and counted.
     let mut stuck = RawClient::clean(&broker, ProtocolVersion::V311, "stuck311").await;
-    assert_eq!(
-        stuck.subscribe("only/stuck", QoS::AtLeastOnce).await,
-        [ReasonCode::GrantedQoS1]
-    );
+    assert_eq!(stuck.subscribe("only/stuck", QoS::AtLeastOnce).await, [ReasonCode::GrantedQoS1]);
     let mut publisher = RawClient::clean(&broker, ProtocolVersion::V5, "pub5").await;
     // In flight (32), then queued up to the mark (50): accepted. Then the publisher waits; after the timeout the
     // subscriber is stuck and the next message, which its full queue refuses, is answered 0x97.
@@ -277,11 +251,7 @@ async fn a_stuck_mqtt311_subscriber_stays_its_drops_are_counted_and_an_mqtt5_pub
     for i in 0..200 {
         let mut p = publish("only/stuck", QoS::AtLeastOnce, b"x");
         p.qos_pid = roost_codec::QoSPid::new(QoS::AtLeastOnce, pid(i + 1));
-        reasons.push(
-            tokio::time::timeout(Duration::from_secs(30), publisher.publish(p))
-                .await
-                .expect("PUBACK"),
-        );
+        reasons.push(tokio::time::timeout(Duration::from_secs(30), publisher.publish(p)).await.expect("PUBACK"));
     }
     let accepted = reasons.iter().filter(|r| **r == ReasonCode::Success).count();
     assert!((82..200).contains(&accepted), "{accepted} accepted: {reasons:?}");
@@ -291,10 +261,7 @@ async fn a_stuck_mqtt311_subscriber_stays_its_drops_are_counted_and_an_mqtt5_pub
     );
     let mut watcher = RawClient::clean(&broker, ProtocolVersion::V5, "watcher").await;
     let refused = (200 - accepted) as u64;
-    let counted = sys_value(&mut watcher, "$SYS/broker/messages/dropped/queue-full", |v| {
-        v >= refused
-    })
-    .await;
+    let counted = sys_value(&mut watcher, "$SYS/broker/messages/dropped/queue-full", |v| v >= refused).await;
     assert_eq!(counted, refused);
     // Still connected: it answers PINGREQ after reading what it was sent.
     stuck.send(Packet::PingReq).await;
