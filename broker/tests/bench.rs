@@ -132,6 +132,101 @@ async fn storm_connects_every_connection_and_measures_the_broker() {
     broker.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_filters_are_subscribed_and_never_match() {
+    let broker = TestBroker::start().await;
+    for qos in ["0", "1"] {
+        let report = bench(
+            &broker,
+            "fan-in",
+            &[
+                "--duration",
+                "1",
+                "--publishers",
+                "2",
+                "--idle-filters",
+                "1000",
+                "-q",
+                qos,
+            ],
+        )
+        .await;
+        assert_sane(&report, qos.parse().unwrap());
+        assert_eq!((report.idle_filters, report.idle_matched), (1000, 0), "{report:?}");
+    }
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retained_topics_all_arrive_on_subscribe() {
+    let broker = TestBroker::start().await;
+    let report = bench(
+        &broker,
+        "retained",
+        &["--topics", "2000", "-q", "1", "--inflight", "100"],
+    )
+    .await;
+    let retained = report.retained.expect("retained figures");
+    assert_eq!(retained.topics, 2000);
+    assert_eq!((report.sent, report.expected), (2000, 2000), "{report:?}");
+    assert_eq!(
+        (report.delivered, report.lost, report.duplicated),
+        (2000, 0, 0),
+        "{report:?}"
+    );
+    assert_eq!(report.publish_failures, 0, "{report:?}");
+    assert!(retained.subscribe_to_last_secs > 0.0, "{report:?}");
+    assert_eq!(report.elapsed_secs, retained.subscribe_to_last_secs);
+    // Measured from SUBSCRIBE, so the slowest is the last one.
+    let latency = report.latency.expect("latency");
+    assert!(
+        (latency.max_us / 1e6 - retained.subscribe_to_last_secs).abs() < 1e-3,
+        "{report:?}"
+    );
+    broker.stop().await;
+}
+
+/// A subscriber that never reads beside two healthy ones: the broker gives up on it after its
+/// `slow_subscriber_timeout`, and the healthy ones get everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_subscriber_costs_the_healthy_ones_nothing() {
+    let config = roost_broker::config::Config {
+        max_queued_messages: 100,
+        slow_subscriber_timeout: std::time::Duration::from_millis(300),
+        ..Default::default()
+    };
+    let broker = TestBroker::start_with(config).await;
+    let pid = std::process::id().to_string();
+    let report = bench(
+        &broker,
+        "fan-out",
+        &[
+            "--duration",
+            "2",
+            "--subscribers",
+            "2",
+            "--stuck",
+            "1",
+            "--size",
+            "8192",
+            "-q",
+            "1",
+            "--broker-pid",
+            &pid,
+        ],
+    )
+    .await;
+    assert_sane(&report, 1);
+    assert_eq!((report.subscribers, report.stuck), (2, 1), "{report:?}");
+    assert_eq!(report.expected, report.sent * 2, "{report:?}");
+    // Over 4 times what the stuck subscriber's socket buffers (loopback's autotuned send buffer reaches 4 MiB; a
+    // receive buffer that is never read does not grow past 128 KiB) and its 100-message queue can hold, so it
+    // really was stuck and the healthy ones went on without it.
+    assert!(report.sent * report.size > 16 << 20, "{report:?}");
+    assert!(report.broker.expect("broker usage").rss_end_kib > 0);
+    broker.stop().await;
+}
+
 /// The binary's `--json` output is one object with the documented keys.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_report_has_the_expected_keys() {
@@ -179,6 +274,11 @@ async fn json_report_has_the_expected_keys() {
         "out_of_order",
         "msgs_per_sec",
         "latency_us",
+        "idle_filters",
+        "idle_matched",
+        "stuck",
+        "storm",
+        "retained",
         "broker",
     ] {
         assert!(json.get(key).is_some(), "missing {key} in {json}");
@@ -190,5 +290,6 @@ async fn json_report_has_the_expected_keys() {
         assert!(json["latency_us"][key].is_f64(), "{json}");
     }
     assert!(json["broker"]["cpu_percent"].is_f64(), "{json}");
+    assert!(json["broker"]["rss_end_kib"].as_u64().unwrap() > 0, "{json}");
     broker.stop().await;
 }

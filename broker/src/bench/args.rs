@@ -15,6 +15,9 @@ pub enum Scenario {
     Pairs,
     /// `--connections` K connections opened as fast as possible, then held idle for a few seconds.
     Storm,
+    /// `--topics` N retained messages published (all acknowledged), then one subscriber to the run's prefix with
+    /// `/#`: how long until the last of them arrives, and how many do.
+    Retained,
 }
 
 impl Scenario {
@@ -25,6 +28,7 @@ impl Scenario {
             Self::FanOut => "fan-out",
             Self::Pairs => "pairs",
             Self::Storm => "storm",
+            Self::Retained => "retained",
         }
     }
 }
@@ -62,6 +66,19 @@ pub struct BenchArgs {
     /// Connections to open (storm).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub connections: u32,
+    /// Filters that never match, subscribed by one extra connection before publishing starts (fan-in, fan-out,
+    /// pairs): half exact (`{prefix}/idle-{i}`), half with `+` (`roost-bench/+/idle-{i}`), 100 per SUBSCRIBE.
+    /// They load the broker's subscription tree without adding deliveries.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub idle_filters: u32,
+    /// Extra subscribers on the first subscriber's filter that subscribe and then never read their socket again
+    /// (fan-in, fan-out, pairs). They are not counted in the audience, the in-flight window or the figures: the
+    /// report is what the healthy subscribers got beside them.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub stuck: u32,
+    /// Retained topics to publish (retained).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub topics: u32,
     /// The broker's process id, to report its CPU use and resident memory from /proc.
     #[arg(long)]
     pub broker_pid: Option<u32>,

@@ -14,11 +14,13 @@
 //! - `procstat`: the broker's CPU and RSS from /proc; `progress`: the line on stderr; `report`: table and JSON.
 
 pub mod args;
+mod fdlimit;
 mod payload;
 mod procstat;
 mod progress;
 mod publisher;
 mod report;
+mod retained;
 mod shared;
 mod storm;
 mod subscriber;
@@ -32,11 +34,12 @@ use std::time::{Duration, Instant};
 
 use roost_codec::client::ClientOptions;
 use roost_codec::{ProtocolVersion, TopicFilter, TopicName};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 pub use args::{BenchArgs, Scenario};
 pub use procstat::BrokerUsage;
-pub use report::{Latency, Report};
+pub use report::{Latency, Report, RetainedReport};
 pub use storm::StormReport;
 
 use crate::cli::CliError;
@@ -107,10 +110,15 @@ pub async fn run(args: &BenchArgs) -> Result<Report, CliError> {
         latency: None,
         publish_failures: 0,
         stalls: 0,
+        idle_filters: 0,
+        idle_matched: 0,
+        stuck: 0,
         storm: None,
+        retained: None,
         broker: None,
     };
     if args.scenario == Scenario::Storm {
+        ensure_fds(u64::from(args.connections))?;
         let connected = Arc::new(AtomicU64::new(0));
         let progress =
             (!args.no_progress).then(|| progress::spawn(vec![("connected", progress::counter(connected.clone()))]));
@@ -133,10 +141,26 @@ pub async fn run(args: &BenchArgs) -> Result<Report, CliError> {
         return Ok(report);
     }
     let prefix = format!("roost-bench/{nonce}");
+    if args.scenario == Scenario::Retained {
+        ensure_fds(2)?;
+        let plan = retained::Plan {
+            prefix,
+            id_prefix,
+            topics: args.topics,
+            qos: qos(args.connect.qos),
+            size: args.size,
+            inflight: args.inflight as usize,
+        };
+        let broker_start = args.broker_pid.and_then(procstat::sample);
+        retained::run(&setup.target, &options, plan, &mut report).await?;
+        let broker_end = args.broker_pid.and_then(procstat::sample);
+        report.broker = broker_start.zip(broker_end).map(|(s, e)| procstat::usage(s, e));
+        return Ok(report);
+    }
     let (publishers, subscribers) = match args.scenario {
         Scenario::FanOut => (1, args.subscribers as usize),
         Scenario::FanIn => (args.publishers as usize, 1),
-        Scenario::Pairs | Scenario::Storm => (args.publishers as usize, args.publishers as usize),
+        Scenario::Pairs | Scenario::Storm | Scenario::Retained => (args.publishers as usize, args.publishers as usize),
     };
     let (audience, filters): (Vec<Vec<usize>>, Vec<String>) = match args.scenario {
         Scenario::FanIn => (vec![vec![0]; publishers], vec![format!("{prefix}/+")]),
@@ -144,33 +168,64 @@ pub async fn run(args: &BenchArgs) -> Result<Report, CliError> {
             vec![(0..subscribers).collect()],
             vec![format!("{prefix}/0"); subscribers],
         ),
-        Scenario::Pairs | Scenario::Storm => (
+        Scenario::Pairs | Scenario::Storm | Scenario::Retained => (
             (0..publishers).map(|p| vec![p]).collect(),
             (0..publishers).map(|p| format!("{prefix}/{p}")).collect(),
         ),
     };
+    let idle = idle_filters(&prefix, args.idle_filters)?;
+    let stuck = args.stuck as usize;
+    ensure_fds((publishers + subscribers + stuck + usize::from(!idle.is_empty())) as u64)?;
     report.publishers = publishers as u64;
     report.subscribers = subscribers as u64;
+    report.idle_filters = u64::from(args.idle_filters);
+    report.stuck = u64::from(args.stuck);
     let qos = qos(args.connect.qos);
     let shared = Arc::new(Shared::new(audience, subscribers));
+    // Handshakes in progress at once, as in the storm: 10,000 pairs connect in parallel without overflowing the
+    // broker's accept backlog.
+    let permits = Arc::new(Semaphore::new(storm::CONCURRENT));
 
-    // Subscribers first, all subscribed before anyone publishes.
+    // Subscribers first (the stuck ones after the healthy ones, on the first one's filter), all subscribed before
+    // anyone publishes.
     let mut connecting = JoinSet::new();
-    for (i, filter) in filters.into_iter().enumerate() {
+    let stuck_filters = std::iter::repeat_n(filters[0].clone(), stuck);
+    for (i, filter) in filters.into_iter().chain(stuck_filters).enumerate() {
         let Ok(filter) = TopicFilter::new(filter.as_str()) else {
             return usage(format!("Invalid topic filter '{filter}'."));
         };
-        let (target, options) = (setup.target.clone(), with_id(&options, &id_prefix, 's', i));
+        let (target, options, permits) = (
+            setup.target.clone(),
+            with_id(&options, &id_prefix, 's', i),
+            permits.clone(),
+        );
         connecting.spawn(async move {
+            let _permit = permits.acquire_owned().await;
             let mut session = connect(&target, options).await?;
-            subscriber::subscribe(&mut session, filter, qos).await?;
+            subscriber::subscribe(&mut session, vec![filter], qos).await?;
             Ok((i, session))
         });
     }
-    let subscriber_sessions = join_indexed(&mut connecting, subscribers).await?;
+    let mut subscriber_sessions = join_indexed(&mut connecting, subscribers + stuck).await?;
+    // Never read again: dropped (the socket closed) only once the run is over.
+    let stuck_sessions = subscriber_sessions.split_off(subscribers);
+    let idle_session = if idle.is_empty() {
+        None
+    } else {
+        let mut session = connect(&setup.target, with_id(&options, &id_prefix, 'i', 0)).await?;
+        subscriber::subscribe_many(&mut session, idle, qos).await?;
+        Some(session)
+    };
     for i in 0..publishers {
-        let (target, options) = (setup.target.clone(), with_id(&options, &id_prefix, 'p', i));
-        connecting.spawn(async move { Ok((i, connect(&target, options).await?)) });
+        let (target, options, permits) = (
+            setup.target.clone(),
+            with_id(&options, &id_prefix, 'p', i),
+            permits.clone(),
+        );
+        connecting.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            Ok((i, connect(&target, options).await?))
+        });
     }
     let publisher_sessions = join_indexed(&mut connecting, publishers).await?;
 
@@ -189,6 +244,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, CliError> {
     for (i, session) in subscriber_sessions.into_iter().enumerate() {
         receiving.spawn(subscriber::run(session, shared.clone(), i));
     }
+    let holding = idle_session.map(|session| tokio::spawn(subscriber::hold(session, shared.clone())));
     let mut publishing = JoinSet::new();
     for (i, session) in publisher_sessions.into_iter().enumerate() {
         let Ok(topic) = TopicName::new(format!("{prefix}/{i}").as_str()) else {
@@ -202,6 +258,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, CliError> {
             inflight: u64::from(args.inflight),
             interval,
             end,
+            poll: publisher::poll_interval(publishers),
         };
         publishing.spawn(publisher::run(session, shared.clone(), plan));
     }
@@ -210,6 +267,12 @@ pub async fn run(args: &BenchArgs) -> Result<Report, CliError> {
         p.abort();
     }
     result?;
+    if let Some(holding) = holding {
+        report.idle_matched = holding.await.map_err(task_failed)??;
+    }
+    // Sampled before the stuck subscribers' sockets close, so their backlog is still in the broker's memory.
+    let broker_end = args.broker_pid.and_then(procstat::sample);
+    drop(stuck_sessions);
     // From the first publication to the last receipt: the subscribers' drain wait after that is not counted.
     report.elapsed_secs = (report.elapsed_secs - started as f64 / 1e9).max(0.0);
     report.msgs_per_sec = if report.elapsed_secs > 0.0 {
@@ -217,7 +280,6 @@ pub async fn run(args: &BenchArgs) -> Result<Report, CliError> {
     } else {
         0.0
     };
-    let broker_end = args.broker_pid.and_then(procstat::sample);
     report.broker = broker_start.zip(broker_end).map(|(s, e)| procstat::usage(s, e));
     Ok(report)
 }
@@ -243,17 +305,42 @@ async fn finish(
         report.delivered += tracker.received;
         report.duplicated += tracker.duplicated;
         report.out_of_order += tracker.out_of_order;
-        unique += (0..shared.sent.len()).map(|p| tracker.unique(p)).sum::<u64>();
+        unique += tracker.unique();
         report.elapsed_secs = report.elapsed_secs.max(tracker.last_nanos as f64 / 1e9);
         latencies.append(&mut tracker.latencies);
     }
     report.sent = shared.total_sent();
     report.expected = (0..shared.sent.len())
-        .map(|p| shared.sent[p].load(Relaxed) * shared.audience[p].len() as u64)
+        .map(|p| shared.sent[p].load(Relaxed) * shared.audience_len(p) as u64)
         .sum();
     report.lost = report.expected.saturating_sub(unique);
     report.latency = Latency::of(&mut latencies);
     Ok(())
+}
+
+/// `n` filters that never match a publisher's topic (`{prefix}/{index}`) but share its levels: even ones exact,
+/// `{prefix}/idle-{i}`, odd ones with `+`, `roost-bench/+/idle-{i}`.
+fn idle_filters(prefix: &str, n: u32) -> Result<Vec<TopicFilter>, CliError> {
+    (0..n)
+        .map(|i| {
+            let filter = if i % 2 == 0 {
+                format!("{prefix}/idle-{i}")
+            } else {
+                format!("roost-bench/+/idle-{i}")
+            };
+            TopicFilter::new(filter.as_str()).or_else(|_| usage(format!("Invalid topic filter '{filter}'.")))
+        })
+        .collect()
+}
+
+/// Makes room for `sockets` connections, or says why not.
+fn ensure_fds(sockets: u64) -> Result<(), CliError> {
+    fdlimit::ensure(sockets).or_else(|limit| {
+        usage(format!(
+            "{sockets} connections need more file descriptors than the limit of {limit} allows; raise it with \
+             `ulimit -n`."
+        ))
+    })
 }
 
 /// Connects with `options`, without the `-d` log.

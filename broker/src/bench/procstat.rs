@@ -51,6 +51,8 @@ pub struct BrokerUsage {
     pub rss_start_kib: u64,
     /// VmRSS at the end, KiB.
     pub rss_end_kib: u64,
+    /// CPU seconds used between the readings: over the messages delivered, the broker's cost per message.
+    pub cpu_secs: f64,
 }
 
 /// What the broker used between `start` and `end`.
@@ -61,6 +63,7 @@ pub(crate) fn usage(start: Sample, end: Sample) -> BrokerUsage {
         cpu_percent: if wall > 0.0 { 100.0 * cpu / wall } else { 0.0 },
         rss_start_kib: start.rss_kib,
         rss_end_kib: end.rss_kib,
+        cpu_secs: cpu,
     }
 }
 

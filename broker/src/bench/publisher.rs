@@ -22,8 +22,18 @@ use crate::cli::driver::{Session, Step};
 /// How long a publisher waits for a window that does not move before it publishes anyway.
 const STALL: Duration = Duration::from_secs(2);
 
-/// How often a waiting publisher looks at its subscribers' counters again (tokio's timer resolution).
+/// How often a waiting publisher looks at its subscribers' counters again (tokio's timer resolution), with few
+/// publishers; see [`poll_interval`].
 const POLL: Duration = Duration::from_millis(1);
+
+/// Added to [`POLL`] per publisher: 10,000 waiting publishers polling every millisecond would be 10⁷ timer wake-ups
+/// a second, the load generator's own CPU rather than the broker's work; this keeps them near 10⁵.
+const POLL_PER_PUBLISHER: Duration = Duration::from_micros(10);
+
+/// How often each of `publishers` waiting publishers polls.
+pub(crate) fn poll_interval(publishers: usize) -> Duration {
+    POLL.max(POLL_PER_PUBLISHER * u32::try_from(publishers).unwrap_or(u32::MAX))
+}
 
 /// Messages written per flush when publishing flat out: fewer system calls, as a real client batches.
 const BATCH: u64 = 16;
@@ -48,6 +58,8 @@ pub(crate) struct Plan {
     pub(crate) interval: Option<Duration>,
     /// When to stop publishing.
     pub(crate) end: Instant,
+    /// How often to look at the window again while it is full ([`poll_interval`]).
+    pub(crate) poll: Duration,
 }
 
 /// What one publisher reports.
@@ -77,7 +89,7 @@ pub(crate) async fn run(mut session: Session, shared: Arc<Shared>, plan: Plan) -
                 break;
             }
             session.flush().await?;
-            if !step(&mut session, Some(now + POLL), &mut outcome).await? {
+            if !step(&mut session, Some(now + plan.poll), &mut outcome).await? {
                 break 'publishing;
             }
         }

@@ -30,6 +30,17 @@ impl Latency {
     }
 }
 
+/// What the retained scenario measured beyond the common fields.
+#[derive(Debug, Clone, Copy)]
+pub struct RetainedReport {
+    /// Retained topics published.
+    pub topics: u64,
+    /// Seconds to publish them all and have them acknowledged (QoS 1 and 2).
+    pub publish_secs: f64,
+    /// Seconds from sending SUBSCRIBE to the last retained message received.
+    pub subscribe_to_last_secs: f64,
+}
+
 /// Everything a run measured.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -69,8 +80,18 @@ pub struct Report {
     pub publish_failures: u64,
     /// Times a publisher's in-flight window did not move for 2 s and was given up on.
     pub stalls: u64,
+    /// Never-matching filters subscribed by an extra connection (`--idle-filters`).
+    pub idle_filters: u64,
+    /// Messages that arrived on the idle filters' connection: any is a routing bug.
+    pub idle_matched: u64,
+    /// Subscribers that never read (`--stuck`), beside the `subscribers` counted above.
+    pub stuck: u64,
     /// The storm's figures (storm only).
     pub storm: Option<StormReport>,
+    /// The retained scenario's own figures (retained only); the others are in the common fields: `sent` topics
+    /// published, `delivered` retained messages received, `elapsed_secs` from SUBSCRIBE to the last of them,
+    /// latency measured from SUBSCRIBE.
+    pub retained: Option<RetainedReport>,
     /// The broker's CPU and memory (with `--broker-pid`).
     pub broker: Option<BrokerUsage>,
 }
@@ -83,7 +104,8 @@ impl Report {
             j,
             "\"scenario\":\"{}\",\"version\":\"{}\",\"qos\":{},\"publishers\":{},\"subscribers\":{},\"size\":{},\
              \"inflight\":{},\"elapsed_secs\":{},\"sent\":{},\"expected\":{},\"delivered\":{},\"lost\":{},\
-             \"duplicated\":{},\"out_of_order\":{},\"msgs_per_sec\":{},\"publish_failures\":{},\"stalls\":{}",
+             \"duplicated\":{},\"out_of_order\":{},\"msgs_per_sec\":{},\"publish_failures\":{},\"stalls\":{},\
+             \"idle_filters\":{},\"idle_matched\":{},\"stuck\":{}",
             self.scenario,
             self.version,
             self.qos,
@@ -101,6 +123,9 @@ impl Report {
             num(self.msgs_per_sec),
             self.publish_failures,
             self.stalls,
+            self.idle_filters,
+            self.idle_matched,
+            self.stuck,
         );
         match self.latency {
             Some(l) => {
@@ -130,12 +155,25 @@ impl Report {
             }
             None => j.push_str(",\"storm\":null"),
         }
+        match &self.retained {
+            Some(r) => {
+                let _ = write!(
+                    j,
+                    ",\"retained\":{{\"topics\":{},\"publish_secs\":{},\"subscribe_to_last_secs\":{}}}",
+                    r.topics,
+                    num(r.publish_secs),
+                    num(r.subscribe_to_last_secs),
+                );
+            }
+            None => j.push_str(",\"retained\":null"),
+        }
         match self.broker {
             Some(b) => {
                 let _ = write!(
                     j,
-                    ",\"broker\":{{\"cpu_percent\":{},\"rss_start_kib\":{},\"rss_end_kib\":{}}}",
+                    ",\"broker\":{{\"cpu_percent\":{},\"cpu_secs\":{},\"rss_start_kib\":{},\"rss_end_kib\":{}}}",
                     num(b.cpu_percent),
+                    num(b.cpu_secs),
                     b.rss_start_kib,
                     b.rss_end_kib
                 );
@@ -195,6 +233,20 @@ impl Report {
                     format!("{} / {}", self.publish_failures, self.stalls),
                 ),
             ]);
+            if self.idle_filters > 0 {
+                rows.push((
+                    "idle filters / matched",
+                    format!("{} / {}", self.idle_filters, self.idle_matched),
+                ));
+            }
+            if self.stuck > 0 {
+                rows.push(("stuck subscribers", self.stuck.to_string()));
+            }
+            if let Some(r) = &self.retained {
+                rows.push(("retained topics", r.topics.to_string()));
+                rows.push(("publish (acknowledged)", format!("{:.3} s", r.publish_secs)));
+                rows.push(("SUBSCRIBE to last", format!("{:.3} s", r.subscribe_to_last_secs)));
+            }
         }
         if let Some(b) = self.broker {
             rows.push(("broker CPU", format!("{:.0} %", b.cpu_percent)));

@@ -16,7 +16,7 @@ use crate::cli::driver::Session;
 use crate::cli::options::Target;
 
 /// Handshakes in progress at once: enough to keep the broker busy, few enough not to overflow its accept backlog.
-const CONCURRENT: usize = 128;
+pub(crate) const CONCURRENT: usize = 128;
 
 /// How long closing all connections may take.
 const CLOSE: Duration = Duration::from_secs(10);

@@ -14,8 +14,9 @@ struct Sequences {
 /// One subscriber's tally.
 #[derive(Debug, Default)]
 pub(crate) struct Tracker {
-    /// Indexed by publisher.
-    publishers: Vec<Sequences>,
+    /// The publishers this subscriber hears, in slot order (a handful, or one: searched linearly), with what was
+    /// seen from each.
+    publishers: Vec<(u32, Sequences)>,
     /// Every message received, duplicates included.
     pub(crate) received: u64,
     /// Messages whose sequence number had been seen before.
@@ -31,21 +32,25 @@ pub(crate) struct Tracker {
 }
 
 impl Tracker {
-    /// A tracker for `publishers` publishers.
-    pub(crate) fn new(publishers: usize) -> Self {
+    /// A tracker for a subscriber that hears `publishers`.
+    pub(crate) fn new(publishers: &[usize]) -> Self {
         Self {
-            publishers: (0..publishers).map(|_| Sequences::default()).collect(),
+            publishers: publishers
+                .iter()
+                .map(|&p| (u32::try_from(p).unwrap_or(u32::MAX), Sequences::default()))
+                .collect(),
             ..Self::default()
         }
     }
 
     /// Records message `seq` of `publisher`, sent and received at these nanoseconds since the run started.
-    /// Returns whether it was new.
-    pub(crate) fn record(&mut self, publisher: u32, seq: u64, sent: u64, received: u64) -> bool {
-        let Some(sequences) = self.publishers.get_mut(publisher as usize) else {
+    /// Returns the publisher's slot if the message was new.
+    pub(crate) fn record(&mut self, publisher: u32, seq: u64, sent: u64, received: u64) -> Option<usize> {
+        let Some(slot) = self.publishers.iter().position(|(p, _)| *p == publisher) else {
             self.foreign += 1;
-            return false;
+            return None;
         };
+        let sequences = &mut self.publishers[slot].1;
         self.received += 1;
         self.latencies.push(received.saturating_sub(sent));
         self.last_nanos = self.last_nanos.max(received);
@@ -55,7 +60,7 @@ impl Tracker {
         }
         if sequences.seen[word] & (1 << bit) != 0 {
             self.duplicated += 1;
-            return false;
+            return None;
         }
         sequences.seen[word] |= 1 << bit;
         sequences.unique += 1;
@@ -63,12 +68,12 @@ impl Tracker {
             self.out_of_order += 1;
         }
         sequences.next = sequences.next.max(seq + 1);
-        true
+        Some(slot)
     }
 
-    /// Distinct messages received from `publisher`.
-    pub(crate) fn unique(&self, publisher: usize) -> u64 {
-        self.publishers.get(publisher).map_or(0, |s| s.unique)
+    /// Distinct messages received from all publishers.
+    pub(crate) fn unique(&self) -> u64 {
+        self.publishers.iter().map(|(_, s)| s.unique).sum()
     }
 }
 
@@ -78,14 +83,14 @@ mod tests {
 
     #[test]
     fn counts_duplicates_and_reordering() {
-        let mut t = Tracker::new(2);
-        assert!(t.record(0, 0, 10, 20));
-        assert!(t.record(0, 2, 10, 20));
-        assert!(t.record(0, 1, 10, 20));
-        assert!(!t.record(0, 1, 10, 20));
-        assert!(t.record(1, 0, 10, 20));
-        assert!(!t.record(5, 0, 10, 20));
+        let mut t = Tracker::new(&[0, 7]);
+        assert_eq!(t.record(0, 0, 10, 20), Some(0));
+        assert_eq!(t.record(0, 2, 10, 20), Some(0));
+        assert_eq!(t.record(0, 1, 10, 20), Some(0));
+        assert_eq!(t.record(0, 1, 10, 20), None);
+        assert_eq!(t.record(7, 0, 10, 20), Some(1));
+        assert_eq!(t.record(5, 0, 10, 20), None);
         assert_eq!((t.received, t.duplicated, t.out_of_order, t.foreign), (5, 1, 1, 1));
-        assert_eq!((t.unique(0), t.unique(1)), (3, 1));
+        assert_eq!(t.unique(), 4);
     }
 }
