@@ -189,10 +189,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Decodes the next packet if one is already whole in the buffer, without reading the socket. The session
     /// loop handles every buffered packet before it sends queued messages and flushes, so a burst of PUBLISHes or
     /// PUBACKs costs one write, not one per packet.
+    ///
+    /// The peer is always a client, so the rules of the client-to-server direction are checked here too
+    /// ([`Packet::check_sent_by_client`], e.g. [MQTT-3.3.4-6]): a violation is a decode error like any other.
     pub(crate) fn buffered_packet(&mut self) -> Result<Option<Packet>, DecodeError> {
         let packet = Packet::decode(&mut self.read_buf, self.version, self.max_packet_size)?;
         if let Some(packet) = &packet {
             self.stats.packet_received(matches!(packet, Packet::Publish(_)));
+            packet.check_sent_by_client()?;
         }
         Ok(packet)
     }

@@ -377,9 +377,9 @@ fn finish(broker: &Arc<Broker>, mut client: Client, end: End) {
     };
     let delay = will.properties.will_delay_interval.unwrap_or(0);
     let message = will_message(*will, client.id.clone(), Instant::now());
-    if message.topic.is_system() {
-        // The same rule as for PUBLISH (section 4.7.2): a will cannot be used to reach `$` topics either.
-        tracing::debug!(topic = %message.topic, "will not published: clients may not publish to $ topics");
+    if packets::is_reserved_for_the_broker(&message.topic) {
+        // The same rule as for PUBLISH: a will cannot be used to publish to `$SYS` either.
+        tracing::debug!(topic = %message.topic, "will not published: $SYS topics are the broker's own");
         return;
     }
     match detached {

@@ -163,3 +163,19 @@ async fn max_keep_alive_is_imposed_on_v5_and_refuses_v3_asking_for_more() {
     assert_eq!(connack.reason_code, ReasonCode::Success);
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn a_publish_from_a_client_with_a_subscription_identifier_is_a_protocol_error_mqtt_3_3_4_6() {
+    // [MQTT-3.3.4-6]: only the server puts Subscription Identifiers in a PUBLISH; from a client it is a Protocol
+    // Error, DISCONNECT 0x82 and close ([MQTT-4.13.1-1]), and the message reaches nobody.
+    let broker = TestBroker::start().await;
+    let mut sub = RawClient::clean(&broker, V5, "sub").await;
+    sub.subscribe("t", QoS::AtMostOnce).await;
+    let mut client = RawClient::clean(&broker, V5, "c").await;
+    let mut bad = publish("t", QoS::AtLeastOnce, b"x");
+    bad.properties.subscription_identifiers = vec![std::num::NonZeroU32::new(7).unwrap()];
+    client.send(Packet::Publish(bad)).await;
+    assert_eq!(client.expect_close().await, Some(ReasonCode::ProtocolError));
+    sub.assert_nothing_pending().await;
+    broker.stop().await;
+}
