@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use roost_codec::{DecodeError, EncodeError, MAX_PACKET_SIZE, Packet, Properties, ProtocolVersion};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio_util::sync::CancellationToken;
 
 use crate::sys::Stats;
 
@@ -274,9 +275,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         Ok(())
     }
 
-    /// Closes our side (a FIN on TCP, a close frame on WebSocket). Errors are ignored: the connection is over.
-    pub(crate) async fn shutdown(&mut self) {
+    /// Ends the connection so that the peer can read everything we sent, a DISCONNECT above all
+    /// ([MQTT-4.13.2-1]): flushes, closes our side (a FIN on TCP, a close frame on WebSocket), then reads and
+    /// discards what the peer still sends until it closes too, for at most `linger` or until `stop` fires.
+    ///
+    /// Closing a TCP socket with unread bytes in it sends a reset instead of an orderly close: a client still
+    /// writing (PUBRELs, say) would get a broken pipe or a reset and might never read the DISCONNECT that says why.
+    /// Errors are ignored: the connection is over.
+    pub(crate) async fn close(&mut self, linger: Duration, stop: &CancellationToken) {
+        let _ = self.flush().await;
         let _ = self.stream.shutdown().await;
+        let drain = async {
+            loop {
+                // The bytes are discarded; the buffer is on the heap, so this state adds nothing to the task's.
+                self.read_buf.clear();
+                self.read_buf.reserve(READ_CHUNK);
+                match self.stream.read_buf(&mut self.read_buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::timeout(linger, drain) => {}
+            () = stop.cancelled() => {}
+        }
     }
 }
 

@@ -29,6 +29,11 @@ mod packets;
 /// starve reading (and keep alive) of the same connection.
 const BATCH: usize = 64;
 
+/// How long a closing connection keeps reading (and discarding) what the client still sends, so that closing does
+/// not reset the connection under a DISCONNECT the client has not read yet (see [`Connection::close`]). Cut short
+/// when the broker shuts down: the drain deadline is the operator's, not the clients'.
+const LINGER: Duration = Duration::from_secs(1);
+
 /// Serves one connection until it ends, then closes it. Never panics on anything the peer sends.
 pub(crate) async fn run<S>(stream: S, id: u64, peer: Peer, broker: Arc<Broker>, shutdown: CancellationToken)
 where
@@ -43,7 +48,8 @@ where
         Ok(()) => tracing::info!(connection = id, %peer, client_id, "connection closed"),
         Err(error) => tracing::info!(connection = id, %peer, client_id, %error, "connection closed"),
     }
-    conn.shutdown().await;
+    // Boxed: the linger's state is needed once, at the end, and inline it would be reserved beside the session's.
+    Box::pin(conn.close(LINGER, &shutdown)).await;
 }
 
 /// One connected client, as this task knows it.
