@@ -13,6 +13,7 @@ use roost_codec::{DecodeError, EncodeError, MAX_PACKET_SIZE, Packet, Properties,
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_util::sync::CancellationToken;
 
+use crate::outgoing_aliases::OutgoingAliases;
 use crate::sys::Stats;
 
 /// Bytes read per read call when no partial packet is buffered. They are read into the stack of that one call
@@ -52,6 +53,9 @@ pub(crate) struct Connection<S> {
     write_timeout: Option<Duration>,
     /// The broker's traffic counters (`$SYS`): packets and bytes are counted here, where they cross the wire.
     stats: Arc<Stats>,
+    /// Topic aliases for the PUBLISHes we send (MQTT 5, when the client allows them): applied as each PUBLISH is
+    /// queued, so they follow the wire order and die with this connection ([MQTT-3.3.2-7]).
+    aliases: OutgoingAliases,
 }
 
 /// Why a connection could not go on.
@@ -89,7 +93,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             write_timeout: None,
             version: ProtocolVersion::V311,
             stats,
+            aliases: OutgoingAliases::default(),
         }
+    }
+
+    /// Lets the PUBLISHes we send use up to `maximum` topic aliases (0, the default: none). Set from the client's
+    /// Topic Alias Maximum ([MQTT-3.1.2-26], [MQTT-3.1.2-27]), before the first PUBLISH goes out.
+    pub(crate) fn set_outgoing_topic_aliases(&mut self, maximum: u16) {
+        self.aliases = OutgoingAliases::new(maximum);
     }
 
     /// Fixes the protocol version after CONNECT, and the client's Maximum Packet Size if it set one.
@@ -203,8 +214,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// Encodes `packet` after what is already queued, to go out with the next [`Connection::flush`]. An encoding
-    /// error queues nothing.
+    /// error queues nothing. A PUBLISH gets its topic alias here, when the client allows them.
     pub(crate) fn queue_packet(&mut self, packet: &Packet) -> Result<(), ConnectionError> {
+        if let Packet::Publish(publish) = packet {
+            let (version, max) = (self.version, self.peer_max_packet_size as usize);
+            let fits = |p: &Packet| p.encoded_len(version).is_ok_and(|len| len <= max);
+            if let Some(aliased) = self.aliases.apply(publish, fits) {
+                return self.queue_encoded(&Packet::Publish(aliased));
+            }
+        }
+        self.queue_encoded(packet)
+    }
+
+    /// [`Connection::queue_packet`] without topic aliases.
+    fn queue_encoded(&mut self, packet: &Packet) -> Result<(), ConnectionError> {
         let before = self.write_buf.len();
         let encoded = self
             .trimmed(packet)

@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::Broker;
-use crate::config::Config;
+use crate::config::{Config, MAX_OUTGOING_TOPIC_ALIASES};
 use crate::connection::{Connection, ConnectionError};
 use crate::message::Message;
 use crate::session::{Attached, Mailbox};
@@ -191,6 +191,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     let peer_max = connect.properties.maximum_packet_size.map(NonZeroU32::get);
     conn.set_version(connect.protocol, peer_max);
     conn.set_problem_information(connect.properties.request_problem_information != Some(false));
+    conn.set_outgoing_topic_aliases(outgoing_alias_maximum(&connect, &broker.config));
     if let Some(method) = &connect.properties.authentication_method {
         // Roost has no enhanced authentication methods yet: refuse and close ([MQTT-4.12.0-1]).
         tracing::info!(connection = id, peer = %peer.addr, %method, "refused: unsupported authentication method");
@@ -331,6 +332,20 @@ fn will_refusal(will: &Will, config: &Config) -> Option<(ReasonCode, &'static st
     } else {
         None
     }
+}
+
+/// How many topic aliases we may use in what we send this client: none unless it is MQTT 5, `outgoing_topic_aliases`
+/// is on and its CONNECT allows some (absent or 0: none, [MQTT-3.1.2-27]); never more than it allows
+/// ([MQTT-3.1.2-26]) nor [`MAX_OUTGOING_TOPIC_ALIASES`].
+fn outgoing_alias_maximum(connect: &Connect, config: &Config) -> u16 {
+    if !config.outgoing_topic_aliases || !connect.protocol.is_v5() {
+        return 0;
+    }
+    connect
+        .properties
+        .topic_alias_maximum
+        .unwrap_or(0)
+        .min(MAX_OUTGOING_TOPIC_ALIASES)
 }
 
 /// The keep alive the connection runs with: the client's, or for MQTT 5 `max_keep_alive` when the client asked
