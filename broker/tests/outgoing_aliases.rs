@@ -93,7 +93,7 @@ async fn no_aliases_without_a_topic_alias_maximum_or_in_mqtt_3_mqtt_3_1_2_27() {
         ..Config::default()
     })
     .await;
-    let mut subscribers = vec![
+    let mut subscribers = [
         RawClient::connect(&broker, allowing_aliases("zero", 0)).await.0,
         RawClient::clean(&broker, V5, "absent").await,
         RawClient::clean(&broker, V311, "v311").await,
