@@ -53,6 +53,11 @@ pub struct Config {
     /// Our Topic Alias Maximum, sent in CONNACK: how many topic aliases a client may set up towards us. 0 turns
     /// incoming aliases off.
     pub topic_alias_maximum: u16,
+    /// Whether the broker sets up topic aliases for the PUBLISHes it sends to MQTT 5 clients that allow them
+    /// (Topic Alias Maximum above 0 in CONNECT, section 3.3.2.3.4): the full topic goes once, then only a 2-byte
+    /// alias, which saves most of each packet's topic on long topic names (Home Assistant's, over phone Wi-Fi). Each
+    /// connection keeps its most recently used topics, at most [`MAX_OUTGOING_TOPIC_ALIASES`] of them.
+    pub outgoing_topic_aliases: bool,
     /// The highest QoS a client may publish at, and the highest granted to a subscription. Below 2, MQTT 5
     /// CONNACK says so in Maximum QoS ([MQTT-3.2.2-9]); a PUBLISH above it is a protocol error (DISCONNECT 0x9B;
     /// 3.x: closed), a will above it refuses the CONNECT (0x9B; 3.x: 3) ([MQTT-3.2.2-12]), and a subscription
@@ -81,6 +86,11 @@ pub struct Config {
     /// dashboards and monitoring read it with a subscription. `Duration::ZERO` turns `$SYS` off.
     pub sys_interval: Duration,
 }
+
+/// The most topic aliases one connection uses for what it sends, whatever the client's Topic Alias Maximum: each
+/// costs a copy of its topic and about 100 bytes of table, so a connection costs at most ~200 KiB more with long
+/// topics. 1024 covers a dashboard's `#` over a thousand-topic Home Assistant install.
+pub const MAX_OUTGOING_TOPIC_ALIASES: u16 = 1024;
 
 impl Config {
     /// Whether `topic` (a topic name, or the matching part of a filter) has more levels than
@@ -123,6 +133,7 @@ impl Default for Config {
             max_inflight: 32,
             receive_maximum: 64,
             topic_alias_maximum: 16,
+            outgoing_topic_aliases: true,
             maximum_qos: QoS::ExactlyOnce,
             // Far deeper than any real topic tree, shallow enough that a hostile topic cannot cost much.
             max_topic_levels: 128,

@@ -65,6 +65,7 @@ struct Limits {
     max_inflight: Option<u16>,
     receive_maximum: Option<u16>,
     topic_alias_maximum: Option<u16>,
+    outgoing_topic_aliases: Option<bool>,
     maximum_qos: Option<u8>,
     max_topic_levels: Option<usize>,
     max_retained_messages: Option<usize>,
@@ -172,6 +173,9 @@ impl Config {
         if let Some(v) = limits.topic_alias_maximum {
             config.topic_alias_maximum = v;
         }
+        if let Some(v) = limits.outgoing_topic_aliases {
+            config.outgoing_topic_aliases = v;
+        }
         if let Some(v) = limits.maximum_qos {
             config.maximum_qos = QoS::from_u8(v).ok_or(format!("limits.maximum_qos must be 0, 1 or 2, not {v}"))?;
         }
@@ -276,6 +280,7 @@ mod tests {
             max_inflight = 5
             receive_maximum = 7
             topic_alias_maximum = 0
+            outgoing_topic_aliases = false
             maximum_qos = 1
             max_topic_levels = 4
             max_retained_messages = 3
@@ -312,6 +317,7 @@ mod tests {
         assert_eq!(config.topic_alias_maximum, 0);
         assert_eq!(config.slow_subscriber_timeout, Duration::from_secs(9));
         assert_eq!(config.max_subscriptions_per_client, 11);
+        assert!(!config.outgoing_topic_aliases);
         assert_eq!((config.maximum_qos, config.max_topic_levels), (QoS::AtLeastOnce, 4));
         assert_eq!((config.max_connections, config.max_keep_alive), (2, 30));
         assert_eq!((config.max_retained_messages, config.max_retained_bytes), (3, 1000));

@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use roost_codec::{DecodeError, EncodeError, MAX_PACKET_SIZE, Packet, Properties, ProtocolVersion};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio_util::sync::CancellationToken;
 
+use crate::outgoing_aliases::OutgoingAliases;
 use crate::sys::Stats;
 
 /// Bytes read per read call when no partial packet is buffered. They are read into the stack of that one call
@@ -51,6 +53,9 @@ pub(crate) struct Connection<S> {
     write_timeout: Option<Duration>,
     /// The broker's traffic counters (`$SYS`): packets and bytes are counted here, where they cross the wire.
     stats: Arc<Stats>,
+    /// Topic aliases for the PUBLISHes we send (MQTT 5, when the client allows them): applied as each PUBLISH is
+    /// queued, so they follow the wire order and die with this connection ([MQTT-3.3.2-7]).
+    aliases: OutgoingAliases,
 }
 
 /// Why a connection could not go on.
@@ -88,7 +93,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             write_timeout: None,
             version: ProtocolVersion::V311,
             stats,
+            aliases: OutgoingAliases::default(),
         }
+    }
+
+    /// Lets the PUBLISHes we send use up to `maximum` topic aliases (0, the default: none). Set from the client's
+    /// Topic Alias Maximum ([MQTT-3.1.2-26], [MQTT-3.1.2-27]), before the first PUBLISH goes out.
+    pub(crate) fn set_outgoing_topic_aliases(&mut self, maximum: u16) {
+        self.aliases = OutgoingAliases::new(maximum);
     }
 
     /// Fixes the protocol version after CONNECT, and the client's Maximum Packet Size if it set one.
@@ -189,17 +201,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Decodes the next packet if one is already whole in the buffer, without reading the socket. The session
     /// loop handles every buffered packet before it sends queued messages and flushes, so a burst of PUBLISHes or
     /// PUBACKs costs one write, not one per packet.
+    ///
+    /// The peer is always a client, so the rules of the client-to-server direction are checked here too
+    /// ([`Packet::check_sent_by_client`], e.g. [MQTT-3.3.4-6]): a violation is a decode error like any other.
     pub(crate) fn buffered_packet(&mut self) -> Result<Option<Packet>, DecodeError> {
         let packet = Packet::decode(&mut self.read_buf, self.version, self.max_packet_size)?;
         if let Some(packet) = &packet {
             self.stats.packet_received(matches!(packet, Packet::Publish(_)));
+            packet.check_sent_by_client()?;
         }
         Ok(packet)
     }
 
     /// Encodes `packet` after what is already queued, to go out with the next [`Connection::flush`]. An encoding
-    /// error queues nothing.
+    /// error queues nothing. A PUBLISH gets its topic alias here, when the client allows them.
     pub(crate) fn queue_packet(&mut self, packet: &Packet) -> Result<(), ConnectionError> {
+        if let Packet::Publish(publish) = packet {
+            let (version, max) = (self.version, self.peer_max_packet_size as usize);
+            let fits = |p: &Packet| p.encoded_len(version).is_ok_and(|len| len <= max);
+            if let Some(aliased) = self.aliases.apply(publish, fits) {
+                return self.queue_encoded(&Packet::Publish(aliased));
+            }
+        }
+        self.queue_encoded(packet)
+    }
+
+    /// [`Connection::queue_packet`] without topic aliases.
+    fn queue_encoded(&mut self, packet: &Packet) -> Result<(), ConnectionError> {
         let before = self.write_buf.len();
         let encoded = self
             .trimmed(packet)
@@ -270,9 +298,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         Ok(())
     }
 
-    /// Closes our side (a FIN on TCP, a close frame on WebSocket). Errors are ignored: the connection is over.
-    pub(crate) async fn shutdown(&mut self) {
+    /// Ends the connection so that the peer can read everything we sent, a DISCONNECT above all
+    /// ([MQTT-4.13.2-1]): flushes, closes our side (a FIN on TCP, a close frame on WebSocket), then reads and
+    /// discards what the peer still sends until it closes too, for at most `linger` or until `stop` fires.
+    ///
+    /// Closing a TCP socket with unread bytes in it sends a reset instead of an orderly close: a client still
+    /// writing (PUBRELs, say) would get a broken pipe or a reset and might never read the DISCONNECT that says why.
+    /// Errors are ignored: the connection is over.
+    pub(crate) async fn close(&mut self, linger: Duration, stop: &CancellationToken) {
+        let _ = self.flush().await;
         let _ = self.stream.shutdown().await;
+        let drain = async {
+            loop {
+                // The bytes are discarded; the buffer is on the heap, so this state adds nothing to the task's.
+                self.read_buf.clear();
+                self.read_buf.reserve(READ_CHUNK);
+                match self.stream.read_buf(&mut self.read_buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::timeout(linger, drain) => {}
+            () = stop.cancelled() => {}
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::Broker;
-use crate::config::Config;
+use crate::config::{Config, MAX_OUTGOING_TOPIC_ALIASES};
 use crate::connection::{Connection, ConnectionError};
 use crate::message::Message;
 use crate::session::{Attached, Hold, Mailbox, SessionCell};
@@ -28,6 +28,11 @@ mod packets;
 /// How many queued messages one wake-up sends before the task looks at its socket again, so a long queue cannot
 /// starve reading (and keep alive) of the same connection.
 const BATCH: usize = 64;
+
+/// How long a closing connection keeps reading (and discarding) what the client still sends, so that closing does
+/// not reset the connection under a DISCONNECT the client has not read yet (see [`Connection::close`]). Cut short
+/// when the broker shuts down: the drain deadline is the operator's, not the clients'.
+const LINGER: Duration = Duration::from_secs(1);
 
 /// Serves one connection until it ends, then closes it. Never panics on anything the peer sends.
 pub(crate) async fn run<S>(stream: S, id: u64, peer: Peer, broker: Arc<Broker>, shutdown: CancellationToken)
@@ -43,7 +48,8 @@ where
         Ok(()) => tracing::info!(connection = id, %peer, client_id, "connection closed"),
         Err(error) => tracing::info!(connection = id, %peer, client_id, %error, "connection closed"),
     }
-    conn.shutdown().await;
+    // Boxed: the linger's state is needed once, at the end, and inline it would be reserved beside the session's.
+    Box::pin(conn.close(LINGER, &shutdown)).await;
 }
 
 /// One connected client, as this task knows it.
@@ -194,6 +200,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     let peer_max = connect.properties.maximum_packet_size.map(NonZeroU32::get);
     conn.set_version(connect.protocol, peer_max);
     conn.set_problem_information(connect.properties.request_problem_information != Some(false));
+    conn.set_outgoing_topic_aliases(outgoing_alias_maximum(&connect, &broker.config));
     if let Some(method) = &connect.properties.authentication_method {
         // Roost has no enhanced authentication methods yet: refuse and close ([MQTT-4.12.0-1]).
         tracing::info!(connection = id, peer = %peer.addr, %method, "refused: unsupported authentication method");
@@ -340,6 +347,20 @@ fn will_refusal(will: &Will, config: &Config) -> Option<(ReasonCode, &'static st
     }
 }
 
+/// How many topic aliases we may use in what we send this client: none unless it is MQTT 5, `outgoing_topic_aliases`
+/// is on and its CONNECT allows some (absent or 0: none, [MQTT-3.1.2-27]); never more than it allows
+/// ([MQTT-3.1.2-26]) nor [`MAX_OUTGOING_TOPIC_ALIASES`].
+fn outgoing_alias_maximum(connect: &Connect, config: &Config) -> u16 {
+    if !config.outgoing_topic_aliases || !connect.protocol.is_v5() {
+        return 0;
+    }
+    connect
+        .properties
+        .topic_alias_maximum
+        .unwrap_or(0)
+        .min(MAX_OUTGOING_TOPIC_ALIASES)
+}
+
 /// The keep alive the connection runs with: the client's, or for MQTT 5 `max_keep_alive` when the client asked
 /// for more (or for none, while a bound is set), announced as Server Keep Alive in the CONNACK ([MQTT-3.2.2-21]).
 /// `None` refuses an MQTT 3.x client asking for more than the bound.
@@ -390,9 +411,9 @@ fn finish(broker: &Arc<Broker>, mut client: Client, end: End) {
     };
     let delay = will.properties.will_delay_interval.unwrap_or(0);
     let message = will_message(*will, client.id.clone(), Instant::now());
-    if message.topic.is_system() {
-        // The same rule as for PUBLISH (section 4.7.2): a will cannot be used to reach `$` topics either.
-        tracing::debug!(topic = %message.topic, "will not published: clients may not publish to $ topics");
+    if packets::is_reserved_for_the_broker(&message.topic) {
+        // The same rule as for PUBLISH: a will cannot be used to publish to `$SYS` either.
+        tracing::debug!(topic = %message.topic, "will not published: $SYS topics are the broker's own");
         return;
     }
     match detached {

@@ -10,7 +10,8 @@
 //! - `broker`: state shared by every connection: limits, the routing state behind one mutex, timers.
 //! - `router`: sessions, subscriptions and retained messages, and the publish path (no I/O, no awaits).
 //! - `session`, `subscriptions`, `retained`, `message`: the parts the router is made of.
-//! - `connection`: reads and writes whole MQTT packets over any byte stream.
+//! - `connection`: reads and writes whole MQTT packets over any byte stream; `outgoing_aliases`: the topic aliases
+//!   it gives the PUBLISHes it sends.
 //! - `sys`: the `$SYS/broker/...` status topics and the traffic counters behind them.
 //! - `handler`: one connection's life (CONNECT, the session loop, the will); `handler/packets` handles each packet
 //!   a connected client sends.
@@ -27,6 +28,7 @@ mod config_file;
 mod connection;
 mod handler;
 mod message;
+mod outgoing_aliases;
 mod retained;
 mod router;
 #[doc(hidden)]

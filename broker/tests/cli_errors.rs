@@ -3,11 +3,12 @@
 
 mod cli_support;
 
-use cli_support::{Mosquitto, PASSWORD, USER, free_port, roost, run, stderr};
+use cli_support::{Mosquitto, PASSWORD, USER, refusing_port, roost, run, stderr};
 
 #[tokio::test]
 async fn connection_refused_by_the_os_exits_1() {
-    let port = free_port().to_string();
+    let (_held, port) = refusing_port();
+    let port = port.to_string();
     for args in [["pub", "-t", "a", "-m", "x"].as_slice(), &["sub", "-t", "a"]] {
         let output = run(roost(args[0]).args(["-p", &port]).args(&args[1..]), None).await;
         assert_eq!(output.status.code(), Some(1), "{output:?}");
@@ -40,7 +41,8 @@ async fn not_authorised_exits_with_the_connack_code() {
 #[tokio::test]
 async fn bad_topics_exit_1_before_connecting() {
     // Nothing listens on this port: the topic is checked first.
-    let port = free_port().to_string();
+    let (_held, port) = refusing_port();
+    let port = port.to_string();
     let output = run(roost("pub").args(["-p", &port, "-t", "a/#", "-m", "x"]), None).await;
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert!(

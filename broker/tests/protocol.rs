@@ -163,3 +163,73 @@ async fn max_keep_alive_is_imposed_on_v5_and_refuses_v3_asking_for_more() {
     assert_eq!(connack.reason_code, ReasonCode::Success);
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn a_publish_from_a_client_with_a_subscription_identifier_is_a_protocol_error_mqtt_3_3_4_6() {
+    // [MQTT-3.3.4-6]: only the server puts Subscription Identifiers in a PUBLISH; from a client it is a Protocol
+    // Error, DISCONNECT 0x82 and close ([MQTT-4.13.1-1]), and the message reaches nobody.
+    let broker = TestBroker::start().await;
+    let mut sub = RawClient::clean(&broker, V5, "sub").await;
+    sub.subscribe("t", QoS::AtMostOnce).await;
+    let mut client = RawClient::clean(&broker, V5, "c").await;
+    let mut bad = publish("t", QoS::AtLeastOnce, b"x");
+    bad.properties.subscription_identifiers = vec![std::num::NonZeroU32::new(7).unwrap()];
+    client.send(Packet::Publish(bad)).await;
+    assert_eq!(client.expect_close().await, Some(ReasonCode::ProtocolError));
+    sub.assert_nothing_pending().await;
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_still_writing_reads_the_disconnect_and_a_clean_close() {
+    // [MQTT-3.3.4-7] / [MQTT-4.13.2-1]: exceeding our Receive Maximum gets DISCONNECT 0x93 and a close. A client
+    // that is still writing (PUBRELs here, left unread in the broker's buffer) must be able to read that
+    // DISCONNECT and then an orderly end of stream, and keep writing for a moment without a reset: the broker
+    // shuts down its side, then reads and discards what still comes for up to a second.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let broker = TestBroker::start_with(Config {
+        receive_maximum: 1,
+        ..Config::default()
+    })
+    .await;
+    let (mut client, _) = RawClient::connect(&broker, connect_packet(V5, "c")).await;
+    let mut first = publish("t", QoS::ExactlyOnce, b"1");
+    first.qos_pid = QoSPid::ExactlyOnce(pid(1));
+    client.send(Packet::Publish(first)).await;
+    assert!(matches!(client.recv().await, Packet::PubRec(_)));
+    let pubrel = [0x62, 0x02, 0x00, 0x01];
+    let pubrels: Vec<u8> = pubrel.iter().copied().cycle().take(pubrel.len() * 256).collect();
+    // The second QoS 2 PUBLISH exceeds the maximum; the PUBRELs behind it are never read as packets.
+    let mut burst = vec![0x34, 0x06, 0x00, 0x01, b't', 0x00, 0x02, 0x00];
+    burst.extend_from_slice(&pubrels);
+    let stream = &mut client.stream;
+    within(stream.write_all(&burst)).await.expect("write the burst");
+    let mut buf = roost_codec::BytesMut::new();
+    let disconnect = loop {
+        if let Some(packet) = Packet::decode(&mut buf, V5, u32::MAX).expect("valid packet") {
+            break packet;
+        }
+        let n = within(stream.read_buf(&mut buf))
+            .await
+            .expect("read the DISCONNECT, not a reset");
+        assert_ne!(n, 0, "closed before the DISCONNECT");
+    };
+    match disconnect {
+        Packet::Disconnect(d) => assert_eq!(d.reason_code, ReasonCode::ReceiveMaximumExceeded),
+        other => panic!("expected DISCONNECT, got {other:?}"),
+    }
+    let n = within(stream.read_buf(&mut buf))
+        .await
+        .expect("an orderly end of stream, not a reset");
+    assert_eq!(n, 0, "nothing after DISCONNECT ([MQTT-3.14.4-1])");
+    // Still writing for a moment (well within the broker's linger): no broken pipe, no reset.
+    let writing = std::time::Instant::now();
+    while writing.elapsed() < std::time::Duration::from_millis(300) {
+        within(stream.write_all(&pubrels))
+            .await
+            .expect("writes during the linger are drained, not reset");
+        tokio::task::yield_now().await;
+    }
+    stream.shutdown().await.expect("close our side");
+    broker.stop().await;
+}

@@ -78,7 +78,7 @@ async fn after_an_error_pubrec_the_packet_id_is_new_again() {
     sub.subscribe("t", QoS::ExactlyOnce).await;
     let mut publisher = RawClient::clean(&broker, V5, "pub").await;
     let id = pid(7);
-    let mut refused = publish("$x/t", QoS::ExactlyOnce, b"refused");
+    let mut refused = publish("$SYS/t", QoS::ExactlyOnce, b"refused");
     refused.qos_pid = QoSPid::ExactlyOnce(id);
     publisher.send(Packet::Publish(refused)).await;
     match publisher.recv().await {

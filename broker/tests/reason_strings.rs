@@ -46,7 +46,7 @@ async fn refused_acks(client: &mut RawClient) -> [Option<String>; 6] {
         }
         other => panic!("expected UNSUBACK, got {other:?}"),
     };
-    let mut dollar = publish("$x/t", QoS::AtLeastOnce, b"x");
+    let mut dollar = publish("$SYS/t", QoS::AtLeastOnce, b"x");
     dollar.qos_pid = QoSPid::AtLeastOnce(pid(3));
     client.send(Packet::Publish(dollar.clone())).await;
     let puback = reason_string_of!(client, PubAck, ReasonCode::TopicNameInvalid);
@@ -84,8 +84,8 @@ async fn error_acknowledgements_and_disconnect_say_why() {
     let [suback, unsuback, puback, pubrec, pubrel, pubcomp] = refused_acks(&mut client).await;
     assert_eq!(suback.as_deref(), Some("invalid topic filter"));
     assert_eq!(unsuback.as_deref(), Some("invalid topic filter"));
-    assert_eq!(puback.as_deref(), Some("clients may not publish to $ topics"));
-    assert_eq!(pubrec.as_deref(), Some("clients may not publish to $ topics"));
+    assert_eq!(puback.as_deref(), Some("$SYS topics are the broker's own"));
+    assert_eq!(pubrec.as_deref(), Some("$SYS topics are the broker's own"));
     assert_eq!(pubrel.as_deref(), Some("unknown packet identifier"));
     assert_eq!(pubcomp.as_deref(), Some("unknown packet identifier"));
     assert_eq!(

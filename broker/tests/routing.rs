@@ -223,7 +223,78 @@ async fn clients_cannot_publish_to_dollar_topics() {
         publisher.publish(publish("$SYS/x", QoS::AtLeastOnce, b"x")).await,
         ReasonCode::TopicNameInvalid
     );
+    assert_eq!(
+        publisher.publish(publish("$SYS", QoS::AtLeastOnce, b"x")).await,
+        ReasonCode::TopicNameInvalid
+    );
     sub.assert_nothing_pending().await;
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn dollar_topics_other_than_sys_are_routed_but_not_to_first_level_wildcards() {
+    // Cloud brokers people bridge to use `$aws/...`, `$iothub/...`: section 4.7.2 only keeps them from `#` and `+`
+    // at the first level ([MQTT-4.7.2-1]); only `$SYS/` is the broker's own (Mosquitto does the same).
+    let broker = TestBroker::start().await;
+    let topic = "$aws/things/x/shadow/update";
+    let mut exact = RawClient::clean(&broker, V5, "exact").await;
+    exact.subscribe(topic, QoS::AtLeastOnce).await;
+    let mut wild = RawClient::clean(&broker, V5, "wild").await;
+    wild.subscribe("#", QoS::AtMostOnce).await;
+    wild.subscribe("+/things/x/shadow/update", QoS::AtMostOnce).await;
+    let mut rooted = RawClient::clean(&broker, V5, "rooted").await;
+    rooted.subscribe("$aws/things/+/shadow/#", QoS::AtMostOnce).await;
+    let mut publisher = RawClient::clean(&broker, V5, "pub").await;
+    assert_eq!(
+        publisher.publish(publish(topic, QoS::AtLeastOnce, b"{}")).await,
+        ReasonCode::Success
+    );
+    let got = exact.recv_publish().await;
+    assert_eq!((got.topic.as_str(), &got.payload[..]), (topic, &b"{}"[..]));
+    assert_eq!(rooted.recv_publish().await.topic.as_str(), topic);
+    wild.assert_nothing_pending().await;
+    for other in ["$iothub/twin/PATCH/properties/reported", "$devices/d1/messages/events"] {
+        assert_eq!(
+            publisher.publish(publish(other, QoS::AtLeastOnce, b"x")).await,
+            ReasonCode::NoMatchingSubscribers,
+            "{other}"
+        );
+    }
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn pubacks_are_as_short_as_they_can_be_raw_bytes() {
+    // A successful PUBACK is the 4-byte form (section 3.4.2.1: reason 0x00 and no properties may be left out),
+    // which some clients insist on; a refusal adds its reason code and, unless the client asked for no problem
+    // information ([MQTT-3.1.2-29]), a Reason String and nothing else.
+    let broker = TestBroker::start().await;
+    let mut sub = RawClient::clean(&broker, V5, "sub").await;
+    sub.subscribe("$aws/t", QoS::AtMostOnce).await;
+    let mut raw = tokio::net::TcpStream::connect(broker.mqtt).await.unwrap();
+    // CONNECT 5.0, client id "p", Request Problem Information 0.
+    raw.write_all(&[
+        0x10, 0x10, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x3C, 0x02, 0x17, 0x00, 0x00, 0x01, b'p',
+    ])
+    .await
+    .unwrap();
+    assert!(matches!(read_packet(&mut raw, V5).await, Packet::ConnAck(_)));
+    // PUBLISH QoS 1 `$aws/t`, packet id 1, no properties: routed to `sub`.
+    raw.write_all(&[
+        0x32, 0x0C, 0x00, 0x06, b'$', b'a', b'w', b's', b'/', b't', 0x00, 0x01, 0x00, b'x',
+    ])
+    .await
+    .unwrap();
+    assert_eq!(read_n(&mut raw, 4).await, [0x40, 0x02, 0x00, 0x01]);
+    // PUBLISH QoS 1 `$SYS/x`, packet id 2: refused, reason code only.
+    raw.write_all(&[
+        0x32, 0x0C, 0x00, 0x06, b'$', b'S', b'Y', b'S', b'/', b'x', 0x00, 0x02, 0x00, b'x',
+    ])
+    .await
+    .unwrap();
+    assert_eq!(read_n(&mut raw, 5).await, [0x40, 0x03, 0x00, 0x02, 0x90]);
+    raw.write_all(PINGREQ).await.unwrap();
+    assert_eq!(read_n(&mut raw, 2).await, PINGRESP);
     broker.stop().await;
 }
 

@@ -174,3 +174,54 @@ async fn rumqttc_subscribing_to_a_share_without_a_filter_is_refused_alone() {
     assert_eq!((&got5.payload[..], &got3.payload[..]), (&b"served"[..], &b"served"[..]));
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn rumqttc_publishes_to_a_cloud_style_dollar_topic_but_not_to_sys() {
+    // Section 4.7.2: `$` topics are kept from first-level wildcards ([MQTT-4.7.2-1]), not from clients; only
+    // `$SYS` is the broker's own (PUBACK 0x90 with a Reason String rumqttc parses).
+    use rumqttc::v5::mqttbytes::QoS as Q5;
+    use rumqttc::v5::mqttbytes::v5::{Packet as P5, PubAckReason};
+    let broker = TestBroker::start().await;
+    let (host, port) = (broker.mqtt.ip().to_string(), broker.mqtt.port());
+    let topic = "$aws/things/x/shadow/update";
+
+    let options = rumqttc::v5::MqttOptions::new("rumq-shadow-sub", host.clone(), port);
+    let (sub, mut sub_events) = rumqttc::v5::AsyncClient::new(options, 10);
+    sub.subscribe(topic, Q5::AtLeastOnce).await.unwrap();
+    next_v5(&mut sub_events, |p| matches!(p, P5::SubAck(_)).then_some(())).await;
+    let mut wild = RawClient::clean(&broker, roost_codec::ProtocolVersion::V5, "wild").await;
+    wild.subscribe("#", roost_codec::QoS::AtMostOnce).await;
+
+    let options = rumqttc::v5::MqttOptions::new("rumq-shadow-pub", host, port);
+    let (publisher, mut pub_events) = rumqttc::v5::AsyncClient::new(options, 10);
+    publisher
+        .publish(topic, Q5::AtLeastOnce, false, r#"{"state":{}}"#)
+        .await
+        .unwrap();
+    let ack = next_v5(&mut pub_events, |p| match p {
+        P5::PubAck(ack) => Some(ack),
+        _ => None,
+    })
+    .await;
+    assert_eq!(ack.reason, PubAckReason::Success);
+    let got = next_v5(&mut sub_events, |p| match p {
+        P5::Publish(publish) => Some(publish),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        (&got.topic[..], &got.payload[..]),
+        (topic.as_bytes(), &br#"{"state":{}}"#[..])
+    );
+    wild.assert_nothing_pending().await;
+
+    publisher.publish("$SYS/x", Q5::AtLeastOnce, false, "x").await.unwrap();
+    let ack = next_v5(&mut pub_events, |p| match p {
+        P5::PubAck(ack) => Some(ack),
+        _ => None,
+    })
+    .await;
+    assert_eq!(ack.reason, PubAckReason::TopicNameInvalid);
+    wild.assert_nothing_pending().await;
+    broker.stop().await;
+}

@@ -158,6 +158,28 @@ async fn will_published_on_abnormal_close_with_its_properties() {
 }
 
 #[tokio::test]
+async fn a_will_may_use_a_dollar_topic_other_than_sys() {
+    // The same line as for PUBLISH: `$aws/...` is the clients' (section 4.7.2 only keeps `$` topics from
+    // first-level wildcards), `$SYS` is the broker's own. A's will goes first and must not arrive at all.
+    let broker = TestBroker::start_with(roost_broker::Config {
+        sys_interval: std::time::Duration::ZERO,
+        ..roost_broker::Config::default()
+    })
+    .await;
+    let mut watcher = RawClient::clean(&broker, V5, "w").await;
+    watcher.subscribe("$SYS/#", QoS::AtLeastOnce).await;
+    watcher.subscribe("$aws/things/+/lwt", QoS::AtLeastOnce).await;
+    let (a, _) = RawClient::connect(&broker, with_will(connect_packet(V5, "a"), "$SYS/x", b"a")).await;
+    drop(a);
+    let (b, _) = RawClient::connect(&broker, with_will(connect_packet(V5, "b"), "$aws/things/b/lwt", b"b")).await;
+    drop(b);
+    let got = watcher.recv_publish().await;
+    assert_eq!((got.topic.as_str(), &got.payload[..]), ("$aws/things/b/lwt", &b"b"[..]));
+    watcher.assert_nothing_pending().await;
+    broker.stop().await;
+}
+
+#[tokio::test]
 async fn will_not_published_on_normal_disconnect_but_on_v5_reason_0x04() {
     // [MQTT-3.14.4-3] normal DISCONNECT discards the will; 0x04 Disconnect with Will Message keeps it.
     let broker = TestBroker::start().await;

@@ -129,6 +129,11 @@ pub enum DecodeError {
     /// 3.8.2.1.2).
     #[error("[MQTT-3.3.2.3.8], [MQTT-3.8.2.1.2] subscription identifier 0 is a protocol error")]
     ZeroSubscriptionIdentifier,
+    /// A PUBLISH sent by a client that carries a Subscription Identifier: only a server sets one. The decoder
+    /// cannot see this (both directions share the packet type); the receiver that knows its peer is a client
+    /// checks it with [`crate::Packet::check_sent_by_client`].
+    #[error("[MQTT-3.3.4-6] a PUBLISH from a client carries a subscription identifier")]
+    SubscriptionIdentifierFromClient,
 }
 
 impl DecodeError {
@@ -147,7 +152,8 @@ impl DecodeError {
             | Self::NoLocalOnSharedSubscription
             | Self::DuplicateProperty(_)
             | Self::InvalidPropertyValue(_)
-            | Self::ZeroSubscriptionIdentifier => ReasonCode::ProtocolError,
+            | Self::ZeroSubscriptionIdentifier
+            | Self::SubscriptionIdentifierFromClient => ReasonCode::ProtocolError,
             _ => ReasonCode::MalformedPacket,
         }
     }

@@ -33,7 +33,7 @@ def expect(condition, what):
 class Peer:
     """One paho client with its events in queues, driven by paho's network thread."""
 
-    def __init__(self, args, client_id, clean=True, will=None, session_expiry=None):
+    def __init__(self, args, client_id, clean=True, will=None, session_expiry=None, topic_alias_maximum=None):
         self.args = args
         self.v5 = args.version == "5"
         protocol = mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311
@@ -46,6 +46,7 @@ class Peer:
             self.client.ws_set_options(path="/mqtt")
         self.clean = clean
         self.session_expiry = session_expiry
+        self.topic_alias_maximum = topic_alias_maximum
         self.connacks = queue.Queue()
         self.messages = queue.Queue()
         self.subacks = queue.Queue()
@@ -55,7 +56,7 @@ class Peer:
         self.client.on_message = lambda c, u, message: self.messages.put(message)
         self.client.on_subscribe = lambda c, u, mid, reasons, props: self.subacks.put((mid, reasons))
         self.client.on_unsubscribe = lambda c, u, mid, reasons, props: self.unsubacks.put(mid)
-        self.client.on_publish = lambda c, u, mid, reason, props: self.published.put(mid)
+        self.client.on_publish = lambda c, u, mid, reason, props: self.published.put((mid, reason))
         if will:
             topic, payload, qos = will
             self.client.will_set(topic, payload, qos=qos)
@@ -64,9 +65,12 @@ class Peer:
         kwargs = {}
         if self.v5:
             kwargs["clean_start"] = self.clean
+            props = Properties(PacketTypes.CONNECT)
             if self.session_expiry is not None:
-                props = Properties(PacketTypes.CONNECT)
                 props.SessionExpiryInterval = self.session_expiry
+            if self.topic_alias_maximum is not None:
+                props.TopicAliasMaximum = self.topic_alias_maximum
+            if not props.isEmpty():
                 kwargs["properties"] = props
         self.client.connect(self.args.host, self.args.port, keepalive=30, **kwargs)
         self.client.loop_start()
@@ -90,7 +94,9 @@ class Peer:
         # on_publish fires when a QoS 0 message is written, and on PUBACK (QoS 1) or PUBCOMP (QoS 2): for those the
         # broker has acknowledged it. Messages go one at a time, so the next one reported is this one.
         what = "QoS 0 PUBLISH written" if qos == 0 else f"acknowledgement of QoS {qos} PUBLISH"
-        expect(take(self.published, what) == info.mid, f"{what}: reported for another packet id")
+        mid, reason = take(self.published, what)
+        expect(mid == info.mid, f"{what}: reported for another packet id")
+        return reason
 
     def receive(self, what):
         return take(self.messages, what)
@@ -223,7 +229,77 @@ def persistent_session(args, p):
     gone.disconnect()
 
 
-SCENARIOS = [qos_levels_and_properties, retained, will, persistent_session]
+def dollar_topics(args, p):
+    """`$` topics other than `$SYS` are the clients' (cloud brokers use `$aws/...`): a subscription naming one gets
+    it, `#` does not ([MQTT-4.7.2-1]); `$SYS` stays the broker's own (MQTT 5: PUBACK 0x90)."""
+    topic = "$aws/things/x/shadow/update"
+    exact = Peer(args, f"{p}-exact")
+    exact.connect()
+    exact.subscribe(topic, 1)
+    wild = Peer(args, f"{p}-wild")
+    wild.connect()
+    wild.subscribe("#", 1)
+    pub = Peer(args, f"{p}-pub")
+    pub.connect()
+    reason = pub.publish(topic, '{"state":{}}', qos=1)
+    if pub.v5:
+        expect(not reason.is_failure, f"PUBACK for {topic}: {reason}")
+    m = exact.receive(f"message on {topic}")
+    expect((m.topic, m.payload) == (topic, b'{"state":{}}'), f"got {m.topic} {m.payload!r}")
+    reason = pub.publish("$SYS/x", "x", qos=1)
+    if pub.v5:
+        expect(reason.value == 0x90, f"PUBACK for $SYS/x: {reason}, expected 0x90 Topic Name invalid")
+    wild.nothing_more()
+    exact.nothing_more()
+    for peer in (exact, wild, pub):
+        peer.disconnect()
+
+
+def topic_aliases(args, p):
+    """A subscriber allowing topic aliases (MQTT 5 Topic Alias Maximum) gets each topic once with an alias, then
+    the alias alone with an empty topic, never an alias above its maximum ([MQTT-3.3.2-11]). paho-mqtt 2.2 hands
+    the PUBLISH over as received (it does not resolve aliases), so this resolves them as a client must. Without a
+    maximum (and in 3.1.1) topics arrive plain ([MQTT-3.1.2-27])."""
+    topics = [f"{p}/homeassistant/sensor/room_{i}/state" for i in range(3)]
+    sub = Peer(args, f"{p}-sub", topic_alias_maximum=2 if args.version == "5" else None)
+    sub.connect()
+    sub.subscribe(f"{p}/#", 1)
+    plain = Peer(args, f"{p}-plain")
+    plain.connect()
+    plain.subscribe(f"{p}/#", 1)
+    pub = Peer(args, f"{p}-pub")
+    pub.connect()
+    sent = [topics[i] for i in (0, 1, 0, 2, 0, 1, 2, 2)]
+    for n, topic in enumerate(sent):
+        pub.publish(topic, str(n), qos=1)
+    aliases = {}
+    by_alias = 0
+    for n, topic in enumerate(sent):
+        m = sub.receive(f"message {n}")
+        alias = getattr(m.properties, "TopicAlias", None) if sub.v5 else None
+        got = m.topic
+        if alias is not None:
+            expect(1 <= alias <= 2, f"topic alias {alias} above our maximum of 2")
+            if got:
+                aliases[alias] = got
+            else:
+                expect(alias in aliases, f"alias {alias} used before it was set up")
+                got = aliases[alias]
+                by_alias += 1
+        else:
+            expect(not sub.v5, f"message {n} on {got} without a topic alias")
+        expect((got, m.payload) == (topic, str(n).encode()), f"message {n}: {got} {m.payload!r}, expected {topic}")
+        q = plain.receive(f"plain message {n}")
+        expect(q.topic == topic, f"without aliases: {q.topic!r}, expected {topic}")
+        if plain.v5:
+            expect(getattr(q.properties, "TopicAlias", None) is None, "an alias for a client that allowed none")
+    if sub.v5:
+        expect(by_alias == 3, f"{by_alias} messages sent by alias alone, expected 3")
+    for peer in (sub, plain, pub):
+        peer.disconnect()
+
+
+SCENARIOS = [qos_levels_and_properties, retained, will, persistent_session, dollar_topics, topic_aliases]
 
 
 def main():

@@ -1,8 +1,8 @@
 //! A headless Chromium driven through chromedriver (Debian's `chromium` and `chromium-driver`).
 //!
-//! [`with_browser`] starts chromedriver on a free loopback port, opens a session with a fresh profile, runs the
-//! test body, and always closes the session and stops chromedriver afterwards, also when the body fails or
-//! panics, so no Chromium is left behind.
+//! [`with_browser`] starts chromedriver on a loopback port it picks itself, opens a session with a fresh profile
+//! (retried a few times), runs the test body, and always closes the session and stops chromedriver afterwards, also
+//! when the body fails or panics, so no Chromium is left behind.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use fantoccini::{Client, ClientBuilder};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// Chromium's flags for running as root on a closed network (see ../shared/TOOLCHAIN.md).
@@ -28,32 +29,89 @@ const CHROME_ARGS: &[&str] = &[
     "--window-size=1280,900",
 ];
 
+/// How often opening a WebDriver session is tried before the test fails: Chromium's first start on a busy machine
+/// can fail once, and a session costs little to retry.
+const SESSION_ATTEMPTS: u32 = 3;
+
+/// How long chromedriver may take to say it listens.
+const START_LIMIT: Duration = Duration::from_secs(20);
+
 struct Chromedriver {
     child: Child,
     port: u16,
 }
 
 impl Chromedriver {
+    /// Starts chromedriver on a port it picks itself (`--port=0`) and reads that port from the line it prints once
+    /// it listens ("ChromeDriver was started successfully on port N."). Choosing a free port here and handing it
+    /// over would leave a window in which another process (another test's chromedriver, say) takes it, and waiting
+    /// for "anything listening" there could then talk to someone else's server.
     async fn start() -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-        let child = Command::new(&binary)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+        let mut child = Command::new(&binary)
+            .arg("--port=0")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {binary} (install chromium-driver: scripts/setup)"))?;
-        // Wait until it accepts connections; bounded.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            if tokio::time::Instant::now() > deadline {
-                bail!("chromedriver did not listen on port {port} within 20 s");
+        let stdout = child.stdout.take().context("chromedriver's stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut seen = Vec::new();
+        let port = tokio::time::timeout(START_LIMIT, async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(port) = listening_port(&line) {
+                    return Ok(port);
+                }
+                seen.push(line);
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            bail!("chromedriver exited before it listened")
+        })
+        .await
+        .with_context(|| format!("chromedriver did not say it listens within {START_LIMIT:?}"))?
+        .with_context(|| format!("chromedriver printed: {seen:?}"))?;
+        // Keep reading what it prints, so a full pipe never blocks it.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(Self { child, port })
     }
+}
+
+/// The port in chromedriver's "ChromeDriver was started successfully on port 41637." line.
+fn listening_port(line: &str) -> Option<u16> {
+    let rest = line.split("started successfully on port ").nth(1)?;
+    rest.trim_end().trim_end_matches('.').parse().ok()
+}
+
+/// Opens a WebDriver session on `port`, trying [`SESSION_ATTEMPTS`] times with a fresh Chromium profile each time.
+async fn open_session(port: u16, profile: &std::path::Path) -> anyhow::Result<Client> {
+    let mut errors = Vec::new();
+    for attempt in 1..=SESSION_ATTEMPTS {
+        let dir = profile.join(format!("attempt-{attempt}"));
+        let mut args: Vec<String> = CHROME_ARGS.iter().map(|s| s.to_string()).collect();
+        args.push(format!("--user-data-dir={}", dir.display()));
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({ "args": args, "binary": "/usr/bin/chromium" }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(client) => return Ok(client),
+            Err(error) => errors.push(format!("attempt {attempt}: {error}")),
+        }
+        if attempt < SESSION_ATTEMPTS {
+            // A short back-off, so a busy machine has a moment to finish starting the previous Chromium.
+            tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+        }
+    }
+    bail!(
+        "opening a WebDriver session on chromedriver at 127.0.0.1:{port} failed {SESSION_ATTEMPTS} times: {}",
+        errors.join("; ")
+    )
 }
 
 /// Runs `body` with a fresh headless Chromium session; closes it and stops chromedriver whatever happens.
@@ -64,19 +122,13 @@ where
 {
     let mut driver = Chromedriver::start().await?;
     let profile = tempfile::tempdir()?;
-    let mut args: Vec<String> = CHROME_ARGS.iter().map(|s| s.to_string()).collect();
-    args.push(format!("--user-data-dir={}", profile.path().display()));
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({ "args": args, "binary": "/usr/bin/chromium" }),
-    );
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let client = ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .context("opening a WebDriver session")?;
+    let client = match open_session(driver.port, profile.path()).await {
+        Ok(client) => client,
+        Err(error) => {
+            let _ = driver.child.kill().await;
+            return Err(error);
+        }
+    };
     let outcome = futures_catch_unwind(body(client.clone())).await;
     let closed = client.close().await;
     let _ = driver.child.kill().await;
@@ -111,4 +163,22 @@ pub fn screenshot_dir() -> anyhow::Result<PathBuf> {
     let dir = target.join("screenshots");
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listening_port;
+
+    #[test]
+    fn chromedriver_156s_start_line_gives_its_port() {
+        assert_eq!(
+            listening_port("ChromeDriver was started successfully on port 41637."),
+            Some(41637)
+        );
+        assert_eq!(
+            listening_port("Starting ChromeDriver 156.0.8078.114 (...) on port 0"),
+            None
+        );
+        assert_eq!(listening_port("Only local connections are allowed."), None);
+    }
 }

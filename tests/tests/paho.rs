@@ -1,7 +1,8 @@
 //! Eclipse paho-mqtt (Python, from PyPI) against a real `roost` on loopback: MQTT 3.1.1 and 5.0, over TCP and over
 //! WebSocket at `/mqtt`. The scenarios and their expectations live in `tests/paho/interop.py`: QoS 0/1/2 with MQTT 5
 //! properties forwarded in order, unsubscribe, retained store/replace/delete, wills on an abrupt close but not after
-//! DISCONNECT, and a persistent session queueing while offline.
+//! DISCONNECT, a persistent session queueing while offline, `$` topics other than `$SYS` (`$aws/...`), and the
+//! topic aliases the broker sets up for a subscriber that allows them.
 //!
 //! The interpreter is `$ROOST_VENV/bin/python` (default `~/.cache/roost/venv`, where `scripts/setup` installs the
 //! pinned paho-mqtt). A missing interpreter fails the test with that path in the message: it is never skipped.
@@ -58,7 +59,14 @@ async fn interop(transport: &str, version: &str) -> anyhow::Result<()> {
         bail!("paho-mqtt {transport} {version}: {}\n{stdout}{stderr}", output.status);
     }
     // Every scenario reported itself: a script that silently ran none would not pass.
-    for scenario in ["qos_levels_and_properties", "retained", "will", "persistent_session"] {
+    for scenario in [
+        "qos_levels_and_properties",
+        "retained",
+        "will",
+        "persistent_session",
+        "dollar_topics",
+        "topic_aliases",
+    ] {
         assert!(
             stdout.contains(&format!("{scenario}: ok")),
             "{scenario} did not run:\n{stdout}"

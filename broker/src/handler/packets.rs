@@ -171,8 +171,10 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
                 &client.session,
                 packet_id,
                 message,
-                // 0 cannot be sent in CONNACK; it means 1 here as it does there.
-                broker.config.receive_maximum.max(1),
+                // 0 cannot be sent in CONNACK; it means 1 here as it does there. An MQTT 3.x client was never told
+                // a Receive Maximum, so it is bound only by its 65,535 packet ids (it cannot have more awaiting
+                // PUBREL); disconnecting it for a limit it could not know would lose its messages.
+                if v5 { broker.config.receive_maximum.max(1) } else { u16::MAX },
                 now,
             );
             let reason = match inbound {
@@ -195,14 +197,14 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Why a well-formed PUBLISH to `topic` is not routed, if it is not:
-/// - a `$` topic: those are the server's, and clients SHOULD NOT be able to use them to talk to each other
-///   (section 4.7.2); 0x90 Topic Name invalid ("the Topic Name is not malformed, but is not accepted", 3.4.2.1);
+/// - a `$SYS` topic: those are the broker's own status ([`is_reserved_for_the_broker`]); 0x90 Topic Name invalid
+///   ("the Topic Name is not malformed, but is not accepted", 3.4.2.1);
 /// - a topic deeper than `max_topic_levels`: 0x90 too;
 /// - Payload Format Indicator 1 with a payload that is not UTF-8: 0x99 Payload format invalid (section 3.3.2.3.2
 ///   lets the receiver check and refuse it).
 fn refusal(topic: &TopicName, publish: &Publish, config: &Config) -> Option<(ReasonCode, &'static str)> {
-    if topic.is_system() {
-        Some((ReasonCode::TopicNameInvalid, "clients may not publish to $ topics"))
+    if is_reserved_for_the_broker(topic) {
+        Some((ReasonCode::TopicNameInvalid, "$SYS topics are the broker's own"))
     } else if config.too_many_levels(topic.as_str()) {
         Some((ReasonCode::TopicNameInvalid, "topic has too many levels"))
     } else if publish.properties.payload_format_indicator == Some(true)
@@ -215,6 +217,17 @@ fn refusal(topic: &TopicName, publish: &Publish, config: &Config) -> Option<(Rea
     } else {
         None
     }
+}
+
+/// Whether `topic` is one of the broker's own (`$SYS` and below), which clients may not publish to, nor use as a
+/// will topic. Other `$` topics are the clients' to use: section 4.7.2 only keeps them from wildcards at the first
+/// level ([MQTT-4.7.2-1], the matcher's job), and cloud brokers people bridge to use `$aws/...`, `$iothub/...`,
+/// `$devices/...`. Mosquitto draws the same line.
+pub(super) fn is_reserved_for_the_broker(topic: &TopicName) -> bool {
+    let topic = topic.as_str();
+    topic
+        .strip_prefix("$SYS")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// Remembers the sessions a routed message reached at their high-water mark: the session loop reads nothing more

@@ -1,4 +1,4 @@
-//! Helpers for the `roost pub` / `roost sub` tests: a real Mosquitto on free loopback ports, and processes of
+//! Helpers for the `roost pub` / `roost sub` tests: a real Mosquitto on loopback ports, and processes of
 //! the built `roost`, `mosquitto_pub` and `mosquitto_sub`, every one bounded in time and killed when dropped.
 
 #![allow(
@@ -25,17 +25,27 @@ pub async fn within<F: std::future::Future>(future: F) -> F::Output {
     tokio::time::timeout(STEP, future).await.expect("timed out")
 }
 
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    free_ports::<1>()[0]
+/// A loopback port that refuses connections for as long as the returned socket lives: it is bound but never
+/// listens, and without `SO_REUSEADDR`, so no other process can listen on it meanwhile. (A port merely found free
+/// and released could be taken by another test before it is used.)
+pub fn refusing_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket.bind(([127, 0, 0, 1], 0).into()).expect("bind to 127.0.0.1:0");
+    let port = socket.local_addr().expect("its address").port();
+    (socket, port)
 }
 
-/// `N` distinct free loopback ports. The sockets are held until all are chosen, so the OS cannot hand out the
-/// same port twice (dropping each at once let Mosquitto's three listeners collide).
-pub fn free_ports<const N: usize>() -> [u16; N] {
+/// `N` distinct loopback ports free right now, for a program that cannot be told to pick its own (Mosquitto 2.0
+/// takes `listener 0` for a Unix socket path). The sockets are held until all are chosen, so the OS cannot hand
+/// out the same port twice; another process can still take one before the program binds it, so the caller must
+/// notice that and try again ([`Mosquitto::start`] does).
+fn free_ports<const N: usize>() -> [u16; N] {
     let held: Vec<TcpListener> = (0..N).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
     std::array::from_fn(|i| held[i].local_addr().unwrap().port())
 }
+
+/// How many times [`Mosquitto::start`] picks fresh ports after one of its ports was taken before it could bind it.
+const MOSQUITTO_ATTEMPTS: usize = 5;
 
 /// The user `auth_port` accepts.
 pub const USER: &str = "alice";
@@ -59,8 +69,22 @@ pub struct Mosquitto {
 }
 
 impl Mosquitto {
-    /// Starts a Mosquitto and waits until it logs that it runs.
+    /// Starts a Mosquitto and waits until it logs that it runs. Mosquitto must be given its ports, so they are
+    /// found free first; when one was taken meanwhile, Mosquitto logs "Address already in use" and exits, and the
+    /// start is tried again with fresh ports, at most [`MOSQUITTO_ATTEMPTS`] times.
     pub async fn start() -> Self {
+        let mut failures = Vec::new();
+        for _ in 0..MOSQUITTO_ATTEMPTS {
+            match Self::try_start().await {
+                Ok(mosquitto) => return mosquitto,
+                Err(log) => failures.push(log),
+            }
+        }
+        panic!("mosquitto did not start in {MOSQUITTO_ATTEMPTS} attempts; its logs: {failures:#?}");
+    }
+
+    /// One attempt: `Err` with Mosquitto's log when it exited (a port taken) instead of running.
+    async fn try_start() -> Result<Self, Vec<String>> {
         static N: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "roost-cli-test-{}-{}",
@@ -101,11 +125,28 @@ impl Mosquitto {
             .expect("start /usr/sbin/mosquitto");
         let (tx, log) = watch::channel(Vec::new());
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let (ended_tx, ended) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
                 tx.send_modify(|log| log.push(line));
             }
+            // Its stderr closed: Mosquitto exited.
+            let _ = ended_tx.send(());
         });
+        let mut watching = log.clone();
+        let running = async {
+            let found = watching
+                .wait_for(|lines| lines.iter().any(|l| l.contains(" running")))
+                .await;
+            found.is_ok()
+        };
+        let outcome = tokio::time::timeout(STEP, async {
+            tokio::select! {
+                running = running => running,
+                _ = ended => false,
+            }
+        })
+        .await;
         let mosquitto = Mosquitto {
             port,
             ws_port,
@@ -114,8 +155,14 @@ impl Mosquitto {
             dir,
             _child: child,
         };
-        mosquitto.wait_for_log("running").await;
-        mosquitto
+        match outcome {
+            Ok(true) => Ok(mosquitto),
+            Ok(false) => Err(mosquitto.log.borrow().clone()),
+            Err(_elapsed) => panic!(
+                "mosquitto neither ran nor exited within {STEP:?}; log: {:#?}",
+                mosquitto.log.borrow()
+            ),
+        }
     }
 
     /// Waits until the broker logs a line containing `needle`.

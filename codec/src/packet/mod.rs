@@ -196,6 +196,18 @@ impl Packet {
         }
     }
 
+    /// Checks the rules that bind a packet only in the client-to-server direction, which [`Packet::decode`] cannot
+    /// know: a server calls this on every packet it decodes. Today that is one rule: a client's PUBLISH carries no
+    /// Subscription Identifier ([MQTT-3.3.4-6]), a Protocol Error (0x82).
+    pub fn check_sent_by_client(&self) -> Result<(), DecodeError> {
+        match self {
+            Self::Publish(publish) if !publish.properties.subscription_identifiers.is_empty() => {
+                Err(DecodeError::SubscriptionIdentifierFromClient)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Decodes the body of one whole packet, every byte of which is in `body`.
     fn decode_body(
         packet_type: PacketType,

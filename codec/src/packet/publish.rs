@@ -401,6 +401,24 @@ mod tests {
     }
 
     #[test]
+    fn a_subscription_identifier_is_for_server_to_client_publishes_only_mqtt_3_3_4_6() {
+        // Topic "t", QoS 0, Subscription Identifier 7: valid from a server, so the decoder (which does not know
+        // the direction) accepts it; a server checks the other direction with `check_sent_by_client`.
+        let bytes = [0x30, 0x06, 0x00, 0x01, b't', 0x02, 0x0B, 0x07];
+        let packet = decode(V5, &bytes).expect("valid from a server").expect("whole");
+        assert_eq!(
+            packet.check_sent_by_client(),
+            Err(DecodeError::SubscriptionIdentifierFromClient)
+        );
+        assert_eq!(
+            DecodeError::SubscriptionIdentifierFromClient.reason_code(),
+            ReasonCode::ProtocolError
+        );
+        let plain = decode(V5, &[0x30, 0x04, 0x00, 0x01, b't', 0x00]).unwrap().unwrap();
+        assert_eq!(plain.check_sent_by_client(), Ok(()));
+    }
+
+    #[test]
     fn v5_publish_property_rules() {
         let cases: [(&[u8], DecodeError, ReasonCode); 10] = [
             // [MQTT-3.3.2-8]

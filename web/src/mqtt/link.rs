@@ -17,6 +17,11 @@ use super::{ConnectionState, why};
 /// The largest packet the dashboard accepts, announced to the broker in CONNECT ([MQTT-3.1.2-24]).
 pub(super) const MAX_PACKET_SIZE: u32 = 1024 * 1024;
 
+/// The topic aliases the dashboard lets the broker set up (MQTT 5 Topic Alias Maximum): on a busy `#` the same
+/// long topics (Home Assistant's) arrive again and again, and an alias carries each in 2 bytes after the first
+/// time. Roost uses at most 1024 per connection, so more would only be memory the broker never asks for.
+pub(super) const TOPIC_ALIAS_MAXIMUM: u16 = 1024;
+
 /// What the driver must do with the WebSocket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -80,10 +85,11 @@ pub struct Link {
 }
 
 /// The dashboard's MQTT options: MQTT 5, an empty client identifier so the broker assigns one ([MQTT-3.2.2-16]),
-/// clean start, keep alive 60 s, packets up to 1 MiB.
+/// clean start, keep alive 60 s, packets up to 1 MiB, up to 1024 topic aliases from the broker.
 pub fn dashboard_options() -> ClientOptions {
     let mut options = ClientOptions::new(ProtocolVersion::V5, "");
     options.maximum_packet_size = NonZeroU32::new(MAX_PACKET_SIZE);
+    options.topic_alias_maximum = TOPIC_ALIAS_MAXIMUM;
     options
 }
 

@@ -7,7 +7,7 @@ use roost_codec::client::ClientOptions;
 use roost_codec::{ByteString, Properties, ProtocolVersion, QoS, TopicFilter, TopicName, Will};
 use serde_json::{Map, Value, json};
 
-use super::link::MAX_PACKET_SIZE;
+use super::link::{MAX_PACKET_SIZE, TOPIC_ALIAS_MAXIMUM};
 
 /// The MQTT version the dashboard speaks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -107,6 +107,8 @@ impl ConnectionSettings {
         }
         let mut options = ClientOptions::new(version, self.client_id.as_str());
         options.maximum_packet_size = NonZeroU32::new(MAX_PACKET_SIZE);
+        // MQTT 3.1.1 has no topic aliases; the codec sends the property only in MQTT 5.
+        options.topic_alias_maximum = TOPIC_ALIAS_MAXIMUM;
         options.keep_alive = self.keep_alive;
         options.clean_start = self.clean_start;
         options.session_expiry_interval =
