@@ -33,8 +33,17 @@ impl TestBroker {
         Self::start_with(Config::default()).await
     }
 
-    /// Starts a broker with `config`, but on 127.0.0.1 with OS-chosen ports.
+    /// Starts a broker with `config`, but on 127.0.0.1 with OS-chosen ports, and open to anonymous clients: the
+    /// tests of everything but authentication connect without a user name. (The broker's own default refuses
+    /// them; [`TestBroker::start_secured`] keeps the configuration's `[auth]`.)
     pub async fn start_with(config: Config) -> Self {
+        let mut config = config;
+        config.auth.allow_anonymous = roost_broker::config::Anonymous::Allow;
+        Self::start_secured(config).await
+    }
+
+    /// Starts a broker with `config` as it is, `[auth]` included, on 127.0.0.1 with OS-chosen ports.
+    pub async fn start_secured(config: Config) -> Self {
         let localhost = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let config = Config {
             mqtt_addr: localhost,
