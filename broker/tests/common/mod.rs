@@ -143,7 +143,12 @@ pub struct RawClient {
 impl RawClient {
     /// Opens a TCP connection and sends `connect`; returns the client and the CONNACK.
     pub async fn connect(broker: &TestBroker, connect: roost_codec::Connect) -> (Self, roost_codec::ConnAck) {
-        let stream = within(tokio::net::TcpStream::connect(broker.mqtt))
+        Self::connect_to(broker.mqtt, connect).await
+    }
+
+    /// Opens a TCP connection to `addr` (a broker in another process) and sends `connect`.
+    pub async fn connect_to(addr: SocketAddr, connect: roost_codec::Connect) -> (Self, roost_codec::ConnAck) {
+        let stream = within(tokio::net::TcpStream::connect(addr))
             .await
             .expect("connect");
         let mut client = RawClient {
