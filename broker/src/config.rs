@@ -232,7 +232,10 @@ mod tests {
 
     #[test]
     fn the_data_directory_is_beside_the_config_file() {
-        assert_eq!(data_dir(Some(Path::new("/var/lib/roost")), None), Path::new("/var/lib/roost"));
+        assert_eq!(
+            data_dir(Some(Path::new("/var/lib/roost")), None),
+            Path::new("/var/lib/roost")
+        );
         assert_eq!(
             data_dir(None, Some(Path::new("/etc/roost/roost.toml"))),
             Path::new("/etc/roost/data")

@@ -396,7 +396,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.auth.allow_anonymous, Anonymous::Loopback);
-        assert_eq!(config.auth.password_file.as_deref(), Some(Path::new("/etc/roost/passwd")));
+        assert_eq!(
+            config.auth.password_file.as_deref(),
+            Some(Path::new("/etc/roost/passwd"))
+        );
         assert_eq!(config.auth.acl_file.as_deref(), Some(Path::new("acl")));
         assert_eq!(config.auth.admins, ["root", "ops"]);
         for (text, expected) in [("true", Anonymous::Allow), ("false", Anonymous::Deny)] {
@@ -404,9 +407,15 @@ mod tests {
             assert_eq!(config.auth.allow_anonymous, expected);
         }
         let error = Config::from_toml("[auth]\nallow_anonymous = \"yes\"\n").unwrap_err();
-        assert_eq!(error, "auth.allow_anonymous must be true, false or \"loopback\", not \"yes\"");
+        assert_eq!(
+            error,
+            "auth.allow_anonymous must be true, false or \"loopback\", not \"yes\""
+        );
         let error = Config::from_toml("[auth]\npasword_file = \"x\"\n").unwrap_err();
-        assert!(error.starts_with("line 2, column 1: unknown field `pasword_file`"), "{error}");
+        assert!(
+            error.starts_with("line 2, column 1: unknown field `pasword_file`"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -403,7 +403,10 @@ fn finish(broker: &Arc<Broker>, mut client: Client, end: End) {
         return;
     };
     // The ACL as it is now, not as it was at CONNECT: a will is a publication like any other.
-    if !broker.auth.can_publish(&client.identity, &client.id, will.topic.as_str()) {
+    if !broker
+        .auth
+        .can_publish(&client.identity, &client.id, will.topic.as_str())
+    {
         tracing::info!(client_id = &*client.id, topic = %will.topic, "will not published: not authorised");
         return;
     }

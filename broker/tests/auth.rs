@@ -73,14 +73,40 @@ async fn mosquitto_passwd_files_are_read_unchanged() {
     // mosquitto_sub and mosquitto_pub log in as the two users; the message goes through.
     let port = broker.mqtt.port().to_string();
     let sub = Command::new("mosquitto_sub")
-        .args(["-p", &port, "-u", "alice", "-P", "wonderland", "-t", "garden/#", "-C", "1", "-v"])
+        .args([
+            "-p",
+            &port,
+            "-u",
+            "alice",
+            "-P",
+            "wonderland",
+            "-t",
+            "garden/#",
+            "-C",
+            "1",
+            "-v",
+        ])
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     // The retained message reaches mosquitto_sub whenever it subscribes: no race with its start.
     let published = Command::new("mosquitto_pub")
-        .args(["-p", &port, "-u", "bob", "-P", "builder", "-t", "garden/rose", "-m", "red", "-r", "-q", "1"])
+        .args([
+            "-p",
+            &port,
+            "-u",
+            "bob",
+            "-P",
+            "builder",
+            "-t",
+            "garden/rose",
+            "-m",
+            "red",
+            "-r",
+            "-q",
+            "1",
+        ])
         .status();
     assert!(within(published).await.unwrap().success());
     let output = within(sub.wait_with_output()).await.unwrap();
@@ -94,7 +120,10 @@ async fn mosquitto_passwd_files_are_read_unchanged() {
     let refused = within(refused).await.unwrap();
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("not authorised") || stderr.contains("bad user name or password"), "{stderr}");
+    assert!(
+        stderr.contains("not authorised") || stderr.contains("bad user name or password"),
+        "{stderr}"
+    );
     broker.stop().await;
 }
 
@@ -104,7 +133,9 @@ async fn paho_logs_in_with_mosquitto_passwd_users() {
     let dir = tempfile::tempdir().unwrap();
     let file = mosquitto_password_file(dir.path());
     let broker = TestBroker::start_secured(auth_config(Some(file), None, Anonymous::Deny)).await;
-    let python = std::env::var("HOME").map(|home| format!("{home}/.cache/roost/venv/bin/python")).unwrap();
+    let python = std::env::var("HOME")
+        .map(|home| format!("{home}/.cache/roost/venv/bin/python"))
+        .unwrap();
     // Prints the CONNACK's reason code as a number, or "none" when no CONNACK came within 5 s.
     const SCRIPT: &str = r#"
 import sys, threading
@@ -160,7 +191,10 @@ async fn refusals_carry_mosquittos_codes_in_both_versions() {
         connack(&broker, login(V5, "c", "mallory", "wonderland")).await,
         ReasonCode::BadUserNameOrPassword
     );
-    assert_eq!(connack(&broker, connect_packet(V5, "c")).await, ReasonCode::NotAuthorized);
+    assert_eq!(
+        connack(&broker, connect_packet(V5, "c")).await,
+        ReasonCode::NotAuthorized
+    );
     // MQTT 3.1.1: return codes 4 and 5, read back by the codec as the same reason codes; the CONNACK's bytes
     // themselves are checked below.
     assert_eq!(
@@ -168,7 +202,9 @@ async fn refusals_carry_mosquittos_codes_in_both_versions() {
         ReasonCode::BadUserNameOrPassword
     );
     let mut stream = within(tokio::net::TcpStream::connect(broker.mqtt)).await.unwrap();
-    tokio::io::AsyncWriteExt::write_all(&mut stream, common::CONNECT_V311).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, common::CONNECT_V311)
+        .await
+        .unwrap();
     // [MQTT-3.2.2-5] a refusing CONNACK has session present 0, then the connection closes.
     assert_eq!(common::read_n(&mut stream, 4).await, [0x20, 0x02, 0x00, 0x05]);
     common::assert_closed(&mut stream).await;
@@ -181,8 +217,14 @@ async fn loopback_anonymous_access_lets_this_machine_in() {
     let file = mosquitto_password_file(dir.path());
     let broker = TestBroker::start_secured(auth_config(Some(file), None, Anonymous::Loopback)).await;
     // The test runs on 127.0.0.1: anonymous is fine (a remote address is refused: see the unit tests of auth).
-    assert_eq!(connack(&broker, connect_packet(V311, "local")).await, ReasonCode::Success);
-    assert_eq!(connack(&broker, connect_packet(V5, "local5")).await, ReasonCode::Success);
+    assert_eq!(
+        connack(&broker, connect_packet(V311, "local")).await,
+        ReasonCode::Success
+    );
+    assert_eq!(
+        connack(&broker, connect_packet(V5, "local5")).await,
+        ReasonCode::Success
+    );
     // A user name is still checked.
     assert_eq!(
         connack(&broker, login(V5, "c", "alice", "wrong")).await,
@@ -218,23 +260,52 @@ async fn publishes_the_acl_refuses_are_not_routed() {
     let dir = tempfile::tempdir().unwrap();
     let broker = acl_broker(dir.path()).await;
     let (mut bob, _) = RawClient::connect(&broker, login(V5, "bob", "bob", "builder")).await;
-    assert_eq!(bob.subscribe("alice/#", QoS::AtLeastOnce).await, [ReasonCode::GrantedQoS1]);
+    assert_eq!(
+        bob.subscribe("alice/#", QoS::AtLeastOnce).await,
+        [ReasonCode::GrantedQoS1]
+    );
 
     // MQTT 5: PUBACK / PUBREC 0x87.
     let (mut alice, _) = RawClient::connect(&broker, login(V5, "alice5", "alice", "wonderland")).await;
-    assert_eq!(alice.publish(publish("public/news", QoS::AtLeastOnce, b"x")).await, ReasonCode::NotAuthorized);
-    assert_eq!(alice.publish(publish("public/news", QoS::ExactlyOnce, b"x")).await, ReasonCode::NotAuthorized);
-    assert_eq!(alice.publish(publish("alice/forbidden", QoS::AtLeastOnce, b"x")).await, ReasonCode::NotAuthorized);
-    assert_eq!(alice.publish(publish("alice/ok", QoS::AtLeastOnce, b"5")).await, ReasonCode::Success);
+    assert_eq!(
+        alice.publish(publish("public/news", QoS::AtLeastOnce, b"x")).await,
+        ReasonCode::NotAuthorized
+    );
+    assert_eq!(
+        alice.publish(publish("public/news", QoS::ExactlyOnce, b"x")).await,
+        ReasonCode::NotAuthorized
+    );
+    assert_eq!(
+        alice.publish(publish("alice/forbidden", QoS::AtLeastOnce, b"x")).await,
+        ReasonCode::NotAuthorized
+    );
+    assert_eq!(
+        alice.publish(publish("alice/ok", QoS::AtLeastOnce, b"5")).await,
+        ReasonCode::Success
+    );
     // MQTT 3.1.1: acknowledged as usual, but dropped, as Mosquitto does.
     let (mut alice3, _) = RawClient::connect(&broker, login(V311, "alice3", "alice", "wonderland")).await;
-    assert_eq!(alice3.publish(publish("alice/forbidden", QoS::AtLeastOnce, b"x")).await, ReasonCode::Success);
+    assert_eq!(
+        alice3.publish(publish("alice/forbidden", QoS::AtLeastOnce, b"x")).await,
+        ReasonCode::Success
+    );
     alice3.publish(publish("alice/forbidden", QoS::AtMostOnce, b"x")).await;
-    assert_eq!(alice3.publish(publish("alice/ok", QoS::AtLeastOnce, b"3")).await, ReasonCode::Success);
+    assert_eq!(
+        alice3.publish(publish("alice/ok", QoS::AtLeastOnce, b"3")).await,
+        ReasonCode::Success
+    );
     // A device publishes under its own client id only (a %c pattern).
     let (mut plug, _) = RawClient::connect(&broker, login(V5, "plug-1", "bob", "builder")).await;
-    assert_eq!(plug.publish(publish("devices/plug-1/power", QoS::AtLeastOnce, b"on")).await, ReasonCode::NoMatchingSubscribers);
-    assert_eq!(plug.publish(publish("devices/plug-2/power", QoS::AtLeastOnce, b"on")).await, ReasonCode::NotAuthorized);
+    assert_eq!(
+        plug.publish(publish("devices/plug-1/power", QoS::AtLeastOnce, b"on"))
+            .await,
+        ReasonCode::NoMatchingSubscribers
+    );
+    assert_eq!(
+        plug.publish(publish("devices/plug-2/power", QoS::AtLeastOnce, b"on"))
+            .await,
+        ReasonCode::NotAuthorized
+    );
 
     // bob got exactly the two allowed messages, in order.
     for expected in [&b"5"[..], b"3"] {
@@ -282,7 +353,11 @@ async fn subscriptions_the_acl_does_not_cover_are_refused_per_filter() {
             other => panic!("expected SUBACK, got {other:?}"),
         };
         // MQTT 5: 0x87 for each refused filter, in place; 3.x: 0x80 (the codec reads 0x80 back as 0x80).
-        let refused = if version.is_v5() { ReasonCode::NotAuthorized } else { ReasonCode::UnspecifiedError };
+        let refused = if version.is_v5() {
+            ReasonCode::NotAuthorized
+        } else {
+            ReasonCode::UnspecifiedError
+        };
         assert_eq!(
             suback.reason_codes,
             [ReasonCode::GrantedQoS1, refused, refused, ReasonCode::GrantedQoS1],
@@ -294,9 +369,15 @@ async fn subscriptions_the_acl_does_not_cover_are_refused_per_filter() {
     // bob may read everything but alice/private/#.
     assert_eq!(bob.subscribe("alice/#", QoS::AtMostOnce).await, [ReasonCode::Success]);
     assert_eq!(bob.recv_publish().await.payload, &b"secret"[..]);
-    assert_eq!(bob.subscribe("alice/private/#", QoS::AtMostOnce).await, [ReasonCode::NotAuthorized]);
+    assert_eq!(
+        bob.subscribe("alice/private/#", QoS::AtMostOnce).await,
+        [ReasonCode::NotAuthorized]
+    );
     // A shared subscription is checked on the filter it shares.
-    assert_eq!(bob.subscribe("$share/g/alice/private/x", QoS::AtMostOnce).await, [ReasonCode::NotAuthorized]);
+    assert_eq!(
+        bob.subscribe("$share/g/alice/private/x", QoS::AtMostOnce).await,
+        [ReasonCode::NotAuthorized]
+    );
     broker.stop().await;
 }
 

@@ -63,7 +63,12 @@ impl Roost {
             child,
         };
         let line = wait_line(&roost.stderr, "MQTT listening on ").await;
-        let addr = line.rsplit(' ').next().unwrap().parse().expect("an address ends the line");
+        let addr = line
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .expect("an address ends the line");
         (roost, addr)
     }
 
@@ -78,8 +83,7 @@ impl Roost {
         self.signal("-TERM").await;
         let status = within(self.child.wait()).await.unwrap();
         assert_eq!(status.code(), Some(0));
-        let stdout = self.stdout.borrow().clone();
-        stdout
+        self.stdout.borrow().clone()
     }
 }
 
@@ -125,7 +129,10 @@ async fn the_first_start_shows_a_working_admin_password_once() {
     wait_line(&roost.stdout, "roost passwd ").await;
     // The file is in data/ beside the configuration and holds the hash only.
     let text = std::fs::read_to_string(dir.path().join("data/passwd")).unwrap();
-    assert!(text.starts_with("admin:$argon2id$") && !text.contains(&password), "{text}");
+    assert!(
+        text.starts_with("admin:$argon2id$") && !text.contains(&password),
+        "{text}"
+    );
     assert_eq!(mosquitto_pub(addr.port(), Some(("admin", &password))).await, 0);
     // Anonymous clients are refused by default: CONNACK 5 in 3.1.1, which mosquitto_pub exits with.
     assert_eq!(mosquitto_pub(addr.port(), None).await, 5);
@@ -153,18 +160,31 @@ async fn sighup_reloads_users_and_acls_without_dropping_connections() {
     let (roost, addr) = Roost::start(dir.path()).await;
     let (mut alice, connack) = RawClient::connect_to(addr, login("alice", "alice", "wonderland")).await;
     assert_eq!(connack.reason_code, ReasonCode::Success);
-    assert_eq!(alice.publish(publish("a/1", QoS::AtLeastOnce, b"x")).await, ReasonCode::NoMatchingSubscribers);
+    assert_eq!(
+        alice.publish(publish("a/1", QoS::AtLeastOnce, b"x")).await,
+        ReasonCode::NoMatchingSubscribers
+    );
     let (_, refused) = RawClient::connect_to(addr, login("bob", "bob", "builder")).await;
     assert_eq!(refused.reason_code, ReasonCode::BadUserNameOrPassword);
 
     // Rights move from a/# to b/#, and bob arrives.
-    std::fs::write(dir.path().join("acl"), "user alice\ntopic readwrite b/#\nuser bob\ntopic b/#\n").unwrap();
+    std::fs::write(
+        dir.path().join("acl"),
+        "user alice\ntopic readwrite b/#\nuser bob\ntopic b/#\n",
+    )
+    .unwrap();
     roost_passwd(dir.path(), &["-b", "passwd", "bob", "builder"]).await;
     roost.signal("-HUP").await;
     wait_line(&roost.stderr, "password and ACL files reloaded").await;
     // The same connection: what it lost is refused at once, what it gained is allowed.
-    assert_eq!(alice.publish(publish("a/1", QoS::AtLeastOnce, b"x")).await, ReasonCode::NotAuthorized);
-    assert_eq!(alice.publish(publish("b/1", QoS::AtLeastOnce, b"x")).await, ReasonCode::NoMatchingSubscribers);
+    assert_eq!(
+        alice.publish(publish("a/1", QoS::AtLeastOnce, b"x")).await,
+        ReasonCode::NotAuthorized
+    );
+    assert_eq!(
+        alice.publish(publish("b/1", QoS::AtLeastOnce, b"x")).await,
+        ReasonCode::NoMatchingSubscribers
+    );
     let (_, welcome) = RawClient::connect_to(addr, login("bob", "bob", "builder")).await;
     assert_eq!(welcome.reason_code, ReasonCode::Success);
 
@@ -172,7 +192,10 @@ async fn sighup_reloads_users_and_acls_without_dropping_connections() {
     std::fs::write(dir.path().join("acl"), "user alice\ntopic raed b/#\n").unwrap();
     roost.signal("-HUP").await;
     wait_line(&roost.stderr, "reload failed").await;
-    assert_eq!(alice.publish(publish("b/2", QoS::AtLeastOnce, b"x")).await, ReasonCode::NoMatchingSubscribers);
+    assert_eq!(
+        alice.publish(publish("b/2", QoS::AtLeastOnce, b"x")).await,
+        ReasonCode::NoMatchingSubscribers
+    );
     roost.stop().await;
 }
 
@@ -185,7 +208,10 @@ struct Mosquitto {
 impl Mosquitto {
     /// Starts Mosquitto on a port picked at random, trying another (at most ten times) while the port is taken.
     async fn start(dir: &Path, password_file: &Path) -> Self {
-        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
         for attempt in 0..10u32 {
             let port = 20_000 + ((seed / 7 + attempt * 7919 + std::process::id()) % 40_000) as u16;
             let conf = dir.join("mosquitto.conf");
@@ -218,7 +244,11 @@ impl Mosquitto {
             .await
             .map(|r| r.is_ok());
             drop(watch);
-            assert!(matches!(started, Ok(true)), "mosquitto said nothing: {:#?}", log.borrow());
+            assert!(
+                matches!(started, Ok(true)),
+                "mosquitto said nothing: {:#?}",
+                log.borrow()
+            );
             let lines = log.borrow().clone();
             if lines.iter().any(|l| l.contains(" running")) {
                 return Mosquitto { port, _child: child };
@@ -235,7 +265,11 @@ impl Mosquitto {
 #[tokio::test]
 async fn roost_passwd_files_are_read_by_mosquitto_and_the_other_way_round() {
     let dir = tempfile::tempdir().unwrap();
-    roost_passwd(dir.path(), &["-c", "-b", "-H", "sha512-pbkdf2", "for-mosquitto", "carol", "c4rol"]).await;
+    roost_passwd(
+        dir.path(),
+        &["-c", "-b", "-H", "sha512-pbkdf2", "for-mosquitto", "carol", "c4rol"],
+    )
+    .await;
     roost_passwd(dir.path(), &["-b", "-H", "sha512", "for-mosquitto", "dave", "d4ve"]).await;
     let mosquitto = Mosquitto::start(dir.path(), &dir.path().join("for-mosquitto")).await;
     assert_eq!(mosquitto_pub(mosquitto.port, Some(("carol", "c4rol"))).await, 0);
@@ -255,7 +289,10 @@ async fn roost_passwd_files_are_read_by_mosquitto_and_the_other_way_round() {
     let before = std::fs::read_to_string(&file).unwrap();
     roost_passwd(dir.path(), &["-b", "from-mosquitto", "frank", "fr4nk"]).await;
     let after = std::fs::read_to_string(&file).unwrap();
-    assert!(after.starts_with(&before) && after.contains("\nfrank:$argon2id$"), "{after}");
+    assert!(
+        after.starts_with(&before) && after.contains("\nfrank:$argon2id$"),
+        "{after}"
+    );
     // The broker reads both users.
     let auth = roost_broker::auth::Auth::load(&roost_broker::config::AuthConfig {
         password_file: Some(file.clone()),

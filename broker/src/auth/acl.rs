@@ -85,7 +85,10 @@ impl Acl {
         let mut acl = Acl::default();
         let mut user: Option<String> = None;
         for (index, line) in text.lines().enumerate() {
-            let error = |message: String| LineError { line: index + 1, message };
+            let error = |message: String| LineError {
+                line: index + 1,
+                message,
+            };
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -134,7 +137,11 @@ impl Acl {
                         (_, Some(user)) => acl.users.entry(user.clone()).or_default().push(rule),
                     }
                 }
-                other => return Err(error(format!("unknown keyword {other:?} (expected user, topic or pattern)"))),
+                other => {
+                    return Err(error(format!(
+                        "unknown keyword {other:?} (expected user, topic or pattern)"
+                    )));
+                }
             }
         }
         Ok(acl)
@@ -142,12 +149,16 @@ impl Acl {
 
     /// Whether the client may publish to `topic`.
     pub(crate) fn can_write(&self, user: Option<&str>, client_id: &str, topic: &str) -> bool {
-        self.check(user, client_id, Wanted::Write, |filter| roost_codec::matches(filter, topic))
+        self.check(user, client_id, Wanted::Write, |filter| {
+            roost_codec::matches(filter, topic)
+        })
     }
 
     /// Whether the client may receive a message on `topic`.
     pub(crate) fn can_read(&self, user: Option<&str>, client_id: &str, topic: &str) -> bool {
-        self.check(user, client_id, Wanted::Read, |filter| roost_codec::matches(filter, topic))
+        self.check(user, client_id, Wanted::Read, |filter| {
+            roost_codec::matches(filter, topic)
+        })
     }
 
     /// Whether the client may subscribe to `filter` (without any `$share/group/` prefix): a rule granting read
@@ -171,14 +182,20 @@ impl Acl {
             return false;
         }
         let candidates = || {
-            let own = own.iter().map(|rule| (rule.access, Cow::Borrowed(rule.filter.as_str())));
+            let own = own
+                .iter()
+                .map(|rule| (rule.access, Cow::Borrowed(rule.filter.as_str())));
             let patterns = self.patterns.iter().filter_map(move |rule| {
                 // A %u pattern says nothing about a client without a user name.
                 if user.is_none() && rule.filter.contains("%u") {
                     return None;
                 }
                 let filter = if rule.filter.contains('%') {
-                    Cow::Owned(rule.filter.replace("%c", client_id).replace("%u", user.unwrap_or_default()))
+                    Cow::Owned(
+                        rule.filter
+                            .replace("%c", client_id)
+                            .replace("%u", user.unwrap_or_default()),
+                    )
                 } else {
                     Cow::Borrowed(rule.filter.as_str())
                 };
@@ -281,7 +298,10 @@ pattern deny users/%u/locked
         assert!(acl.can_read(None, "c", "public/news"));
         assert!(!acl.can_write(None, "c", "public/news"));
         assert!(acl.can_read(None, "c", "$SYS/broker/uptime"));
-        assert!(!acl.can_read(Some("alice"), "c", "public/news"), "alice has her own section");
+        assert!(
+            !acl.can_read(Some("alice"), "c", "public/news"),
+            "alice has her own section"
+        );
         assert!(!acl.can_read(None, "c", "alice/x"));
     }
 
@@ -311,11 +331,26 @@ pattern deny users/%u/locked
     fn a_subscription_is_allowed_when_a_read_rule_covers_it() {
         let acl = acl();
         let alice = Some("alice");
-        for ok in ["alice/#", "alice/+", "alice/a/b", "alice", "shared/+/status", "shared/x/status"] {
+        for ok in [
+            "alice/#",
+            "alice/+",
+            "alice/a/b",
+            "alice",
+            "shared/+/status",
+            "shared/x/status",
+        ] {
             assert!(acl.can_subscribe(alice, "c", ok), "{ok}");
         }
-        for refused in ["#", "+/x", "shared/#", "shared/+/+", "shared/x/#", "bob/x", "alice/secret/#", "alice/secret/x"]
-        {
+        for refused in [
+            "#",
+            "+/x",
+            "shared/#",
+            "shared/+/+",
+            "shared/x/#",
+            "bob/x",
+            "alice/secret/#",
+            "alice/secret/x",
+        ] {
             assert!(!acl.can_subscribe(alice, "c", refused), "{refused}");
         }
         // Partly denied: allowed, and deliveries from alice/secret/... are stopped by can_read.
@@ -341,10 +376,23 @@ pattern deny users/%u/locked
 
     #[test]
     fn covering_is_level_by_level() {
-        for (rule, filter) in [("#", "a/+/#"), ("a/#", "a"), ("a/+", "a/b"), ("+/+", "+/b"), ("a/b", "a/b")] {
+        for (rule, filter) in [
+            ("#", "a/+/#"),
+            ("a/#", "a"),
+            ("a/+", "a/b"),
+            ("+/+", "+/b"),
+            ("a/b", "a/b"),
+        ] {
             assert!(covers(rule, filter), "{rule} covers {filter}");
         }
-        for (rule, filter) in [("a/+", "a/#"), ("a/b", "a/+"), ("a", "a/b"), ("a/b", "a"), ("a/+/c", "a/b"), ("+", "#")] {
+        for (rule, filter) in [
+            ("a/+", "a/#"),
+            ("a/b", "a/+"),
+            ("a", "a/b"),
+            ("a/b", "a"),
+            ("a/+/c", "a/b"),
+            ("+", "#"),
+        ] {
             assert!(!covers(rule, filter), "{rule} does not cover {filter}");
         }
     }

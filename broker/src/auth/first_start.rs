@@ -72,7 +72,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let mut config = AuthConfig::default();
-        let made = first_start(&mut config, &data).unwrap().expect("made on the first start");
+        let made = first_start(&mut config, &data)
+            .unwrap()
+            .expect("made on the first start");
         assert_eq!(made.user, "admin");
         assert_eq!(made.password.len(), 20);
         assert_eq!(config.password_file.as_deref(), Some(data.join("passwd").as_path()));
@@ -82,7 +84,10 @@ mod tests {
         assert!(!format!("{made:?}").contains(&made.password));
         let auth = Auth::load(&config).unwrap();
         let peer = std::net::Ipv4Addr::LOCALHOST.into();
-        let admin = auth.authenticate(Some("admin"), Some(made.password.as_bytes()), peer).await.unwrap();
+        let admin = auth
+            .authenticate(Some("admin"), Some(made.password.as_bytes()), peer)
+            .await
+            .unwrap();
         assert!(auth.is_admin(admin.name().unwrap()));
 
         // The second start finds the file and makes nothing.

@@ -118,13 +118,17 @@ pub struct Policy {
 impl Policy {
     /// Whether the client (user name, client id) may publish to `topic` (also its will).
     pub fn can_publish(&self, user: Option<&str>, client_id: &str, topic: &str) -> bool {
-        self.acl.as_ref().is_none_or(|acl| acl.can_write(user, client_id, topic))
+        self.acl
+            .as_ref()
+            .is_none_or(|acl| acl.can_write(user, client_id, topic))
     }
 
     /// Whether the client may subscribe to `filter`, given without any `$share/group/` prefix: an ACL rule
     /// granting read must cover every topic the filter can match, and no deny rule may cover it.
     pub fn can_subscribe(&self, user: Option<&str>, client_id: &str, filter: &str) -> bool {
-        self.acl.as_ref().is_none_or(|acl| acl.can_subscribe(user, client_id, filter))
+        self.acl
+            .as_ref()
+            .is_none_or(|acl| acl.can_subscribe(user, client_id, filter))
     }
 
     /// Whether a message on `topic` may be delivered to the client (a retained one on subscribe too). Checked
@@ -318,7 +322,10 @@ mod tests {
     }
 
     fn line(user: &str, password: &str) -> String {
-        format!("{user}:{}\n", hash_password(HashKind::Sha512Pbkdf2, password.as_bytes()).unwrap())
+        format!(
+            "{user}:{}\n",
+            hash_password(HashKind::Sha512Pbkdf2, password.as_bytes()).unwrap()
+        )
     }
 
     #[tokio::test(start_paused = true)]
@@ -335,10 +342,7 @@ mod tests {
             let refused = auth.authenticate(user, password, REMOTE).await;
             assert_eq!(refused, Err(Refusal::BadCredentials), "{user:?}");
         }
-        assert_eq!(
-            auth.authenticate(None, None, LOCAL).await,
-            Err(Refusal::NotAuthorized)
-        );
+        assert_eq!(auth.authenticate(None, None, LOCAL).await, Err(Refusal::NotAuthorized));
         assert_eq!(Refusal::BadCredentials.reason_code(), ReasonCode::BadUserNameOrPassword);
         assert_eq!(Refusal::NotAuthorized.reason_code(), ReasonCode::NotAuthorized);
     }
@@ -366,10 +370,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let passwd = line("alice", "wonder");
         let loopback = auth_with(dir.path(), &passwd, None, Anonymous::Loopback);
-        assert_eq!(loopback.authenticate(None, None, LOCAL).await, Ok(Identity::anonymous()));
+        assert_eq!(
+            loopback.authenticate(None, None, LOCAL).await,
+            Ok(Identity::anonymous())
+        );
         let v6_local = "::1".parse().unwrap();
         assert!(loopback.authenticate(None, None, v6_local).await.is_ok());
-        assert_eq!(loopback.authenticate(None, None, REMOTE).await, Err(Refusal::NotAuthorized));
+        assert_eq!(
+            loopback.authenticate(None, None, REMOTE).await,
+            Err(Refusal::NotAuthorized)
+        );
         let open = auth_with(dir.path(), &passwd, None, Anonymous::Allow);
         assert!(open.authenticate(None, None, REMOTE).await.is_ok());
         // A user name is still checked where anonymous clients are welcome, as in Mosquitto.
@@ -422,7 +432,12 @@ mod tests {
     #[test]
     fn a_reload_changes_the_rules_for_everyone_at_once() {
         let dir = tempfile::tempdir().unwrap();
-        let auth = auth_with(dir.path(), &line("alice", "w"), Some("user alice\ntopic a/#\n"), Anonymous::Deny);
+        let auth = auth_with(
+            dir.path(),
+            &line("alice", "w"),
+            Some("user alice\ntopic a/#\n"),
+            Anonymous::Deny,
+        );
         let alice = Identity::user("alice");
         let before = auth.policy();
         assert!(auth.can_read(&alice, "c", "a/1"));
@@ -430,7 +445,10 @@ mod tests {
         auth.reload().unwrap();
         assert!(!auth.can_read(&alice, "c", "a/1"));
         assert!(auth.can_read(&alice, "c", "b/1"));
-        assert!(before.can_read(Some("alice"), "c", "a/1"), "a snapshot taken before is unchanged");
+        assert!(
+            before.can_read(Some("alice"), "c", "a/1"),
+            "a snapshot taken before is unchanged"
+        );
         // A broken file leaves the rules in force as they were.
         std::fs::write(dir.path().join("acl"), "user alice\ntopic raed b/#\n").unwrap();
         let error = auth.reload().unwrap_err().to_string();
@@ -455,7 +473,10 @@ mod tests {
             ..AuthConfig::default()
         };
         let error = Auth::load(&config).unwrap_err().to_string();
-        assert!(error.starts_with(&format!("password file {}, line 1:", path.display())), "{error}");
+        assert!(
+            error.starts_with(&format!("password file {}, line 1:", path.display())),
+            "{error}"
+        );
         assert!(!error.contains("plaintext"), "never shows a password or hash: {error}");
         let missing = AuthConfig {
             acl_file: Some(dir.path().join("nope")),

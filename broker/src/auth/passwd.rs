@@ -55,7 +55,11 @@ pub(crate) enum Hash {
     /// `$6$`.
     Sha512 { salt: Vec<u8>, hash: Vec<u8> },
     /// `$7$`.
-    Pbkdf2 { iterations: u32, salt: Vec<u8>, hash: Vec<u8> },
+    Pbkdf2 {
+        iterations: u32,
+        salt: Vec<u8>,
+        hash: Vec<u8>,
+    },
     /// `$argon2id$` (or another argon2 variant): the PHC string, which carries its own parameters.
     Argon2(String),
 }
@@ -226,8 +230,14 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Entry>, LineError> {
 /// a crash never leaves half a password file, and other local users never read the hashes.
 pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -251,7 +261,8 @@ mod tests {
     use super::*;
 
     /// Written by Debian 12's `mosquitto_passwd -b -H sha512` (2.0.11) for password "secret".
-    const MOSQUITTO_SHA512: &str = "$6$+A7UBf+n8BiQdmlC$YM0tarcn0Rng7/4h+jY+4C8NxHkMalkurrLLz5DoxBTd0bLmZO8f1GVsy3o2GqqQf/oT4dTzgiQ05/eCLB01Vg==";
+    const MOSQUITTO_SHA512: &str =
+        "$6$+A7UBf+n8BiQdmlC$YM0tarcn0Rng7/4h+jY+4C8NxHkMalkurrLLz5DoxBTd0bLmZO8f1GVsy3o2GqqQf/oT4dTzgiQ05/eCLB01Vg==";
     /// Written by `mosquitto_passwd -b` (default `-H sha512-pbkdf2`) for password "secret".
     const MOSQUITTO_PBKDF2: &str = "$7$101$i093jZNu4wEwBNUM$g8qBtu3uDFhix16Ja2v8dl2Sbc/ePpvGQp9EJQmbODZdb8J4bKiqAvYGmttnPph0npkPaAi7ZTMjTBplVkLpiw==";
 
@@ -275,8 +286,16 @@ mod tests {
             // A fresh salt each time.
             assert_ne!(text, hash_password(kind, "pä55:word".as_bytes()).unwrap());
         }
-        assert!(hash_password(HashKind::Argon2id, b"x").unwrap().starts_with("$argon2id$v=19$"));
-        assert!(hash_password(HashKind::Sha512Pbkdf2, b"x").unwrap().starts_with("$7$101$"));
+        assert!(
+            hash_password(HashKind::Argon2id, b"x")
+                .unwrap()
+                .starts_with("$argon2id$v=19$")
+        );
+        assert!(
+            hash_password(HashKind::Sha512Pbkdf2, b"x")
+                .unwrap()
+                .starts_with("$7$101$")
+        );
         assert!(hash_password(HashKind::Sha512, b"x").unwrap().starts_with("$6$"));
     }
 
@@ -298,9 +317,7 @@ mod tests {
 
     #[test]
     fn files_are_read_like_mosquitto_reads_them() {
-        let text = format!(
-            "# a comment\n\nalice:{MOSQUITTO_PBKDF2}\n  bob : {MOSQUITTO_SHA512}  \r\nno colon here\n"
-        );
+        let text = format!("# a comment\n\nalice:{MOSQUITTO_PBKDF2}\n  bob : {MOSQUITTO_SHA512}  \r\nno colon here\n");
         let entries = parse(&text).unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!((entries[0].user.as_str(), entries[1].user.as_str()), ("alice", "bob"));
@@ -329,6 +346,10 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
     }
 }

@@ -69,7 +69,11 @@ mod tests {
         assert_eq!(waits[..4], [100, 200, 400, 800].map(Duration::from_millis));
         assert_eq!(waits[7], MAX_DELAY);
         assert_eq!(throttle.failed(b, now), FIRST_DELAY, "another address starts afresh");
-        assert_eq!(throttle.failed(a, now + WINDOW), FIRST_DELAY, "old failures are forgotten");
+        assert_eq!(
+            throttle.failed(a, now + WINDOW),
+            FIRST_DELAY,
+            "old failures are forgotten"
+        );
     }
 
     #[test]

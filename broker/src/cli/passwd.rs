@@ -70,8 +70,12 @@ fn passwd(args: &PasswdArgs) -> Result<(), String> {
     let existing = if args.create {
         None
     } else {
-        let text = std::fs::read_to_string(&args.file)
-            .map_err(|e| format!("cannot read password file {}: {e} (-c creates one)", args.file.display()))?;
+        let text = std::fs::read_to_string(&args.file).map_err(|e| {
+            format!(
+                "cannot read password file {}: {e} (-c creates one)",
+                args.file.display()
+            )
+        })?;
         Some(text)
     };
     let typed;
@@ -97,7 +101,8 @@ fn passwd(args: &PasswdArgs) -> Result<(), String> {
 /// Asks for the password twice without echo, as mosquitto_passwd does.
 fn prompt() -> Result<String, String> {
     let first = rpassword::prompt_password("Password: ").map_err(|e| format!("cannot read the password: {e}"))?;
-    let again = rpassword::prompt_password("Reenter password: ").map_err(|e| format!("cannot read the password: {e}"))?;
+    let again =
+        rpassword::prompt_password("Reenter password: ").map_err(|e| format!("cannot read the password: {e}"))?;
     if first != again {
         return Err("passwords do not match".into());
     }
@@ -159,7 +164,10 @@ mod tests {
         let text = format!("# users\n{text}");
         let text = change_user(Some(&text), "bob", &Change::Set("two"), HashKind::Argon2id).unwrap();
         let text = change_user(Some(&text), "alice", &Change::Set("three"), HashKind::Sha512).unwrap();
-        assert!(text.starts_with("# users\nalice:$6$"), "order and comments kept: {text}");
+        assert!(
+            text.starts_with("# users\nalice:$6$"),
+            "order and comments kept: {text}"
+        );
         assert!(verify(&text, "alice", "three") && !verify(&text, "alice", "one"));
         assert!(verify(&text, "bob", "two"));
         let text = change_user(Some(&text), "alice", &Change::Delete, HashKind::Argon2id).unwrap();

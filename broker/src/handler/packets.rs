@@ -5,9 +5,7 @@ use std::num::NonZeroU16;
 use std::sync::Arc;
 use std::time::Instant;
 
-use roost_codec::{
-    Ack, Packet, Properties, Publish, QoS, QoSPid, ReasonCode, SubAck, Subscribe, TopicName, UnsubAck,
-};
+use roost_codec::{Ack, Packet, Properties, Publish, QoS, QoSPid, ReasonCode, SubAck, Subscribe, TopicName, UnsubAck};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Client, End, disconnect};
@@ -159,7 +157,11 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
         // MQTT 5 is told (PUBACK/PUBREC 0x87); MQTT 3.x has no negative acknowledgement, so it gets a plain one
         // and the message is dropped, as Mosquitto does. A QoS 0 message is dropped silently either way.
         tracing::debug!(%topic, user = client.identity.name().unwrap_or(""), "not routed: not authorised");
-        let reason = if v5 { ReasonCode::NotAuthorized } else { ReasonCode::Success };
+        let reason = if v5 {
+            ReasonCode::NotAuthorized
+        } else {
+            ReasonCode::Success
+        };
         return ack_publish(conn, qos_pid, reason, Some(NOT_AUTHORISED).filter(|_| v5)).map(|()| None);
     }
     let message = Message::from_publish(publish, topic, client.id.clone(), Instant::now());

@@ -148,9 +148,7 @@ impl RawClient {
 
     /// Opens a TCP connection to `addr` (a broker in another process) and sends `connect`.
     pub async fn connect_to(addr: SocketAddr, connect: roost_codec::Connect) -> (Self, roost_codec::ConnAck) {
-        let stream = within(tokio::net::TcpStream::connect(addr))
-            .await
-            .expect("connect");
+        let stream = within(tokio::net::TcpStream::connect(addr)).await.expect("connect");
         let mut client = RawClient {
             stream,
             version: connect.protocol,
