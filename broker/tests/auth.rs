@@ -205,7 +205,7 @@ async fn refusals_carry_mosquittos_codes_in_both_versions() {
     tokio::io::AsyncWriteExt::write_all(&mut stream, common::CONNECT_V311)
         .await
         .unwrap();
-    // [MQTT-3.2.2-5] a refusing CONNACK has session present 0, then the connection closes.
+    // 3.1.1: a refusing CONNACK has Session Present 0 ([MQTT-3.2.2-4]), then the connection closes ([MQTT-3.2.2-5]).
     assert_eq!(common::read_n(&mut stream, 4).await, [0x20, 0x02, 0x00, 0x05]);
     common::assert_closed(&mut stream).await;
     broker.stop().await;

@@ -155,7 +155,7 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
     }
     if !broker.auth.can_publish(&client.identity, &client.id, topic.as_str()) {
         // MQTT 5 is told (PUBACK/PUBREC 0x87); MQTT 3.x has no negative acknowledgement, so it gets a plain one
-        // and the message is dropped, as Mosquitto does. A QoS 0 message is dropped silently either way.
+        // and the message is dropped ([MQTT-3.3.5-2] 3.1.1), as Mosquitto does. QoS 0: dropped silently.
         tracing::debug!(%topic, user = client.identity.name().unwrap_or(""), "not routed: not authorised");
         let reason = if v5 {
             ReasonCode::NotAuthorized
