@@ -46,8 +46,14 @@ async fn wait_line(rx: &watch::Receiver<Vec<String>>, needle: &str) -> String {
 impl Roost {
     /// Starts `roost serve --config roost.toml` in `dir` and waits until it listens.
     async fn start(dir: &Path) -> (Self, SocketAddr) {
+        Self::start_with(dir, &["--config", "roost.toml"]).await
+    }
+
+    /// Starts `roost serve ARGS` in `dir` and waits until it listens.
+    async fn start_with(dir: &Path, args: &[&str]) -> (Self, SocketAddr) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_roost"))
-            .args(["serve", "--config", "roost.toml"])
+            .arg("serve")
+            .args(args)
             .current_dir(dir)
             .env("RUST_LOG", "info")
             .env_remove("RUST_BACKTRACE")
@@ -145,6 +151,31 @@ async fn the_first_start_shows_a_working_admin_password_once() {
     let stdout = roost.stop().await;
     assert!(stdout.iter().all(|l| !l.contains("shown this once")), "{stdout:?}");
     assert_eq!(std::fs::read_to_string(dir.path().join("data/passwd")).unwrap(), text);
+}
+
+/// `--allow-anonymous loopback` without a configuration file: this machine connects without a user name, and the
+/// administrator for everyone else is still made, in the working directory's `data/`.
+#[tokio::test]
+async fn the_allow_anonymous_flag_opens_loopback_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (roost, addr) = Roost::start_with(
+        dir.path(),
+        &[
+            "--mqtt",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--allow-anonymous",
+            "loopback",
+        ],
+    )
+    .await;
+    assert_eq!(mosquitto_pub(addr.port(), None).await, 0);
+    let line = wait_line(&roost.stdout, "shown this once: ").await;
+    let password = line.rsplit(' ').next().unwrap().to_owned();
+    assert_eq!(mosquitto_pub(addr.port(), Some(("admin", &password))).await, 0);
+    assert!(dir.path().join("data/passwd").exists());
+    roost.stop().await;
 }
 
 #[tokio::test]
