@@ -134,9 +134,9 @@ async fn paho_logs_in_with_mosquitto_passwd_users() {
     let file = mosquitto_password_file(dir.path());
     let broker = TestBroker::start_secured(auth_config(Some(file), None, Anonymous::Deny)).await;
     // The venv scripts/setup makes, or $ROOST_VENV, as for tests/tests/paho.rs.
-    let venv = std::env::var_os("ROOST_VENV").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/roost/venv")
-    });
+    let venv = std::env::var_os("ROOST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/roost/venv"));
     let python = venv.join("bin/python");
     // Prints the CONNACK's reason code as a number, or "none" when no CONNACK came within 5 s.
     const SCRIPT: &str = r#"
