@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::handler;
 use crate::message::Message;
@@ -25,6 +26,8 @@ use crate::transport::Peer;
 pub(crate) struct Broker {
     /// Limits every connection obeys.
     pub(crate) config: Config,
+    /// Users and ACLs: checked on CONNECT, PUBLISH, SUBSCRIBE, wills and deliveries; swapped on reload.
+    pub(crate) auth: Arc<Auth>,
     /// Sessions, subscriptions and retained messages. Not behind one lock: the router locks its parts (the session
     /// table, the index, the retained store, each session) separately and briefly, so connections routing to
     /// unrelated sessions run in parallel (see `router.rs` for the lock order).
@@ -40,10 +43,18 @@ pub(crate) struct Broker {
 }
 
 impl Broker {
-    /// A broker that stops its connections when `shutdown` is cancelled.
+    /// A broker for unit tests: the configuration's `[auth]` names no files, so loading it cannot fail.
+    #[cfg(test)]
     pub(crate) fn new(config: Config, shutdown: CancellationToken) -> Arc<Self> {
+        let auth = Auth::load(&config.auth).expect("a test configuration names no auth files");
+        Self::with_auth(config, Arc::new(auth), shutdown)
+    }
+
+    /// A broker that checks clients with `auth` and stops its connections when `shutdown` is cancelled.
+    pub(crate) fn with_auth(config: Config, auth: Arc<Auth>, shutdown: CancellationToken) -> Arc<Self> {
         Arc::new(Broker {
             router: Router::new(&config),
+            auth,
             stats: Arc::default(),
             config,
             next_connection_id: AtomicU64::new(1),

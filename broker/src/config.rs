@@ -1,6 +1,7 @@
 //! Broker configuration.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use roost_codec::QoS;
@@ -85,6 +86,72 @@ pub struct Config {
     /// How often the broker publishes its status under `$SYS/broker/...` (Mosquitto's `sys_interval`), so
     /// dashboards and monitoring read it with a subscription. `Duration::ZERO` turns `$SYS` off.
     pub sys_interval: Duration,
+    /// Who may connect and what they may do: users, ACLs, anonymous access (`[auth]`).
+    pub auth: AuthConfig,
+    /// The configuration file this was read from, if any: relative paths in it and the data directory are
+    /// beside it (see [`data_dir`]).
+    pub config_file: Option<PathBuf>,
+}
+
+/// The `[auth]` settings. The default is safe: nobody connects without a user name and password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Whether clients without a user name are accepted.
+    pub allow_anonymous: Anonymous,
+    /// A Mosquitto-format password file (`user:hash` lines). `None`: `roost serve` uses `passwd` in the data
+    /// directory, creating it with an `admin` user on first start unless anonymous access is fully allowed.
+    pub password_file: Option<PathBuf>,
+    /// A Mosquitto-format ACL file. `None`: every connected client may publish and subscribe to anything.
+    pub acl_file: Option<PathBuf>,
+    /// The users who administer Roost (the dashboard's management pages and the HTTP API).
+    pub admins: Vec<String>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            allow_anonymous: Anonymous::Deny,
+            password_file: None,
+            acl_file: None,
+            admins: vec!["admin".to_owned()],
+        }
+    }
+}
+
+/// Whether a client may connect without a user name (`[auth] allow_anonymous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anonymous {
+    /// `false`: every client must log in (the default).
+    Deny,
+    /// `true`: anyone may connect without a user name.
+    Allow,
+    /// `"loopback"`: only clients on this machine (127.0.0.0/8, ::1) may connect without a user name.
+    Loopback,
+}
+
+impl Anonymous {
+    /// Whether a client connecting from `peer` may do so without a user name.
+    pub fn allows(self, peer: IpAddr) -> bool {
+        match self {
+            Anonymous::Deny => false,
+            Anonymous::Allow => true,
+            // An IPv4 client on a dual-stack socket shows up as ::ffff:127.x.y.z.
+            Anonymous::Loopback => peer.to_canonical().is_loopback(),
+        }
+    }
+}
+
+/// Where Roost keeps its files: `[storage] dir` when set, else `data/` beside the configuration file, else
+/// `data/` in the working directory. The one place this rule lives, so the password file and stored sessions
+/// agree on it.
+pub fn data_dir(storage_dir: Option<&Path>, config_file: Option<&Path>) -> PathBuf {
+    if let Some(dir) = storage_dir {
+        return dir.to_path_buf();
+    }
+    match config_file.and_then(Path::parent) {
+        Some(parent) => parent.join("data"),
+        None => PathBuf::from("data"),
+    }
 }
 
 /// The most topic aliases one connection uses for what it sends, whatever the client's Topic Alias Maximum: each
@@ -145,6 +212,8 @@ impl Default for Config {
             max_retained_bytes: 64 * 1024 * 1024,
             // Mosquitto's default.
             sys_interval: Duration::from_secs(10),
+            auth: AuthConfig::default(),
+            config_file: None,
         }
     }
 }
@@ -170,5 +239,35 @@ mod tests {
             ..Config::default()
         };
         assert!(!unlimited.too_many_levels(&"a/".repeat(10_000)));
+    }
+
+    #[test]
+    fn the_default_refuses_anonymous_clients() {
+        let auth = Config::default().auth;
+        assert_eq!(auth.allow_anonymous, Anonymous::Deny);
+        assert_eq!(auth.admins, ["admin"]);
+        let local: IpAddr = Ipv4Addr::LOCALHOST.into();
+        assert!(!Anonymous::Deny.allows(local));
+        assert!(Anonymous::Allow.allows("192.0.2.1".parse().unwrap()));
+        assert!(Anonymous::Loopback.allows(local));
+        assert!(Anonymous::Loopback.allows("127.3.2.1".parse().unwrap()));
+        assert!(Anonymous::Loopback.allows("::1".parse().unwrap()));
+        assert!(Anonymous::Loopback.allows("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!Anonymous::Loopback.allows("192.0.2.1".parse().unwrap()));
+        assert!(!Anonymous::Loopback.allows("::ffff:192.0.2.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_data_directory_is_beside_the_config_file() {
+        assert_eq!(
+            data_dir(Some(Path::new("/var/lib/roost")), None),
+            Path::new("/var/lib/roost")
+        );
+        assert_eq!(
+            data_dir(None, Some(Path::new("/etc/roost/roost.toml"))),
+            Path::new("/etc/roost/data")
+        );
+        assert_eq!(data_dir(None, Some(Path::new("roost.toml"))), Path::new("data"));
+        assert_eq!(data_dir(None, None), Path::new("data"));
     }
 }

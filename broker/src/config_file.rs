@@ -3,13 +3,13 @@
 //! typo never silently falls back to a default. README.md documents every key.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use roost_codec::{MAX_PACKET_SIZE, QoS};
 use serde::Deserialize;
 
-use crate::config::Config;
+use crate::config::{Anonymous, Config};
 
 /// Why a configuration file could not be used. Displays as one line naming the file and the problem.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +45,25 @@ struct File {
     timeouts: Timeouts,
     #[serde(default)]
     sys: Sys,
+    #[serde(default)]
+    auth: Auth,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Auth {
+    allow_anonymous: Option<AllowAnonymous>,
+    password_file: Option<PathBuf>,
+    acl_file: Option<PathBuf>,
+    admins: Option<Vec<String>>,
+}
+
+/// `allow_anonymous = true | false | "loopback"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum AllowAnonymous {
+    Bool(bool),
+    Word(String),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -114,16 +133,27 @@ struct Sys {
 }
 
 impl Config {
-    /// Reads a TOML configuration file over the defaults.
+    /// Reads a TOML configuration file over the defaults. Relative paths in it (`[auth] password_file`,
+    /// `acl_file`) are taken from the file's own directory, so the broker finds them whatever its working
+    /// directory.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_toml(&text).map_err(|message| ConfigError::Invalid {
+        let mut config = Self::from_toml(&text).map_err(|message| ConfigError::Invalid {
             path: path.display().to_string(),
             message,
-        })
+        })?;
+        let dir = path.parent().unwrap_or(Path::new(""));
+        for file in [&mut config.auth.password_file, &mut config.auth.acl_file]
+            .into_iter()
+            .flatten()
+        {
+            *file = dir.join(&*file);
+        }
+        config.config_file = Some(path.to_path_buf());
+        Ok(config)
     }
 
     /// Parses TOML configuration text over the defaults; the error is one line saying where and what.
@@ -221,6 +251,29 @@ impl Config {
         }
         if let Some(secs) = file.sys.interval {
             config.sys_interval = Duration::from_secs(secs);
+        }
+        let auth = file.auth;
+        match auth.allow_anonymous {
+            None => {}
+            Some(AllowAnonymous::Bool(false)) => config.auth.allow_anonymous = Anonymous::Deny,
+            Some(AllowAnonymous::Bool(true)) => config.auth.allow_anonymous = Anonymous::Allow,
+            Some(AllowAnonymous::Word(word)) if word == "loopback" => config.auth.allow_anonymous = Anonymous::Loopback,
+            Some(AllowAnonymous::Word(word)) => {
+                return Err(format!(
+                    "auth.allow_anonymous must be true, false or \"loopback\", not {word:?}"
+                ));
+            }
+        }
+        for (target, value) in [
+            (&mut config.auth.password_file, auth.password_file),
+            (&mut config.auth.acl_file, auth.acl_file),
+        ] {
+            if value.is_some() {
+                *target = value;
+            }
+        }
+        if let Some(admins) = auth.admins {
+            config.auth.admins = admins;
         }
         Ok(config)
     }
@@ -355,5 +408,46 @@ mod tests {
         let error = Config::from_toml("[sessions]\nqueue_qos0_offline = \"yes\"\n").unwrap_err();
         assert!(error.starts_with("line 2,"), "{error}");
         assert!(Config::from_toml("listeners = 5").is_err());
+    }
+
+    #[test]
+    fn auth_keys_are_read() {
+        let config = Config::from_toml(
+            "[auth]\nallow_anonymous = \"loopback\"\npassword_file = \"/etc/roost/passwd\"\n\
+             acl_file = \"acl\"\nadmins = [\"root\", \"ops\"]\n",
+        )
+        .unwrap();
+        assert_eq!(config.auth.allow_anonymous, Anonymous::Loopback);
+        assert_eq!(
+            config.auth.password_file.as_deref(),
+            Some(Path::new("/etc/roost/passwd"))
+        );
+        assert_eq!(config.auth.acl_file.as_deref(), Some(Path::new("acl")));
+        assert_eq!(config.auth.admins, ["root", "ops"]);
+        for (text, expected) in [("true", Anonymous::Allow), ("false", Anonymous::Deny)] {
+            let config = Config::from_toml(&format!("[auth]\nallow_anonymous = {text}\n")).unwrap();
+            assert_eq!(config.auth.allow_anonymous, expected);
+        }
+        let error = Config::from_toml("[auth]\nallow_anonymous = \"yes\"\n").unwrap_err();
+        assert_eq!(
+            error,
+            "auth.allow_anonymous must be true, false or \"loopback\", not \"yes\""
+        );
+        let error = Config::from_toml("[auth]\npasword_file = \"x\"\n").unwrap_err();
+        assert!(
+            error.starts_with("line 2, column 1: unknown field `pasword_file`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn relative_auth_paths_are_beside_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roost.toml");
+        std::fs::write(&path, "[auth]\npassword_file = \"passwd\"\nacl_file = \"/abs/acl\"\n").unwrap();
+        let config = Config::from_file(&path).unwrap();
+        assert_eq!(config.auth.password_file, Some(dir.path().join("passwd")));
+        assert_eq!(config.auth.acl_file.as_deref(), Some(Path::new("/abs/acl")));
+        assert_eq!(config.config_file.as_deref(), Some(path.as_path()));
     }
 }

@@ -16,6 +16,7 @@ use roost_codec::{
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Identity;
 use crate::broker::Broker;
 use crate::config::{Config, MAX_OUTGOING_TOPIC_ALIASES};
 use crate::connection::{Connection, ConnectionError};
@@ -57,6 +58,9 @@ where
 struct Client {
     /// The client identifier, assigned by us when the client sent none.
     id: ByteString,
+    /// Who logged in (or anonymous), for the ACL checks of every PUBLISH, SUBSCRIBE and the will. One pointer:
+    /// an idle connection stays small.
+    identity: Identity,
     /// This connection's id, which proves to the router that we still own the session.
     connection_id: u64,
     /// The session this connection serves: everything the connection does goes straight to it, without a lookup
@@ -218,6 +222,27 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             .map(|()| None);
     };
     tracing::Span::current().record("client_id", &*client_id);
+    // Who the client is, before anything else of it is accepted: a failed authentication check closes the
+    // connection (5.0 [MQTT-3.1.4-2]; 3.1.1 section 3.1.4), after a CONNACK saying why. Never log the password.
+    let identity = match broker
+        .auth
+        .authenticate(connect.username.as_deref(), connect.password.as_deref(), peer.addr.ip())
+        .await
+    {
+        Ok(identity) => identity,
+        Err(refusal) => {
+            tracing::info!(
+                connection = id,
+                peer = %peer.addr,
+                client_id = &*client_id,
+                user = connect.username.as_deref().unwrap_or(""),
+                "refused: {refusal}"
+            );
+            return refuse(conn, refusal.reason_code(), &refusal.to_string())
+                .await
+                .map(|()| None);
+        }
+    };
     if let Some(will) = &connect.will
         && let Some((reason, why)) = will_refusal(will, &broker.config)
     {
@@ -272,6 +297,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     );
     let client = Client {
         id: client_id,
+        identity,
         connection_id: id,
         session,
         mailbox,
@@ -287,6 +313,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         peer = %peer.addr,
         transport = %peer.transport,
         client_id = &*client.id,
+        user = client.identity.name().unwrap_or(""),
         protocol = %connect.protocol,
         keep_alive,
         session_present = connected.session_present,
@@ -409,6 +436,14 @@ fn finish(broker: &Arc<Broker>, mut client: Client, end: End) {
     let Some(will) = client.will.take().filter(|_| end != End::Normal) else {
         return;
     };
+    // The ACL as it is now, not as it was at CONNECT: a will is a publication like any other.
+    if !broker
+        .auth
+        .can_publish(&client.identity, &client.id, will.topic.as_str())
+    {
+        tracing::info!(client_id = &*client.id, topic = %will.topic, "will not published: not authorised");
+        return;
+    }
     let delay = will.properties.will_delay_interval.unwrap_or(0);
     let message = will_message(*will, client.id.clone(), Instant::now());
     if packets::is_reserved_for_the_broker(&message.topic) {

@@ -3,6 +3,8 @@
 //! The `roost` binary is a thin wrapper around [`Server`]; tests start the same [`Server`] in-process on port 0.
 //!
 //! Layout, one job per file:
+//! - [`auth`]: users (Mosquitto password files), ACLs and anonymous access, checked on CONNECT, PUBLISH,
+//!   SUBSCRIBE, wills and deliveries.
 //! - [`config`]: what can be configured, with defaults; `config_file`: the TOML file over those defaults.
 //! - `server`: binds both listeners, runs them, drains connections on shutdown.
 //! - `transport`: the only code that knows TCP, HTTP, WebSocket and axum. It turns each accepted socket into a byte
@@ -20,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod bench;
 mod broker;
 pub mod cli;
@@ -41,4 +44,4 @@ mod transport;
 
 pub use config::Config;
 pub use config_file::ConfigError;
-pub use server::{BindError, Server};
+pub use server::{BindError, Server, StartError};

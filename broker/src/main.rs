@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use roost_broker::config::{Anonymous, data_dir};
 use roost_broker::{Config, Server};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -34,6 +35,8 @@ enum Command {
     Sub(roost_broker::cli::SubArgs),
     /// Generate load and measure throughput, latency and connection rate.
     Bench(roost_broker::bench::BenchArgs),
+    /// Create or change users of a password file, like mosquitto_passwd.
+    Passwd(roost_broker::cli::PasswdArgs),
 }
 
 #[derive(Debug, Args)]
@@ -48,6 +51,19 @@ struct ServeArgs {
     /// a free port.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
+    /// Whether clients may connect without a user name: true, false or loopback (only from this machine)
+    /// [default: false, or the file's `[auth] allow_anonymous`].
+    #[arg(long, value_name = "WHO", value_parser = parse_anonymous)]
+    allow_anonymous: Option<Anonymous>,
+}
+
+fn parse_anonymous(value: &str) -> Result<Anonymous, String> {
+    match value {
+        "true" => Ok(Anonymous::Allow),
+        "false" => Ok(Anonymous::Deny),
+        "loopback" => Ok(Anonymous::Loopback),
+        other => Err(format!("{other:?} is not true, false or loopback")),
+    }
 }
 
 impl ServeArgs {
@@ -62,6 +78,9 @@ impl ServeArgs {
         }
         if let Some(addr) = self.http {
             config.http_addr = addr;
+        }
+        if let Some(anonymous) = self.allow_anonymous {
+            config.auth.allow_anonymous = anonymous;
         }
         Ok(config)
     }
@@ -86,6 +105,7 @@ fn main() -> ExitCode {
         Command::Pub(args) => return roost_broker::cli::run_pub(args),
         Command::Sub(args) => return roost_broker::cli::run_sub(args),
         Command::Bench(args) => return roost_broker::bench::run_bench(args),
+        Command::Passwd(args) => return roost_broker::cli::run_passwd(args),
     };
     // Logs go to stderr, coloured only for a person at a terminal (journald and files get plain text).
     tracing_subscriber::fmt()
@@ -109,11 +129,72 @@ fn main() -> ExitCode {
 
 #[tokio::main]
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = args.config()?;
+    let mut config = args.config()?;
+    // `[storage] dir` goes in the first argument once storage has it.
+    let data = data_dir(None, config.config_file.as_deref());
+    let made = roost_broker::auth::first_start(&mut config.auth, &data)
+        .with_context(|| format!("cannot create the password file in {}", data.display()))?;
+    if let Some(made) = made {
+        // At once: whatever fails later, the password of the file just made is not lost.
+        show_first_start(&made);
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(on_signal(shutdown.clone()).context("cannot listen for signals")?);
+    // Registered before the listeners are bound, as the others, so a SIGHUP never kills a running broker.
+    let hangup = Hangup::register().context("cannot listen for SIGHUP")?;
     let server = Server::bind(config).await?;
+    tokio::spawn(hangup.reload_on_each(server.auth()));
     server.run(shutdown).await.context("serving failed")
+}
+
+/// Shows the administrator's password once, on standard output (the log goes to standard error), with how to
+/// change it. It is not kept anywhere else.
+fn show_first_start(made: &roost_broker::auth::FirstStart) {
+    let file = made.path.display();
+    let user = &made.user;
+    println!(
+        "\nRoost made the password file {file} with the user \"{user}\".\n\
+         Its password, shown this once: {}\n\
+         Change it with: roost passwd {file} {user}   (then send roost SIGHUP, or restart it)\n",
+        made.password
+    );
+}
+
+/// SIGHUP: read the password and ACL files again, as Mosquitto does.
+#[cfg(unix)]
+struct Hangup(tokio::signal::unix::Signal);
+
+#[cfg(unix)]
+impl Hangup {
+    fn register() -> std::io::Result<Self> {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map(Hangup)
+    }
+
+    /// Reloads on each SIGHUP; connections stay up, and each one's next check uses the new rules. A broken file
+    /// is logged and the rules in force are kept.
+    async fn reload_on_each(mut self, auth: std::sync::Arc<roost_broker::auth::Auth>) {
+        while self.0.recv().await.is_some() {
+            match auth.reload() {
+                Ok(()) => tracing::info!("SIGHUP: password and ACL files reloaded"),
+                Err(error) => {
+                    tracing::error!(%error, "SIGHUP: reload failed; the previous users and ACL stay in force");
+                }
+            }
+        }
+    }
+}
+
+/// Elsewhere there is no SIGHUP: the files are read at start only.
+#[cfg(not(unix))]
+struct Hangup;
+
+#[cfg(not(unix))]
+impl Hangup {
+    fn register() -> std::io::Result<Self> {
+        Ok(Hangup)
+    }
+
+    async fn reload_on_each(self, _auth: std::sync::Arc<roost_broker::auth::Auth>) {}
 }
 
 /// Registers SIGINT (Ctrl-C) and SIGTERM (systemd, docker stop) handlers now, before the listeners are bound, so

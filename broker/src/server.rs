@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::{Auth, AuthError};
 use crate::broker::Broker;
 use crate::config::Config;
 use crate::sys;
@@ -17,6 +18,7 @@ use crate::transport::{http, tcp};
 #[derive(Debug)]
 pub struct Server {
     config: Config,
+    auth: Arc<Auth>,
     mqtt: TcpListener,
     http: TcpListener,
     mqtt_addr: SocketAddr,
@@ -36,13 +38,26 @@ pub struct BindError {
     pub source: io::Error,
 }
 
+/// Why the broker cannot start: a listener, or the password or ACL file.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listener could not be bound.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    /// The password or ACL file could not be read or understood.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
 impl Server {
-    /// Binds the MQTT and HTTP listeners named in `config`.
-    pub async fn bind(config: Config) -> Result<Server, BindError> {
+    /// Reads the password and ACL files and binds the MQTT and HTTP listeners named in `config`.
+    pub async fn bind(config: Config) -> Result<Server, StartError> {
+        let auth = Arc::new(Auth::load(&config.auth)?);
         let (mqtt, mqtt_addr) = bind("MQTT", config.mqtt_addr).await?;
         let (http, http_addr) = bind("HTTP", config.http_addr).await?;
         Ok(Server {
             config,
+            auth,
             mqtt,
             http,
             mqtt_addr,
@@ -60,18 +75,24 @@ impl Server {
         self.http_addr
     }
 
+    /// The users and ACLs in force, for reloading them (SIGHUP) while the server runs.
+    pub fn auth(&self) -> Arc<Auth> {
+        Arc::clone(&self.auth)
+    }
+
     /// Serves until `shutdown` is cancelled, then stops accepting, lets open connections close (MQTT 5 clients are
     /// told why) and returns once they have, or after [`Config::drain_timeout`].
     pub async fn run(self, shutdown: CancellationToken) -> io::Result<()> {
         let Server {
             config,
+            auth,
             mqtt,
             http,
             mqtt_addr,
             http_addr,
         } = self;
         let drain_timeout = config.drain_timeout;
-        let broker = Broker::new(config, shutdown.clone());
+        let broker = Broker::with_auth(config, auth, shutdown.clone());
         tracing::info!("MQTT listening on {mqtt_addr}");
         tracing::info!("dashboard at http://{http_addr}/, MQTT over WebSocket at ws://{http_addr}/mqtt");
 

@@ -9,6 +9,9 @@ use common::within;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
+/// `roost`, killed when dropped. The tests here are about start-up, not authentication: each passes
+/// `--allow-anonymous true` (or a configuration file saying so), so no password file is made in the working
+/// directory.
 fn roost() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_roost"));
     command
@@ -22,9 +25,13 @@ async fn port_in_use_exits_1_naming_the_address(flag: &str, service: &str) {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let other = if flag == "--mqtt" { "--http" } else { "--mqtt" };
-    let output = within(roost().args([flag, &addr, other, "127.0.0.1:0"]).output())
-        .await
-        .unwrap();
+    let output = within(
+        roost()
+            .args([flag, &addr, other, "127.0.0.1:0", "--allow-anonymous", "true"])
+            .output(),
+    )
+    .await
+    .unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one line, no backtrace: {stderr}");
@@ -48,7 +55,15 @@ async fn http_port_in_use_exits_1() {
 #[tokio::test]
 async fn serve_logs_its_ports_and_exits_0_on_sigterm() {
     let mut child = roost()
-        .args(["serve", "--mqtt", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--mqtt",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--allow-anonymous",
+            "true",
+        ])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -74,8 +89,10 @@ async fn serve_logs_its_ports_and_exits_0_on_sigterm() {
     assert_eq!(status.code(), Some(0));
 }
 
+/// A configuration file holding `text`, then `[auth] allow_anonymous = true`.
 fn config_file(text: &str) -> tempfile::NamedTempFile {
     let mut file = tempfile::NamedTempFile::new().unwrap();
+    let text = format!("{text}[auth]\nallow_anonymous = true\n");
     std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
     file
 }

@@ -22,14 +22,16 @@ pub struct TestBroker {
 }
 
 impl TestBroker {
-    /// Starts a broker with the default configuration on loopback port 0.
+    /// Starts a broker with the default configuration on loopback port 0, open to anonymous clients (the
+    /// broker's own default refuses them; these tests are about everything else).
     pub async fn start() -> anyhow::Result<Self> {
         let loopback: SocketAddr = "127.0.0.1:0".parse()?;
-        let config = Config {
+        let mut config = Config {
             mqtt_addr: loopback,
             http_addr: loopback,
             ..Config::default()
         };
+        config.auth.allow_anonymous = roost_broker::config::Anonymous::Allow;
         let server = Server::bind(config).await?;
         let (mqtt, http) = (server.mqtt_addr(), server.http_addr());
         let shutdown = CancellationToken::new();

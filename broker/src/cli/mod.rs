@@ -10,6 +10,7 @@
 //! - `output`: how `roost sub` prints a message (`-v`, `-F`, `-N`).
 //! - `debug`: `-d`, one line per packet.
 //! - [`error`]: what ends a tool, its wording and exit code.
+//! - `passwd`: `roost passwd`, mosquitto_passwd's password file editor.
 
 /// Writes a line to stderr, ignoring failure: unlike `eprintln!`, a closed stderr must not make a tool panic.
 macro_rules! note {
@@ -25,6 +26,7 @@ pub(crate) mod driver;
 pub mod error;
 pub(crate) mod options;
 mod output;
+mod passwd;
 mod publish;
 mod subscribe;
 mod transport;
@@ -34,6 +36,7 @@ use std::process::ExitCode;
 
 pub use args::{ConnectArgs, PubArgs, SubArgs};
 pub use error::CliError;
+pub use passwd::{PasswdArgs, run_passwd};
 
 /// Runs `roost pub` to completion and returns its exit code.
 pub fn run_pub(args: PubArgs) -> ExitCode {

@@ -5,7 +5,7 @@ use std::num::NonZeroU16;
 use std::sync::Arc;
 use std::time::Instant;
 
-use roost_codec::{Ack, Packet, Properties, Publish, QoS, QoSPid, ReasonCode, SubAck, TopicName, UnsubAck};
+use roost_codec::{Ack, Packet, Properties, Publish, QoS, QoSPid, ReasonCode, SubAck, Subscribe, TopicName, UnsubAck};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Client, End, disconnect};
@@ -44,7 +44,7 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
             conn.queue_packet(&Packet::PubComp(pubcomp))?;
         }
         Packet::Subscribe(subscribe) => {
-            let reason_codes = broker.router().subscribe(&client.session, &subscribe, Instant::now());
+            let reason_codes = subscribe_allowed(client, broker, &subscribe);
             tracing::debug!(filters = ?subscribe.filters, ?reason_codes, "subscribed");
             let suback = SubAck {
                 packet_id: subscribe.packet_id,
@@ -153,6 +153,17 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
         let reason = if v5 { reason } else { ReasonCode::Success };
         return ack_publish(conn, qos_pid, reason, Some(why).filter(|_| v5)).map(|()| None);
     }
+    if !broker.auth.can_publish(&client.identity, &client.id, topic.as_str()) {
+        // MQTT 5 is told (PUBACK/PUBREC 0x87); MQTT 3.x has no negative acknowledgement, so it gets a plain one
+        // and the message is dropped ([MQTT-3.3.5-2] 3.1.1), as Mosquitto does. QoS 0: dropped silently.
+        tracing::debug!(%topic, user = client.identity.name().unwrap_or(""), "not routed: not authorised");
+        let reason = if v5 {
+            ReasonCode::NotAuthorized
+        } else {
+            ReasonCode::Success
+        };
+        return ack_publish(conn, qos_pid, reason, Some(NOT_AUTHORISED).filter(|_| v5)).map(|()| None);
+    }
     let now = Instant::now();
     let message = Arc::new(Message::from_publish(publish, topic, client.id.clone(), now));
     match qos_pid.qos() {
@@ -174,7 +185,11 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
                 // 0 cannot be sent in CONNACK; it means 1 here as it does there. An MQTT 3.x client was never told
                 // a Receive Maximum, so it is bound only by its 65,535 packet ids (it cannot have more awaiting
                 // PUBREL); disconnecting it for a limit it could not know would lose its messages.
-                if v5 { broker.config.receive_maximum.max(1) } else { u16::MAX },
+                if v5 {
+                    broker.config.receive_maximum.max(1)
+                } else {
+                    u16::MAX
+                },
                 now,
             );
             let reason = match inbound {
@@ -240,6 +255,50 @@ fn wait_for(client: &mut Client, routed: Routed) {
     }
 }
 
+/// The Reason String of an acknowledgement refusing what the ACL does not allow.
+const NOT_AUTHORISED: &str = "not authorised";
+
+/// Subscribes to the filters the ACL allows and answers the others with 0x87 Not authorized (MQTT 3.x SUBACK:
+/// 0x80), each filter on its own as for an invalid one ([MQTT-3.8.4-6], [MQTT-3.9.3-1]). The router sees only
+/// the allowed filters, so it neither stores the others nor sends their retained messages; the reason codes
+/// are merged back in the order of the SUBSCRIBE ([MQTT-3.9.3-1]).
+fn subscribe_allowed(client: &Client, broker: &Broker, subscribe: &Subscribe) -> Vec<ReasonCode> {
+    let policy = broker.auth.policy();
+    let allowed: Vec<bool> = subscribe
+        .filters
+        .iter()
+        .map(|(filter, _)| match filter {
+            // A shared subscription is checked for the filter it shares; an invalid filter is the router's to refuse.
+            Ok(filter) => policy.can_subscribe(client.identity.name(), &client.id, filter.matching_part()),
+            Err(_) => true,
+        })
+        .collect();
+    if allowed.iter().all(|ok| *ok) {
+        return broker.router().subscribe(&client.session, subscribe, Instant::now());
+    }
+    let filtered = Subscribe {
+        packet_id: subscribe.packet_id,
+        properties: subscribe.properties.clone(),
+        filters: (subscribe.filters.iter().zip(&allowed))
+            .filter(|(_, ok)| **ok)
+            .map(|(filter, _)| filter.clone())
+            .collect(),
+    };
+    let mut routed = if filtered.filters.is_empty() {
+        Vec::new()
+    } else {
+        broker.router().subscribe(&client.session, &filtered, Instant::now())
+    }
+    .into_iter();
+    allowed
+        .iter()
+        .map(|ok| match ok {
+            true => routed.next().unwrap_or(ReasonCode::UnspecifiedError),
+            false => ReasonCode::NotAuthorized,
+        })
+        .collect()
+}
+
 /// The Reason String of a PUBCOMP or PUBREL answering a packet id nobody is waiting for.
 pub(crate) const UNKNOWN_PACKET_ID: &str = "unknown packet identifier";
 
@@ -249,6 +308,8 @@ fn explain_filters(reason_codes: &[ReasonCode]) -> Properties {
     let mut properties = Properties::default();
     if reason_codes.contains(&ReasonCode::TopicFilterInvalid) {
         properties.reason_string = Some("invalid topic filter".into());
+    } else if reason_codes.contains(&ReasonCode::NotAuthorized) {
+        properties.reason_string = Some(NOT_AUTHORISED.into());
     }
     properties
 }

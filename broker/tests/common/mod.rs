@@ -33,8 +33,17 @@ impl TestBroker {
         Self::start_with(Config::default()).await
     }
 
-    /// Starts a broker with `config`, but on 127.0.0.1 with OS-chosen ports.
+    /// Starts a broker with `config`, but on 127.0.0.1 with OS-chosen ports, and open to anonymous clients: the
+    /// tests of everything but authentication connect without a user name. (The broker's own default refuses
+    /// them; [`TestBroker::start_secured`] keeps the configuration's `[auth]`.)
     pub async fn start_with(config: Config) -> Self {
+        let mut config = config;
+        config.auth.allow_anonymous = roost_broker::config::Anonymous::Allow;
+        Self::start_secured(config).await
+    }
+
+    /// Starts a broker with `config` as it is, `[auth]` included, on 127.0.0.1 with OS-chosen ports.
+    pub async fn start_secured(config: Config) -> Self {
         let localhost = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let config = Config {
             mqtt_addr: localhost,
@@ -134,9 +143,12 @@ pub struct RawClient {
 impl RawClient {
     /// Opens a TCP connection and sends `connect`; returns the client and the CONNACK.
     pub async fn connect(broker: &TestBroker, connect: roost_codec::Connect) -> (Self, roost_codec::ConnAck) {
-        let stream = within(tokio::net::TcpStream::connect(broker.mqtt))
-            .await
-            .expect("connect");
+        Self::connect_to(broker.mqtt, connect).await
+    }
+
+    /// Opens a TCP connection to `addr` (a broker in another process) and sends `connect`.
+    pub async fn connect_to(addr: SocketAddr, connect: roost_codec::Connect) -> (Self, roost_codec::ConnAck) {
+        let stream = within(tokio::net::TcpStream::connect(addr)).await.expect("connect");
         let mut client = RawClient {
             stream,
             version: connect.protocol,
