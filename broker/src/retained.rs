@@ -52,7 +52,13 @@ impl RetainedStore {
             || self.bytes - old_size + message.size() > self.max_bytes
         {
             self.refused += 1;
-            tracing::warn!(topic = %message.topic, refused = self.refused, "retained store full: message not retained");
+            // Warn at the 1st, 2nd, 4th, 8th... refusal: a full store is visible without flooding the log.
+            let topic = crate::log_text::Clipped(message.topic.as_str());
+            if self.refused.is_power_of_two() {
+                tracing::warn!(%topic, refused = self.refused, "retained store full: message not retained");
+            } else {
+                tracing::debug!(%topic, refused = self.refused, "retained store full: message not retained");
+            }
             return;
         }
         self.bytes = self.bytes - old_size + message.size();
