@@ -16,11 +16,14 @@
 //!   a connected client sends.
 //! - [`bench`]: `roost bench`, a load generator over the same client as `cli`.
 //! - [`cli`]: `roost pub` and `roost sub`, MQTT clients compatible with mosquitto_pub and mosquitto_sub.
+//! - [`cert`]: `roost cert`, a self-signed certificate for the machine's LAN names.
+//! - `log_text`: peer-supplied strings shortened, and repeated warnings thinned, before they reach the log.
 
 #![warn(missing_docs)]
 
 pub mod bench;
 mod broker;
+pub mod cert;
 pub mod cli;
 pub mod config;
 mod config_file;

@@ -34,6 +34,8 @@ enum Command {
     Sub(roost_broker::cli::SubArgs),
     /// Generate load and measure throughput, latency and connection rate.
     Bench(roost_broker::bench::BenchArgs),
+    /// Write a self-signed TLS certificate and key for this machine's names and addresses.
+    Cert(roost_broker::cert::CertArgs),
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
         Command::Pub(args) => return roost_broker::cli::run_pub(args),
         Command::Sub(args) => return roost_broker::cli::run_sub(args),
         Command::Bench(args) => return roost_broker::bench::run_bench(args),
+        Command::Cert(args) => return roost_broker::cert::run_cert(args),
     };
     // Logs go to stderr, coloured only for a person at a terminal (journald and files get plain text).
     tracing_subscriber::fmt()

@@ -23,6 +23,9 @@ pub enum CliError {
     /// The TCP connection could not be made. Exit code 1.
     #[error("Error: {}", connect_message(.0))]
     Connect(io::Error),
+    /// A TLS file could not be used, or the TLS handshake failed. Exit code 1, as mosquitto's.
+    #[error("Error: {0}")]
+    Tls(String),
     /// The WebSocket handshake failed. Exit code 1.
     #[error("Error: WebSocket handshake failed: {0}")]
     WebSocket(String),
