@@ -140,6 +140,16 @@ impl Transport {
     }
 }
 
+/// The error for a connection that failed while reading: a TLS alert from the server (in TLS 1.3 a refused client
+/// certificate arrives only after the handshake, on the first read) is a TLS error, as mosquitto reports it;
+/// anything else is a lost connection.
+pub(crate) fn lost(error: &io::Error) -> CliError {
+    match error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(tls) => CliError::TlsAlert(tls.to_string()),
+        None => CliError::ConnectionLost,
+    }
+}
+
 /// What went wrong in a TLS handshake, in a few words (rustls's error, without the I/O wrapping).
 fn tls_reason(error: &io::Error) -> String {
     match error.get_ref() {

@@ -115,6 +115,8 @@ impl Tls {
                     "the files changed"
                 }
             };
+            // Whatever triggered it, the files as they are now are the ones loaded.
+            seen = self.stamps();
             match self.reload() {
                 Ok(()) => tracing::info!("TLS certificate reloaded ({why})"),
                 Err(error) => tracing::warn!(%error, "TLS certificate not reloaded ({why}); still using the old one"),
