@@ -243,9 +243,7 @@ async fn a_required_client_certificate_is_checked() {
     with_cert.extend(args(&["--cert", &cert, "--key", &key]));
     let (ok, _, err) = run("mosquitto_pub", &with_cert).await;
     assert!(ok, "mosquitto_pub with a client certificate failed: {err}");
-    let output = within(Command::new("mosquitto_pub").args(&base).output())
-        .await
-        .unwrap();
+    let output = within(Command::new("mosquitto_pub").args(base).output()).await.unwrap();
     assert!(
         !output.status.success(),
         "mosquitto_pub without a client certificate got through"

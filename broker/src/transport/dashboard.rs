@@ -99,10 +99,11 @@ fn serve(path: &str, headers: &HeaderMap) -> Response {
     let etag = HeaderValue::from_str(&etag).expect("hex digits in quotes are a valid header value");
     // A page's policy names its inline scripts' hashes. Hashed from the file served, so a debug build reading
     // dist/ from disk stays right after `trunk build`; sent with a 304 too, whose headers replace the cached ones.
-    let policy = path
-        .ends_with(".html")
-        .then(|| content_security_policy(&inline_script_hashes(&String::from_utf8_lossy(&file.data))))
-        .unwrap_or_else(|| content_security_policy(&[]));
+    let policy = if path.ends_with(".html") {
+        content_security_policy(&inline_script_hashes(&String::from_utf8_lossy(&file.data)))
+    } else {
+        content_security_policy(&[])
+    };
     let cache = [
         (header::ETAG, etag.clone()),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),

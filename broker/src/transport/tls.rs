@@ -107,11 +107,9 @@ impl Tls {
                 () = shutdown.cancelled() => return,
                 () = next_hangup(&mut hangup) => "SIGHUP",
                 _ = poll.tick() => {
-                    let now = self.stamps();
-                    if now == seen {
+                    if self.stamps() == seen {
                         continue;
                     }
-                    seen = now;
                     "the files changed"
                 }
             };
