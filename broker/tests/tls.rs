@@ -204,8 +204,30 @@ async fn mosquitto_clients_publish_and_subscribe_over_mqtts() {
     broker.stop().await;
 }
 
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tokio::test]
 async fn a_required_client_certificate_is_checked() {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test runtime is single-threaded, so the broker's tasks log through this thread's default.
+    let _guard = tracing::subscriber::set_default(subscriber);
     let pki = Pki::new();
     let broker = tls_broker(pki.files(true, true)).await;
     let addr = broker.mqtts.unwrap();
@@ -215,6 +237,14 @@ async fn a_required_client_certificate_is_checked() {
         "with a client certificate the CONNECT is accepted"
     );
     drop(stream);
+    // use_identity_as_username: the certificate's Common Name reaches the handshake (and its log line, written
+    // before the CONNACK this test has read).
+    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    let connected = text
+        .lines()
+        .find(|line| line.contains(" connected"))
+        .unwrap_or_default();
+    assert!(connected.contains("certificate=kitchen-sensor"), "{text}");
     // Without one the TLS handshake is refused (in TLS 1.3 the client learns it on its first read).
     let (stream, connack) = tls_connect(addr, &connector(&pki, false)).await;
     assert!(
