@@ -24,11 +24,16 @@ pub struct TestBroker {
 impl TestBroker {
     /// Starts a broker with the default configuration on loopback port 0.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(Config::default()).await
+    }
+
+    /// Starts a broker with `config`, but on loopback port 0.
+    pub async fn start_with(config: Config) -> anyhow::Result<Self> {
         let loopback: SocketAddr = "127.0.0.1:0".parse()?;
         let config = Config {
             mqtt_addr: loopback,
             http_addr: loopback,
-            ..Config::default()
+            ..config
         };
         let server = Server::bind(config).await?;
         let (mqtt, http) = (server.mqtt_addr(), server.http_addr());
