@@ -375,3 +375,16 @@ async fn a_huge_client_id_produces_a_few_kilobytes_of_log() {
         text.len()
     );
 }
+
+#[tokio::test]
+async fn a_websocket_counts_against_the_mqtt_per_address_cap() {
+    let config = Config {
+        max_connections_per_address: 1,
+        ..Config::default()
+    };
+    let broker = TestBroker::start_with(config).await;
+    let _tcp = RawClient::clean(&broker, ProtocolVersion::V5, "holder").await;
+    let head = http_head(&broker, &upgrade_request(&broker, None)).await;
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    broker.stop().await;
+}

@@ -532,3 +532,62 @@ async fn a_running_roost_reloads_its_certificate_on_sighup_and_on_change() {
     );
     let _ = tokio::time::timeout(Duration::from_secs(1), roost.child.kill()).await;
 }
+
+#[tokio::test]
+async fn insecure_skips_only_the_host_name_check() {
+    let pki = Pki::new();
+    let mut params = rcgen::CertificateParams::new(vec!["other.example".to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "other.example");
+    pki.issue("other", params);
+    let files = TlsFiles {
+        cert: pki.path("other.pem"),
+        key: pki.path("other.key"),
+        ..pki.files(false, false)
+    };
+    let broker = tls_broker(files).await;
+    let roost = env!("CARGO_BIN_EXE_roost");
+    let port = broker.mqtts.unwrap().port().to_string();
+    let ca = pki.str("ca.pem");
+    let base = [
+        "pub",
+        "-h",
+        "localhost",
+        "-p",
+        &port,
+        "--cafile",
+        &ca,
+        "-t",
+        "i/t",
+        "-m",
+        "x",
+        "-q",
+        "1",
+    ];
+    // A certificate for another name: the handshake fails, one line, exit 1.
+    let output = within(Command::new(roost).args(base).output()).await.unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("Error: TLS handshake failed: "), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let mut insecure = args(&base);
+    insecure.push("--insecure".into());
+    let (ok, _, err) = run(roost, &insecure).await;
+    assert!(ok, "--insecure did not accept a certificate for another name: {err}");
+    // The chain is still checked: a CA that did not sign it is refused even with --insecure.
+    let stranger = Pki::new();
+    let mut untrusted = args(&[
+        "pub",
+        "-h",
+        "localhost",
+        "-p",
+        &port,
+        "--cafile",
+        &stranger.str("ca.pem"),
+    ]);
+    untrusted.extend(args(&["-t", "i/t", "-m", "x", "--insecure"]));
+    let (ok, _, _) = run(roost, &untrusted).await;
+    assert!(!ok, "--insecure accepted a certificate from an unknown CA");
+    broker.stop().await;
+}
