@@ -13,6 +13,15 @@ pub struct Config {
     pub mqtt_addr: SocketAddr,
     /// Where HTTP listens: the dashboard at `/` and MQTT over WebSocket at `/mqtt`. Port 0 picks a free port.
     pub http_addr: SocketAddr,
+    /// Where MQTT over TLS listens (usually port 8883); `None`, the default, leaves it off. Needs [`Config::tls`].
+    pub mqtts_addr: Option<SocketAddr>,
+    /// Where HTTPS listens: the dashboard and MQTT over secure WebSocket (`wss://…/mqtt`); `None` leaves it off.
+    /// Needs [`Config::tls`].
+    pub https_addr: Option<SocketAddr>,
+    /// The certificate and key of the TLS listeners, and how client certificates are checked.
+    pub tls: Option<TlsFiles>,
+    /// How the HTTP listeners protect themselves: timeouts, connection caps, allowed WebSocket origins.
+    pub http: HttpLimits,
     /// How long a new connection may take to send CONNECT before it is closed, so idle sockets cannot pile up.
     pub connect_timeout: Duration,
     /// The largest MQTT packet accepted, in bytes. Checked from the fixed header before the payload is buffered, so
@@ -21,6 +30,15 @@ pub struct Config {
     /// The most MQTT clients connected at once (accepted CONNECTs; sockets still owing their CONNECT are bounded by
     /// `connect_timeout` instead). Beyond it a CONNECT gets CONNACK Server busy (0x89; 3.x: 0x03). 0: no limit.
     pub max_connections: u64,
+    /// The most MQTT connections (TCP, TLS or WebSocket) from one IP address at once, so one host cannot use up the
+    /// broker's file descriptors. A connection beyond it is closed at once, before CONNECT. 0: no limit.
+    pub max_connections_per_address: usize,
+    /// The longest client identifier accepted, in bytes. Longer ones are refused: MQTT 5 CONNACK 0x85 Client
+    /// Identifier not valid, 3.x return code 0x02 ("identifier rejected").
+    pub max_client_id_length: usize,
+    /// The longest topic name or filter accepted, in bytes. A longer PUBLISH topic is not routed (MQTT 5: PUBACK/
+    /// PUBREC 0x90), a longer filter is refused in SUBACK (0x8F; 3.x 0x80), a longer will topic refuses CONNECT.
+    pub max_topic_length: usize,
     /// The longest keep alive (seconds) a client may use. An MQTT 5 client asking for more, or for none, is told
     /// this value as Server Keep Alive; an MQTT 3.x client asking for more is refused, as Mosquitto does. 65535 (the
     /// most a client can ask for) sets no bound.
@@ -118,6 +136,60 @@ impl Default for AuthConfig {
     }
 }
 
+/// The PEM files of the TLS listeners. They are re-read when they change (or on SIGHUP), so a renewed certificate
+/// is used by new connections without a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The server certificate chain, PEM, leaf first.
+    pub cert: PathBuf,
+    /// The server's private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// CA certificates (PEM) that client certificates are checked against; `None` asks for no client certificate.
+    pub client_ca: Option<PathBuf>,
+    /// Whether a client without a certificate signed by `client_ca` is refused in the TLS handshake. When false,
+    /// a certificate is asked for but optional (a given one must still be valid).
+    pub require_client_cert: bool,
+    /// Whether the client certificate's subject Common Name becomes the connection's user name (Mosquitto's
+    /// `use_identity_as_username`).
+    pub use_identity_as_username: bool,
+}
+
+/// How the HTTP listeners (dashboard and WebSocket) defend their file descriptors against slow or many clients.
+/// The counts cover connections while they speak HTTP; a connection upgraded to a WebSocket becomes an MQTT
+/// connection and counts against the MQTT limits instead.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// How long a client has to send a complete request header, counted from when the connection starts waiting
+    /// for a request: at accept, and after each response on a keep-alive connection (so this also closes idle
+    /// keep-alive connections). Mosquitto's WebSocket listener closes such connections after 12–15 s.
+    pub header_timeout: Duration,
+    /// How long an HTTP connection may go without a byte in either direction (a stalled upload or download).
+    pub idle_timeout: Duration,
+    /// The most HTTP connections at once; one beyond it gets `503 Service Unavailable` and is closed. 0: no limit.
+    pub max_connections: usize,
+    /// The most HTTP connections from one IP address at once; the same answer beyond it. 0: no limit.
+    pub max_connections_per_address: usize,
+    /// Origins (`scheme://host[:port]`) besides the dashboard's own whose pages may open `/mqtt`. A browser
+    /// WebSocket from any other origin is refused with 403, so a web page elsewhere cannot use a visitor's browser
+    /// to reach the broker on their network.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            // Under Mosquitto's 12–15 s, and long enough for a phone on a bad link to send a few hundred bytes.
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            // A quarter of the usual 1,024 file descriptors, so a flood of HTTP cannot lock MQTT clients out; a
+            // browser opens about six connections, so 32 per address leaves room for a few tabs behind one NAT.
+            max_connections: 256,
+            max_connections_per_address: 32,
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
 /// Whether a client may connect without a user name (`[auth] allow_anonymous`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Anonymous {
@@ -182,6 +254,16 @@ impl Default for Config {
         Config {
             mqtt_addr: Self::DEFAULT_MQTT_ADDR,
             http_addr: Self::DEFAULT_HTTP_ADDR,
+            mqtts_addr: None,
+            https_addr: None,
+            tls: None,
+            http: HttpLimits::default(),
+            max_connections_per_address: 0,
+            // Generated ids (UUIDs: 36, Tasmota, ESPHome, Home Assistant: under 40) and even a full DNS name (253)
+            // fit; 65,535-byte ids would be kept in every session, log line and $SYS count for no one's benefit.
+            max_client_id_length: 256,
+            // The protocol's own maximum: topics are bounded by max_topic_levels and max_packet_size already.
+            max_topic_length: 65_535,
             connect_timeout: Duration::from_secs(10),
             // 1 MiB: plenty for telemetry and dashboards, small enough for a Raspberry Pi with many clients.
             max_packet_size: 1024 * 1024,

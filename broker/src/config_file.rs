@@ -9,7 +9,7 @@ use std::time::Duration;
 use roost_codec::{MAX_PACKET_SIZE, QoS};
 use serde::Deserialize;
 
-use crate::config::{Anonymous, Config};
+use crate::config::{Anonymous, Config, TlsFiles};
 
 /// Why a configuration file could not be used. Displays as one line naming the file and the problem.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +47,8 @@ struct File {
     sys: Sys,
     #[serde(default)]
     auth: Auth,
+    http: Http,
+    tls: Option<Tls>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -68,9 +70,35 @@ enum AllowAnonymous {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct Http {
+    /// Seconds.
+    header_timeout: Option<u64>,
+    /// Seconds.
+    idle_timeout: Option<u64>,
+    max_connections: Option<usize>,
+    max_connections_per_address: Option<usize>,
+    allowed_origins: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tls {
+    cert: PathBuf,
+    key: PathBuf,
+    client_ca: Option<PathBuf>,
+    #[serde(default)]
+    require_client_cert: bool,
+    #[serde(default)]
+    use_identity_as_username: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Listeners {
     mqtt: Option<SocketAddr>,
     http: Option<SocketAddr>,
+    mqtts: Option<SocketAddr>,
+    https: Option<SocketAddr>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,6 +106,9 @@ struct Listeners {
 struct Limits {
     max_packet_size: Option<u32>,
     max_connections: Option<u64>,
+    max_connections_per_address: Option<usize>,
+    max_client_id_length: Option<usize>,
+    max_topic_length: Option<usize>,
     max_keep_alive: Option<u16>,
     max_queued_messages: Option<usize>,
     max_queued_bytes: Option<usize>,
@@ -275,8 +306,91 @@ impl Config {
         if let Some(admins) = auth.admins {
             config.auth.admins = admins;
         }
+        read_limits(&file.limits, &mut config)?;
+        read_http(file.http, &mut config)?;
+        read_tls(file.listeners.mqtts, file.listeners.https, file.tls, &mut config)?;
         Ok(config)
     }
+}
+
+/// The per-client limits of `[limits]` added with the security settings.
+fn read_limits(limits: &Limits, config: &mut Config) -> Result<(), String> {
+    if let Some(v) = limits.max_connections_per_address {
+        config.max_connections_per_address = v;
+    }
+    at_least_one(
+        &mut config.max_client_id_length,
+        limits.max_client_id_length,
+        "limits.max_client_id_length",
+    )?;
+    if let Some(v) = limits.max_topic_length {
+        // A topic is a UTF-8 string with a two-byte length: the wire format cannot go beyond 65,535.
+        if !(1..=65_535).contains(&v) {
+            return Err(format!("limits.max_topic_length must be between 1 and 65535, not {v}"));
+        }
+        config.max_topic_length = v;
+    }
+    Ok(())
+}
+
+/// `[http]`: timeouts, connection caps and allowed origins of the HTTP listeners.
+fn read_http(http: Http, config: &mut Config) -> Result<(), String> {
+    let limits = &mut config.http;
+    if let Some(secs) = http.header_timeout {
+        if secs == 0 {
+            return Err("http.header_timeout must be at least 1 second".into());
+        }
+        limits.header_timeout = Duration::from_secs(secs);
+    }
+    if let Some(secs) = http.idle_timeout {
+        if secs == 0 {
+            return Err("http.idle_timeout must be at least 1 second".into());
+        }
+        limits.idle_timeout = Duration::from_secs(secs);
+    }
+    if let Some(v) = http.max_connections {
+        limits.max_connections = v;
+    }
+    if let Some(v) = http.max_connections_per_address {
+        limits.max_connections_per_address = v;
+    }
+    if let Some(origins) = http.allowed_origins {
+        for origin in &origins {
+            crate::transport::check_origin_setting(origin).map_err(|why| format!("http.allowed_origins: {why}"))?;
+        }
+        limits.allowed_origins = origins;
+    }
+    Ok(())
+}
+
+/// The TLS listeners and `[tls]`: a TLS listener without a certificate is an error, not a silent no-op.
+fn read_tls(
+    mqtts: Option<SocketAddr>,
+    https: Option<SocketAddr>,
+    tls: Option<Tls>,
+    config: &mut Config,
+) -> Result<(), String> {
+    if let Some(tls) = tls {
+        if tls.require_client_cert && tls.client_ca.is_none() {
+            return Err("tls.require_client_cert needs tls.client_ca".into());
+        }
+        if tls.use_identity_as_username && tls.client_ca.is_none() {
+            return Err("tls.use_identity_as_username needs tls.client_ca".into());
+        }
+        config.tls = Some(TlsFiles {
+            cert: tls.cert,
+            key: tls.key,
+            client_ca: tls.client_ca,
+            require_client_cert: tls.require_client_cert,
+            use_identity_as_username: tls.use_identity_as_username,
+        });
+    }
+    if (mqtts.is_some() || https.is_some()) && config.tls.is_none() {
+        return Err("listeners.mqtts and listeners.https need a [tls] section with cert and key".into());
+    }
+    config.mqtts_addr = mqtts;
+    config.https_addr = https;
+    Ok(())
 }
 
 /// toml's errors span several lines with a source excerpt; an operator wants "line L, column C: message".
@@ -377,6 +491,79 @@ mod tests {
         assert!(config.queue_qos0_offline);
         assert_eq!(config.v3_session_expiry, Duration::from_secs(60));
         assert_eq!(config.max_session_expiry, u32::MAX);
+    }
+
+    #[test]
+    fn security_keys_are_read() {
+        let config = Config::from_toml(
+            r#"
+            [listeners]
+            mqtts = "0.0.0.0:8883"
+            https = "0.0.0.0:8443"
+            [limits]
+            max_connections_per_address = 5
+            max_client_id_length = 23
+            max_topic_length = 100
+            [http]
+            header_timeout = 2
+            idle_timeout = 3
+            max_connections = 10
+            max_connections_per_address = 4
+            allowed_origins = ["https://home.example:8443", "http://pi.local:8080"]
+            [tls]
+            cert = "/etc/roost/cert.pem"
+            key = "/etc/roost/key.pem"
+            client_ca = "/etc/roost/ca.pem"
+            require_client_cert = true
+            use_identity_as_username = true
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.mqtts_addr, Some("0.0.0.0:8883".parse().unwrap()));
+        assert_eq!(config.https_addr, Some("0.0.0.0:8443".parse().unwrap()));
+        assert_eq!(
+            (
+                config.max_connections_per_address,
+                config.max_client_id_length,
+                config.max_topic_length
+            ),
+            (5, 23, 100)
+        );
+        let http = &config.http;
+        assert_eq!(
+            (http.header_timeout, http.idle_timeout),
+            (Duration::from_secs(2), Duration::from_secs(3))
+        );
+        assert_eq!((http.max_connections, http.max_connections_per_address), (10, 4));
+        assert_eq!(
+            http.allowed_origins,
+            ["https://home.example:8443", "http://pi.local:8080"]
+        );
+        let tls = config.tls.unwrap();
+        assert_eq!(tls.cert, Path::new("/etc/roost/cert.pem"));
+        assert_eq!(tls.client_ca.as_deref(), Some(Path::new("/etc/roost/ca.pem")));
+        assert!(tls.require_client_cert && tls.use_identity_as_username);
+    }
+
+    #[test]
+    fn bad_security_settings_are_errors() {
+        let error = Config::from_toml("[listeners]\nmqtts = \"0.0.0.0:8883\"\n").unwrap_err();
+        assert_eq!(
+            error,
+            "listeners.mqtts and listeners.https need a [tls] section with cert and key"
+        );
+        let error = Config::from_toml("[tls]\ncert = \"c.pem\"\n").unwrap_err();
+        assert!(error.contains("missing field `key`"), "{error}");
+        let error = Config::from_toml("[tls]\ncert = \"c\"\nkey = \"k\"\nrequire_client_cert = true\n").unwrap_err();
+        assert_eq!(error, "tls.require_client_cert needs tls.client_ca");
+        let error = Config::from_toml("[http]\nallowed_origins = [\"pi.local\"]\n").unwrap_err();
+        assert!(error.starts_with("http.allowed_origins: "), "{error}");
+        let error = Config::from_toml("[http]\nheader_timeout = 0\n").unwrap_err();
+        assert_eq!(error, "http.header_timeout must be at least 1 second");
+        let error = Config::from_toml("[limits]\nmax_topic_length = 70000\n").unwrap_err();
+        assert_eq!(error, "limits.max_topic_length must be between 1 and 65535, not 70000");
+        let error = Config::from_toml("[limits]\nmax_client_id_length = 0\n").unwrap_err();
+        assert_eq!(error, "limits.max_client_id_length must be at least 1");
     }
 
     #[test]

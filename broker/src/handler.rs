@@ -20,6 +20,7 @@ use crate::auth::Identity;
 use crate::broker::Broker;
 use crate::config::{Config, MAX_OUTGOING_TOPIC_ALIASES};
 use crate::connection::{Connection, ConnectionError};
+use crate::log_text::{Clipped, Throttle};
 use crate::message::Message;
 use crate::session::{Attached, Hold, Mailbox, SessionCell};
 use crate::transport::Peer;
@@ -34,6 +35,8 @@ const BATCH: usize = 64;
 /// not reset the connection under a DISCONNECT the client has not read yet (see [`Connection::close`]). Cut short
 /// when the broker shuts down: the drain deadline is the operator's, not the clients'.
 const LINGER: Duration = Duration::from_secs(1);
+/// CONNECTs refused by `max_connections`, for a throttled warning.
+static REFUSED_BUSY: Throttle = Throttle::new();
 
 /// Serves one connection until it ends, then closes it. Never panics on anything the peer sends.
 pub(crate) async fn run<S>(stream: S, id: u64, peer: Peer, broker: Arc<Broker>, shutdown: CancellationToken)
@@ -42,12 +45,15 @@ where
 {
     let mut conn = Connection::new(stream, broker.config.max_packet_size, Arc::clone(&broker.stats));
     let mut client_id = None;
+    let peer_addr = peer.addr;
     let served = serve(&mut conn, id, peer, &broker, &shutdown, &mut client_id).await;
     let client_id = client_id.as_deref().unwrap_or("");
-    let peer = peer.addr;
+    let peer = peer_addr;
     match served {
-        Ok(()) => tracing::info!(connection = id, %peer, client_id, "connection closed"),
-        Err(error) => tracing::info!(connection = id, %peer, client_id, %error, "connection closed"),
+        Ok(()) => tracing::info!(connection = id, %peer, client_id = %Clipped(client_id), "connection closed"),
+        Err(error) => {
+            tracing::info!(connection = id, %peer, client_id = %Clipped(client_id), %error, "connection closed");
+        }
     }
     // Boxed: the linger's state is needed once, at the end, and inline it would be reserved beside the session's.
     Box::pin(conn.close(LINGER, &shutdown)).await;
@@ -207,13 +213,24 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     conn.set_outgoing_topic_aliases(outgoing_alias_maximum(&connect, &broker.config));
     if let Some(method) = &connect.properties.authentication_method {
         // Roost has no enhanced authentication methods yet: refuse and close ([MQTT-4.12.0-1]).
-        tracing::info!(connection = id, peer = %peer.addr, %method, "refused: unsupported authentication method");
+        tracing::info!(connection = id, peer = %peer.addr, method = %Clipped(method), "refused: unsupported authentication method");
         let why = "no authentication method is supported";
         return refuse(conn, ReasonCode::BadAuthenticationMethod, why)
             .await
             .map(|()| None);
     }
 
+    if let Some(why) = client_id_refusal(&connect, &broker.config) {
+        tracing::info!(
+            connection = id,
+            peer = %peer.addr,
+            client_id = %Clipped(&connect.client_id),
+            "refused: {why}"
+        );
+        return refuse(conn, ReasonCode::ClientIdentifierNotValid, why)
+            .await
+            .map(|()| None);
+    }
     let Some((client_id, mut connack)) = accept(&connect, id, broker) else {
         tracing::info!(connection = id, peer = %peer.addr, protocol = %connect.protocol, "refused: empty client identifier");
         let why = "an empty client identifier needs a clean session";
@@ -221,7 +238,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             .await
             .map(|()| None);
     };
-    tracing::Span::current().record("client_id", &*client_id);
+    tracing::Span::current().record("client_id", tracing::field::display(Clipped(&client_id)));
     // Who the client is, before anything else of it is accepted: a failed authentication check closes the
     // connection (5.0 [MQTT-3.1.4-2]; 3.1.1 section 3.1.4), after a CONNACK saying why. Never log the password.
     let identity = match broker
@@ -234,7 +251,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             tracing::info!(
                 connection = id,
                 peer = %peer.addr,
-                client_id = &*client_id,
+                client_id = %Clipped(&client_id),
                 user = connect.username.as_deref().unwrap_or(""),
                 "refused: {refusal}"
             );
@@ -246,14 +263,14 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     if let Some(will) = &connect.will
         && let Some((reason, why)) = will_refusal(will, &broker.config)
     {
-        tracing::info!(connection = id, peer = %peer.addr, client_id = &*client_id, %reason, "refused: {why}");
+        tracing::info!(connection = id, peer = %peer.addr, client_id = %Clipped(&client_id), %reason, "refused: {why}");
         return refuse(conn, reason, why).await.map(|()| None);
     }
     let Some(keep_alive) = keep_alive(&connect, broker, &mut connack) else {
         tracing::info!(
             connection = id,
             peer = %peer.addr,
-            client_id = &*client_id,
+            client_id = %Clipped(&client_id),
             keep_alive = connect.keep_alive,
             "refused: keep alive above max_keep_alive"
         );
@@ -270,13 +287,17 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         .stats
         .try_client_connected(broker.config.max_connections, takeover)
     {
-        tracing::warn!(
-            connection = id,
-            peer = %peer.addr,
-            client_id = &*client_id,
-            limit = broker.config.max_connections,
-            "refused: max_connections reached"
-        );
+        // Throttled (1st, 2nd, 4th... refusal): a full broker under a reconnect storm must not also flood the log.
+        if let Some(refused) = REFUSED_BUSY.hit() {
+            tracing::warn!(
+                connection = id,
+                peer = %peer.addr,
+                client_id = %Clipped(&client_id),
+                limit = broker.config.max_connections,
+                refused,
+                "refused: max_connections reached"
+            );
+        }
         return refuse(conn, ReasonCode::ServerBusy, "too many clients connected")
             .await
             .map(|()| None);
@@ -312,7 +333,8 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         connection = id,
         peer = %peer.addr,
         transport = %peer.transport,
-        client_id = &*client.id,
+        client_id = %Clipped(&client.id),
+        certificate = peer.certificate_identity.as_deref().map(Clipped).map(tracing::field::display),
         user = client.identity.name().unwrap_or(""),
         protocol = %connect.protocol,
         keep_alive,
@@ -359,6 +381,13 @@ fn accept(connect: &Connect, id: u64, broker: &Broker) -> Option<(ByteString, Co
     Some((client_id, connack))
 }
 
+/// Why a client identifier is refused, if it is: longer than `max_client_id_length` (MQTT 5 CONNACK 0x85 Client
+/// Identifier not valid, 3.x 0x02 identifier rejected; [MQTT-3.1.3-5] lets a server refuse long ones).
+fn client_id_refusal(connect: &Connect, config: &Config) -> Option<&'static str> {
+    (connect.client_id.len() > config.max_client_id_length)
+        .then_some("client identifier longer than max_client_id_length")
+}
+
 /// Why a will cannot be accepted, if it cannot: a Will QoS above our maximum ([MQTT-3.2.2-12]: CONNACK 0x9B,
 /// then close), a will topic deeper than `max_topic_levels`, or a payload that is not UTF-8 although its Payload
 /// Format Indicator says it is (section 3.1.3.2.3: the server may refuse it with 0x99).
@@ -367,6 +396,8 @@ fn will_refusal(will: &Will, config: &Config) -> Option<(ReasonCode, &'static st
         Some((ReasonCode::QoSNotSupported, "will QoS above the server's maximum"))
     } else if config.too_many_levels(will.topic.as_str()) {
         Some((ReasonCode::TopicNameInvalid, "will topic has too many levels"))
+    } else if will.topic.as_str().len() > config.max_topic_length {
+        Some((ReasonCode::TopicNameInvalid, "will topic longer than max_topic_length"))
     } else if will.properties.payload_format_indicator == Some(true) && std::str::from_utf8(&will.payload).is_err() {
         Some((ReasonCode::PayloadFormatInvalid, "will payload is not UTF-8"))
     } else {
@@ -448,7 +479,7 @@ fn finish(broker: &Arc<Broker>, mut client: Client, end: End) {
     let message = will_message(*will, client.id.clone(), Instant::now());
     if packets::is_reserved_for_the_broker(&message.topic) {
         // The same rule as for PUBLISH: a will cannot be used to publish to `$SYS` either.
-        tracing::debug!(topic = %message.topic, "will not published: $SYS topics are the broker's own");
+        tracing::debug!(topic = %Clipped(message.topic.as_str()), "will not published: $SYS topics are the broker's own");
         return;
     }
     match detached {
@@ -460,7 +491,7 @@ fn finish(broker: &Arc<Broker>, mut client: Client, end: End) {
         // Taken over with a delay: the session lives on in the new connection, so the will is not due.
         None if delay > 0 && end == End::Abnormal && client.mailbox.is_taken_over() => {}
         _ => {
-            tracing::debug!(topic = %message.topic, "publishing will");
+            tracing::debug!(topic = %Clipped(message.topic.as_str()), "publishing will");
             broker.publish(message);
         }
     }
@@ -553,7 +584,7 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
             }
             Event::TakenOver => {
                 tracing::info!(
-                    client_id = &*client.id,
+                    client_id = %Clipped(&client.id),
                     "[MQTT-3.1.4-3] session taken over by a new connection"
                 );
                 let why = "another connection took over this client identifier";
@@ -748,10 +779,7 @@ mod tests {
     fn an_idle_connection_task_stays_small() {
         let broker = Broker::new(crate::config::Config::default(), CancellationToken::new());
         let (stream, _peer_end) = tokio::io::duplex(64);
-        let peer = Peer {
-            addr: ([127, 0, 0, 1], 1).into(),
-            transport: Transport::Tcp,
-        };
+        let peer = Peer::new(([127, 0, 0, 1], 1).into(), Transport::Tcp);
         let task = run(stream, 1, peer, broker, CancellationToken::new());
         let size = std::mem::size_of_val(&task);
         assert!(size <= 1536, "the connection task's state grew to {size} bytes");

@@ -19,17 +19,21 @@
 //!   a connected client sends.
 //! - [`bench`]: `roost bench`, a load generator over the same client as `cli`.
 //! - [`cli`]: `roost pub` and `roost sub`, MQTT clients compatible with mosquitto_pub and mosquitto_sub.
+//! - [`cert`]: `roost cert`, a self-signed certificate for the machine's LAN names.
+//! - `log_text`: peer-supplied strings shortened, and repeated warnings thinned, before they reach the log.
 
 #![warn(missing_docs)]
 
 pub mod auth;
 pub mod bench;
 mod broker;
+pub mod cert;
 pub mod cli;
 pub mod config;
 mod config_file;
 mod connection;
 mod handler;
+mod log_text;
 mod message;
 mod outgoing_aliases;
 mod retained;
@@ -40,8 +44,9 @@ mod server;
 mod session;
 mod subscriptions;
 mod sys;
-mod transport;
+pub(crate) mod transport;
 
 pub use config::Config;
 pub use config_file::ConfigError;
 pub use server::{BindError, Server, StartError};
+pub use transport::tls::TlsError;

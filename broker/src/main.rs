@@ -37,6 +37,8 @@ enum Command {
     Bench(roost_broker::bench::BenchArgs),
     /// Create or change users of a password file, like mosquitto_passwd.
     Passwd(roost_broker::cli::PasswdArgs),
+    /// Write a self-signed TLS certificate and key for this machine's names and addresses.
+    Cert(roost_broker::cert::CertArgs),
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +108,7 @@ fn main() -> ExitCode {
         Command::Sub(args) => return roost_broker::cli::run_sub(args),
         Command::Bench(args) => return roost_broker::bench::run_bench(args),
         Command::Passwd(args) => return roost_broker::cli::run_passwd(args),
+        Command::Cert(args) => return roost_broker::cert::run_cert(args),
     };
     // Logs go to stderr, coloured only for a person at a terminal (journald and files get plain text).
     tracing_subscriber::fmt()

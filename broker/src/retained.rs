@@ -135,7 +135,7 @@ impl RetainedStore {
             self.refused += 1;
             if self.refused.is_power_of_two() {
                 tracing::warn!(
-                    topic = %message.topic,
+                    topic = %crate::log_text::Clipped(message.topic.as_str()),
                     refused = self.refused,
                     max_messages = self.max_messages,
                     max_bytes = self.max_bytes,

@@ -11,6 +11,9 @@ use crate::auth::{Auth, AuthError};
 use crate::broker::Broker;
 use crate::config::Config;
 use crate::sys;
+use crate::transport::http::AppState;
+use crate::transport::limit::ConnectionLimits;
+use crate::transport::tls::{Tls, TlsError};
 use crate::transport::{http, tcp};
 
 /// A broker whose listeners are bound but not yet accepting. Binding first lets callers learn the real ports (when
@@ -23,6 +26,31 @@ pub struct Server {
     http: TcpListener,
     mqtt_addr: SocketAddr,
     http_addr: SocketAddr,
+    /// The TLS listeners, when configured, and their certificate.
+    secure: Option<Secure>,
+}
+
+/// The listeners that need TLS, bound, and the TLS state they share.
+#[derive(Debug)]
+struct Secure {
+    tls: Arc<Tls>,
+    mqtts: Option<(TcpListener, SocketAddr)>,
+    https: Option<(TcpListener, SocketAddr)>,
+}
+
+/// Why the broker cannot start: a listener cannot be bound, the TLS files cannot be used, or the password or ACL
+/// file cannot be read or understood.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listener could not be bound.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    /// The TLS certificate, key or client CA cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The password or ACL file could not be read or understood.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
 }
 
 /// A listener could not be bound; names the service and address so the message is useful on its own.
@@ -38,23 +66,33 @@ pub struct BindError {
     pub source: io::Error,
 }
 
-/// Why the broker cannot start: a listener, or the password or ACL file.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// A listener could not be bound.
-    #[error(transparent)]
-    Bind(#[from] BindError),
-    /// The password or ACL file could not be read or understood.
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-}
-
 impl Server {
-    /// Reads the password and ACL files and binds the MQTT and HTTP listeners named in `config`.
+    /// Binds the listeners named in `config` (MQTT and HTTP, and MQTT over TLS and HTTPS when configured), after
+    /// reading the password and ACL files and loading the TLS certificate, so a bad file stops the start with a message naming it.
     pub async fn bind(config: Config) -> Result<Server, StartError> {
+        let secure = match &config.tls {
+            Some(files) if config.mqtts_addr.is_some() || config.https_addr.is_some() => Some(Secure {
+                tls: Tls::load(files)?,
+                mqtts: None,
+                https: None,
+            }),
+            _ => None,
+        };
         let auth = Arc::new(Auth::load(&config.auth)?);
         let (mqtt, mqtt_addr) = bind("MQTT", config.mqtt_addr).await?;
         let (http, http_addr) = bind("HTTP", config.http_addr).await?;
+        let secure = match secure {
+            Some(mut secure) => {
+                if let Some(addr) = config.mqtts_addr {
+                    secure.mqtts = Some(bind("MQTT over TLS", addr).await?);
+                }
+                if let Some(addr) = config.https_addr {
+                    secure.https = Some(bind("HTTPS", addr).await?);
+                }
+                Some(secure)
+            }
+            None => None,
+        };
         Ok(Server {
             config,
             auth,
@@ -62,7 +100,18 @@ impl Server {
             http,
             mqtt_addr,
             http_addr,
+            secure,
         })
+    }
+
+    /// The address MQTT over TLS is bound to, when `mqtts_addr` is configured (with the real port for port 0).
+    pub fn mqtts_addr(&self) -> Option<SocketAddr> {
+        self.secure.as_ref()?.mqtts.as_ref().map(|(_, addr)| *addr)
+    }
+
+    /// The address HTTPS (dashboard and MQTT over secure WebSocket) is bound to, when `https_addr` is configured.
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        self.secure.as_ref()?.https.as_ref().map(|(_, addr)| *addr)
     }
 
     /// The address MQTT over TCP is bound to (with the real port when port 0 was asked for).
@@ -90,20 +139,58 @@ impl Server {
             http,
             mqtt_addr,
             http_addr,
+            secure,
         } = self;
         let drain_timeout = config.drain_timeout;
+        // One per-address count for every MQTT transport: TCP, TLS and WebSocket.
+        let mqtt_limits = ConnectionLimits::new(0, config.max_connections_per_address);
         let broker = Broker::with_auth(config, auth, shutdown.clone());
         tracing::info!("MQTT listening on {mqtt_addr}");
         tracing::info!("dashboard at http://{http_addr}/, MQTT over WebSocket at ws://{http_addr}/mqtt");
+        let state = AppState {
+            broker: Arc::clone(&broker),
+            mqtt_limits: Arc::clone(&mqtt_limits),
+        };
+        let mut https = None;
+        if let Some(Secure {
+            tls,
+            mqtts,
+            https: https_listener,
+        }) = secure
+        {
+            tokio::spawn(Arc::clone(&tls).watch(shutdown.clone()));
+            if let Some((listener, addr)) = mqtts {
+                tracing::info!("MQTT over TLS listening on {addr}");
+                let serve = tcp::serve(
+                    listener,
+                    Arc::clone(&broker),
+                    Arc::clone(&mqtt_limits),
+                    Some(Arc::clone(&tls)),
+                    shutdown.clone(),
+                );
+                tokio::spawn(serve);
+            }
+            if let Some((listener, addr)) = https_listener {
+                tracing::info!("dashboard at https://{addr}/, MQTT over secure WebSocket at wss://{addr}/mqtt");
+                let serve = http::serve(listener, state.clone(), Some(tls), shutdown.clone());
+                https = Some(tokio::spawn(serve));
+            }
+        }
 
-        let http = tokio::spawn(http::serve(http, Arc::clone(&broker), shutdown.clone()));
+        let http = tokio::spawn(http::serve(http, state, None, shutdown.clone()));
         // `$SYS` publishing stops with the same token; it holds no connection, so the drain does not wait for it.
         tokio::spawn(sys::run(Arc::clone(&broker), shutdown.clone()));
-        tcp::serve(mqtt, Arc::clone(&broker), shutdown.clone()).await;
+        tcp::serve(mqtt, Arc::clone(&broker), mqtt_limits, None, shutdown.clone()).await;
 
         tracing::info!(open = broker.open_connections(), "shutting down: closing connections");
         let drained = async {
             broker.drained().await;
+            if let Some(https) = https {
+                match https.await {
+                    Ok(Ok(())) => {}
+                    failed => return failed,
+                }
+            }
             http.await
         };
         match tokio::time::timeout(drain_timeout, drained).await {

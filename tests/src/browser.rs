@@ -94,6 +94,8 @@ async fn open_session(port: u16, profile: &std::path::Path) -> anyhow::Result<Cl
             "goog:chromeOptions".into(),
             serde_json::json!({ "args": args, "binary": "/usr/bin/chromium" }),
         );
+        // Keeps the console (CSP violations among it) for `browser_log`.
+        caps.insert("goog:loggingPrefs".into(), serde_json::json!({ "browser": "ALL" }));
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         match ClientBuilder::new(connector)
             .capabilities(caps)
@@ -163,6 +165,37 @@ pub fn screenshot_dir() -> anyhow::Result<PathBuf> {
     let dir = target.join("screenshots");
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// ChromeDriver's log endpoint, which W3C WebDriver lacks: the browser console since the last call.
+#[derive(Debug)]
+struct GetBrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for GetBrowserLog {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
+    }
+}
+
+/// The console messages Chromium logged since the last call (each "LEVEL message"), CSP violations included.
+pub async fn browser_log(client: &Client) -> anyhow::Result<Vec<String>> {
+    let entries = client
+        .issue_cmd(GetBrowserLog)
+        .await
+        .context("reading the browser log")?;
+    let entries = entries.as_array().context("the browser log is not a list")?;
+    Ok(entries
+        .iter()
+        .map(|entry| {
+            let level = entry["level"].as_str().unwrap_or("?");
+            let message = entry["message"].as_str().unwrap_or("?");
+            format!("{level} {message}")
+        })
+        .collect())
 }
 
 #[cfg(test)]

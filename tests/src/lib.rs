@@ -25,11 +25,16 @@ impl TestBroker {
     /// Starts a broker with the default configuration on loopback port 0, open to anonymous clients (the
     /// broker's own default refuses them; these tests are about everything else).
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(Config::default()).await
+    }
+
+    /// Starts a broker with `config`, but on loopback port 0.
+    pub async fn start_with(config: Config) -> anyhow::Result<Self> {
         let loopback: SocketAddr = "127.0.0.1:0".parse()?;
         let mut config = Config {
             mqtt_addr: loopback,
             http_addr: loopback,
-            ..Config::default()
+            ..config
         };
         config.auth.allow_anonymous = roost_broker::config::Anonymous::Allow;
         let server = Server::bind(config).await?;

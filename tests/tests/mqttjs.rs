@@ -69,7 +69,10 @@ client.on("message", (topic, payload, packet) => {{
 
 async fn mqttjs(version: u8) -> anyhow::Result<()> {
     let bundle = bundle()?;
-    let broker = TestBroker::start().await?;
+    // The page is a file:// URL, whose origin browsers send as "null": a foreign origin for /mqtt unless allowed.
+    let mut config = roost_broker::Config::default();
+    config.http.allowed_origins = vec!["null".into()];
+    let broker = TestBroker::start_with(config).await?;
     let dir = tempfile::tempdir()?;
     let html = dir.path().join("mqttjs.html");
     std::fs::write(&html, page(&bundle, &format!("ws://{}/mqtt", broker.http), version))?;

@@ -11,13 +11,28 @@ pub struct ConnectArgs {
     /// Host to connect to.
     #[arg(short = 'h', long = "host", default_value = "localhost")]
     pub host: String,
-    /// Port to connect to.
-    #[arg(short = 'p', long = "port", default_value_t = 1883)]
-    pub port: u16,
-    /// Host, port, user, password and topic at once: mqtt://[user[:pass]@]host[:port]/topic, or
-    /// ws://[user[:pass]@]host[:port]/path for MQTT over WebSocket (subprotocol "mqtt").
+    /// Port to connect to [default: 1883, or 8883 with --cafile, --capath or --cert].
+    #[arg(short = 'p', long = "port")]
+    pub port: Option<u16>,
+    /// Host, port, user, password and topic at once: mqtt://[user[:pass]@]host[:port]/topic (mqtts:// for TLS),
+    /// or ws://[user[:pass]@]host[:port]/path for MQTT over WebSocket (subprotocol "mqtt"; wss:// for TLS).
     #[arg(short = 'L', long = "url", value_name = "URL")]
     pub url: Option<String>,
+    /// CA certificates (PEM) to trust for the server's certificate; turns TLS on.
+    #[arg(long = "cafile", value_name = "FILE")]
+    pub cafile: Option<std::path::PathBuf>,
+    /// A directory of CA certificates (PEM files) to trust; turns TLS on.
+    #[arg(long = "capath", value_name = "DIR")]
+    pub capath: Option<std::path::PathBuf>,
+    /// Client certificate (PEM) for TLS client authentication; needs --key.
+    #[arg(long = "cert", value_name = "FILE")]
+    pub cert: Option<std::path::PathBuf>,
+    /// Private key (PEM) of --cert.
+    #[arg(long = "key", value_name = "FILE")]
+    pub key: Option<std::path::PathBuf>,
+    /// Do not check that the server certificate's name matches the host (the chain is still verified).
+    #[arg(long = "insecure")]
+    pub insecure: bool,
     /// Client identifier. Without it: a generated one for MQTT 3.x, an empty one (the server assigns) for 5.0.
     #[arg(short = 'i', long = "id", conflicts_with = "id_prefix")]
     pub id: Option<String>,

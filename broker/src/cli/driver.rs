@@ -145,9 +145,13 @@ impl Session {
                 self.flush().await?;
                 handled.map_err(CliError::Protocol)?;
             }
-            Woke::Received(Ok(None) | Err(_)) => {
+            Woke::Received(Ok(None)) => {
                 self.client.connection_lost();
                 return Err(CliError::ConnectionLost);
+            }
+            Woke::Received(Err(error)) => {
+                self.client.connection_lost();
+                return Err(super::transport::lost(&error));
             }
             Woke::Timer => {
                 self.client.handle_timeout(Instant::now());

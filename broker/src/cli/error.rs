@@ -23,6 +23,13 @@ pub enum CliError {
     /// The TCP connection could not be made. Exit code 1.
     #[error("Error: {}", connect_message(.0))]
     Connect(io::Error),
+    /// A TLS file could not be used, or the TLS handshake failed. Exit code 1, as mosquitto's.
+    #[error("Error: {0}")]
+    Tls(String),
+    /// The server ended the connection with a TLS alert after the handshake (TLS 1.3 refuses a client certificate
+    /// this way). Exit code 7, as mosquitto's "connection lost" in the same case.
+    #[error("Error: A TLS error occurred: {0}")]
+    TlsAlert(String),
     /// The WebSocket handshake failed. Exit code 1.
     #[error("Error: WebSocket handshake failed: {0}")]
     WebSocket(String),
@@ -78,7 +85,7 @@ impl CliError {
             Self::Refused { version, reason_code } if version.is_v5() => reason_code.as_u8(),
             Self::Refused { reason_code, .. } => reason_code.v3_connack_code(),
             Self::ConnectTimeout | Self::TimedOut => 27,
-            Self::PingTimeout | Self::ConnectionLost | Self::Disconnected(_) => 7,
+            Self::PingTimeout | Self::ConnectionLost | Self::Disconnected(_) | Self::TlsAlert(_) => 7,
             Self::Protocol(_) => 2,
             Self::Interrupted => 130,
             _ => 1,

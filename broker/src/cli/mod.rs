@@ -4,7 +4,8 @@
 //! One job per file:
 //! - [`args`]: the command lines (clap).
 //! - `options`: what the shared flags mean together: version, client identifier, will, `-D` properties, `-L`.
-//! - `transport`: TCP or WebSocket; the only file here that knows sockets.
+//! - `transport`: TCP or WebSocket, plain or over TLS; the only file here that knows sockets.
+//! - `tls`: the TLS flags (`--cafile`, `--capath`, `--cert`, `--key`, `--insecure`) as a rustls configuration.
 //! - `driver`: the [`Session`](driver) loop feeding bytes and time to the client and writing what it queues.
 //! - `publish` and `subscribe`: the two tools.
 //! - `output`: how `roost sub` prints a message (`-v`, `-F`, `-N`).
@@ -29,6 +30,7 @@ mod output;
 mod passwd;
 mod publish;
 mod subscribe;
+mod tls;
 mod transport;
 
 use std::future::Future;

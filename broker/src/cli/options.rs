@@ -18,6 +18,37 @@ pub(crate) struct Target {
     pub(crate) port: u16,
     /// `Some(path)` for MQTT over WebSocket (`-L ws://...`), `None` for plain TCP.
     pub(crate) websocket_path: Option<String>,
+    /// TLS settings when the connection uses TLS (`--cafile`, `--capath`, `--cert`, `mqtts://`, `wss://`).
+    pub(crate) tls: Option<TlsOptions>,
+}
+
+/// The TLS flags, as given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TlsOptions {
+    /// `--cafile`.
+    pub(crate) cafile: Option<std::path::PathBuf>,
+    /// `--capath`.
+    pub(crate) capath: Option<std::path::PathBuf>,
+    /// `--cert` and `--key`.
+    pub(crate) client_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// `--insecure`.
+    pub(crate) insecure: bool,
+}
+
+/// The TLS flags; `None` when none of them asks for TLS.
+fn tls_options(args: &ConnectArgs) -> Result<Option<TlsOptions>, CliError> {
+    let client_cert = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+        (None, None) => None,
+        _ => return usage("Both certfile and keyfile must be provided if one of them is set."),
+    };
+    let wanted = args.cafile.is_some() || args.capath.is_some() || client_cert.is_some();
+    Ok(wanted.then(|| TlsOptions {
+        cafile: args.cafile.clone(),
+        capath: args.capath.clone(),
+        client_cert,
+        insecure: args.insecure,
+    }))
 }
 
 /// Everything the shared flags decide.
@@ -42,10 +73,14 @@ pub(crate) struct Setup {
 /// Works out the connection from the shared flags.
 pub(crate) fn setup(args: &ConnectArgs) -> Result<Setup, CliError> {
     let version = version(args)?;
+    let tls = tls_options(args)?;
+    // As mosquitto_pub: TLS flags move the default port to 8883.
+    let default_port = if tls.is_some() { 8883 } else { 1883 };
     let mut target = Target {
         host: args.host.clone(),
-        port: args.port,
+        port: args.port.unwrap_or(default_port),
         websocket_path: None,
+        tls: tls.clone(),
     };
     let mut username = args.username.clone();
     let mut password = args.password.clone();
@@ -53,6 +88,11 @@ pub(crate) fn setup(args: &ConnectArgs) -> Result<Setup, CliError> {
     if let Some(url) = &args.url {
         let url = parse_url(url)?;
         target = url.target;
+        // A secure URL turns TLS on with the flags given (or the system's CA certificates); a plain one with TLS
+        // flags still uses TLS, as mosquitto does.
+        if target.tls.is_some() || tls.is_some() {
+            target.tls = Some(tls.clone().unwrap_or_default());
+        }
         username = url.username.or(username);
         password = url.password.or(password);
         url_topic = url.topic;
@@ -190,13 +230,19 @@ struct Url {
 
 /// `mqtt://[user[:pass]@]host[:port]/topic` or `ws://[user[:pass]@]host[:port]/path`.
 fn parse_url(url: &str) -> Result<Url, CliError> {
-    let bad = || usage(format!("Unsupported URL scheme in '{url}'; use mqtt:// or ws://."));
+    let bad = || {
+        usage(format!(
+            "Unsupported URL scheme in '{url}'; use mqtt://, mqtts://, ws:// or wss://."
+        ))
+    };
     let Some((scheme, rest)) = url.split_once("://") else {
         return bad();
     };
-    let (websocket, default_port) = match scheme.to_ascii_lowercase().as_str() {
-        "mqtt" => (false, 1883),
-        "ws" => (true, 80),
+    let (websocket, secure, default_port) = match scheme.to_ascii_lowercase().as_str() {
+        "mqtt" => (false, false, 1883),
+        "mqtts" => (false, true, 8883),
+        "ws" => (true, false, 80),
+        "wss" => (true, true, 443),
         _ => return bad(),
     };
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
@@ -239,6 +285,7 @@ fn parse_url(url: &str) -> Result<Url, CliError> {
             host: host.to_owned(),
             port,
             websocket_path,
+            tls: secure.then(TlsOptions::default),
         },
         username,
         password,
@@ -353,6 +400,7 @@ mod tests {
             host: host.into(),
             port,
             websocket_path: websocket_path.map(Into::into),
+            tls: None,
         }
     }
 
@@ -447,6 +495,23 @@ mod tests {
     }
 
     #[test]
+    fn tls_flags_turn_tls_on_and_move_the_default_port() {
+        let s = parse(&["--cafile", "ca.pem"]).unwrap();
+        assert_eq!(s.target.port, 8883);
+        assert_eq!(
+            s.target.tls.unwrap().cafile.as_deref(),
+            Some(std::path::Path::new("ca.pem"))
+        );
+        assert_eq!(parse(&["--cafile", "ca.pem", "-p", "1884"]).unwrap().target.port, 1884);
+        let s = parse(&["--capath", "/etc/ssl/certs", "--insecure"]).unwrap();
+        assert!(s.target.tls.unwrap().insecure);
+        assert_eq!(parse(&[]).unwrap().target.tls, None);
+        assert!(parse(&["--cert", "c.pem"]).is_err(), "--cert needs --key");
+        let s = parse(&["-L", "mqtt://h/t", "--cafile", "ca.pem"]).unwrap();
+        assert!(s.target.tls.is_some());
+    }
+
+    #[test]
     fn urls() {
         let u = parse_url("mqtt://user:pw@example.org:1884/a/b").unwrap();
         assert_eq!(u.target, target("example.org", 1884, None));
@@ -459,7 +524,11 @@ mod tests {
         assert_eq!(u.target, target("127.0.0.1", 8080, Some("/mqtt")));
         let u = parse_url("ws://[::1]:9001/").unwrap();
         assert_eq!(u.target, target("::1", 9001, Some("/")));
-        assert!(parse_url("mqtts://h/").is_err());
+        let u = parse_url("mqtts://h/t").unwrap();
+        assert_eq!((u.target.port, u.target.tls), (8883, Some(TlsOptions::default())));
+        let u = parse_url("wss://h/mqtt").unwrap();
+        assert_eq!((u.target.port, u.target.tls.is_some()), (443, true));
+        assert!(parse_url("mqttx://h/").is_err());
         assert!(parse_url("h:1883").is_err());
         assert!(parse_url("mqtt://h:x/").is_err());
         assert!(parse_url("mqtt://:1883/").is_err());

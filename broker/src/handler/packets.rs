@@ -12,6 +12,7 @@ use super::{Client, End, disconnect};
 use crate::broker::Broker;
 use crate::config::Config;
 use crate::connection::{Connection, ConnectionError};
+use crate::log_text::Clipped;
 use crate::message::Message;
 use crate::router::{Inbound, Routed};
 
@@ -44,10 +45,17 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
             conn.queue_packet(&Packet::PubComp(pubcomp))?;
         }
         Packet::Subscribe(subscribe) => {
-            let reason_codes = subscribe_allowed(client, broker, &subscribe);
-            tracing::debug!(filters = ?subscribe.filters, ?reason_codes, "subscribed");
+            let first = subscribe
+                .filters
+                .first()
+                .map(|(filter, _)| filter_text(filter))
+                .unwrap_or("");
+            tracing::debug!(first = %Clipped(first), filters = subscribe.filters.len(), "subscribing");
+            let packet_id = subscribe.packet_id;
+            let reason_codes = subscribe_within_limits(broker, subscribe, |s| subscribe_allowed(client, broker, s));
+            tracing::debug!(?reason_codes, "subscribed");
             let suback = SubAck {
-                packet_id: subscribe.packet_id,
+                packet_id,
                 properties: explain_filters(&reason_codes),
                 reason_codes,
             };
@@ -70,7 +78,7 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
             if let Some(interval) = disconnect.properties.session_expiry_interval {
                 if client.connect_expiry == 0 && interval != 0 {
                     tracing::info!(
-                        client_id = &*client.id,
+                        client_id = %Clipped(&client.id),
                         "section 3.14.2.2.2: DISCONNECT sets a session expiry after CONNECT set 0"
                     );
                     let why = "DISCONNECT may not set a session expiry when CONNECT set none";
@@ -92,7 +100,7 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
         }
         Packet::Connect(_) => {
             tracing::info!(
-                client_id = &*client.id,
+                client_id = %Clipped(&client.id),
                 "[MQTT-3.1.0-2] a second CONNECT is a protocol error"
             );
             disconnect(conn, ReasonCode::ProtocolError, "a second CONNECT").await?;
@@ -100,7 +108,7 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
         }
         other => {
             // AUTH without an authentication method, or a packet only a server sends.
-            tracing::info!(client_id = &*client.id, packet = ?other.packet_type(), "protocol error: unexpected packet from a client");
+            tracing::info!(client_id = %Clipped(&client.id), packet = ?other.packet_type(), "protocol error: unexpected packet from a client");
             let why = format!("a client may not send {:?}", other.packet_type());
             disconnect(conn, ReasonCode::ProtocolError, &why).await?;
             return Ok(Some(End::Abnormal));
@@ -132,7 +140,7 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
             Some(topic) => topic.clone(),
             None => {
                 // Section 3.3.2.3.4: an empty topic with an alias never set up is a protocol error.
-                tracing::info!(client_id = &*client.id, alias, "protocol error: unknown topic alias");
+                tracing::info!(client_id = %Clipped(&client.id), alias, "protocol error: unknown topic alias");
                 disconnect(conn, ReasonCode::ProtocolError, "unknown topic alias").await?;
                 return Ok(Some(End::Abnormal));
             }
@@ -149,7 +157,7 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
     // A PUBLISH the broker will not route: MQTT 5 is told why in its PUBACK/PUBREC (a QoS 0 one is dropped); MQTT
     // 3.x has no negative acknowledgement, so it gets a plain one (3.1.1 [MQTT-3.3.5-2] allows that).
     if let Some((reason, why)) = refusal(&topic, &publish, &broker.config) {
-        tracing::debug!(%topic, "not routed: {why}");
+        tracing::debug!(topic = %Clipped(topic.as_str()), "not routed: {why}");
         let reason = if v5 { reason } else { ReasonCode::Success };
         return ack_publish(conn, qos_pid, reason, Some(why).filter(|_| v5)).map(|()| None);
     }
@@ -222,6 +230,8 @@ fn refusal(topic: &TopicName, publish: &Publish, config: &Config) -> Option<(Rea
         Some((ReasonCode::TopicNameInvalid, "$SYS topics are the broker's own"))
     } else if config.too_many_levels(topic.as_str()) {
         Some((ReasonCode::TopicNameInvalid, "topic has too many levels"))
+    } else if topic.as_str().len() > config.max_topic_length {
+        Some((ReasonCode::TopicNameInvalid, "topic longer than max_topic_length"))
     } else if publish.properties.payload_format_indicator == Some(true)
         && std::str::from_utf8(&publish.payload).is_err()
     {
@@ -252,6 +262,53 @@ fn wait_for(client: &mut Client, routed: Routed) {
         if !client.wait_for.iter().any(|c| Arc::ptr_eq(c, &cell)) {
             client.wait_for.push(cell);
         }
+    }
+}
+
+/// SUBSCRIBE with `max_topic_length` applied: a filter longer than it gets 0x8F Topic Filter invalid (3.x: 0x80)
+/// on its own and the others are served ([MQTT-3.8.4-5]); only the rest are served (`serve`: the ACL, then the router).
+fn subscribe_within_limits(
+    broker: &Broker,
+    mut subscribe: Subscribe,
+    serve: impl FnOnce(&Subscribe) -> Vec<ReasonCode>,
+) -> Vec<ReasonCode> {
+    let max = broker.config.max_topic_length;
+    let too_long: Vec<bool> = subscribe
+        .filters
+        .iter()
+        .map(|(filter, _)| filter_text(filter).len() > max)
+        .collect();
+    if !too_long.contains(&true) {
+        return serve(&subscribe);
+    }
+    let mut index = 0;
+    subscribe.filters.retain(|_| {
+        index += 1;
+        !too_long[index - 1]
+    });
+    let routed = if subscribe.filters.is_empty() {
+        Vec::new()
+    } else {
+        serve(&subscribe)
+    };
+    let mut routed = routed.into_iter();
+    too_long
+        .into_iter()
+        .map(|long| {
+            if long {
+                ReasonCode::TopicFilterInvalid
+            } else {
+                routed.next().unwrap_or(ReasonCode::UnspecifiedError)
+            }
+        })
+        .collect()
+}
+
+/// A filter as received, valid or not.
+fn filter_text(filter: &Result<roost_codec::TopicFilter, roost_codec::InvalidFilter>) -> &str {
+    match filter {
+        Ok(filter) => filter.as_str(),
+        Err(invalid) => invalid.as_str(),
     }
 }
 

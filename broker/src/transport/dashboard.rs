@@ -14,9 +14,74 @@ use rust_embed::RustEmbed;
 #[folder = "../dist"]
 struct Dist;
 
-/// `GET /`: the dashboard's page.
+/// `GET /`: the dashboard's page, with a Content-Security-Policy naming the hashes of its inline scripts.
 pub(crate) async fn index(headers: HeaderMap) -> Response {
     serve("index.html", &headers)
+}
+
+/// The Content-Security-Policy of every response; `script_hashes` are `'sha256-…'` sources of the inline scripts
+/// of the page it is sent with.
+///
+/// - scripts: our own files, the inline module script Trunk writes to start the app (by hash, so no other inline
+///   script runs), and `'wasm-unsafe-eval'`, which compiling the app's wasm needs;
+/// - styles: our own files, plus inline `style` attributes (`style-src-attr`), which leptos sets (the topic
+///   tree's indentation); `<style>` elements stay refused;
+/// - connections: our own origin (CSP 3's `'self'` also matches `ws:`/`wss:` to the same host) and any `ws:`/
+///   `wss:` URL, because the connection settings let a person point the dashboard at another MQTT broker;
+/// - no framing (`frame-ancestors 'none'`), no `<base>`, no plugins, no form posts.
+pub(crate) fn content_security_policy(script_hashes: &[String]) -> HeaderValue {
+    let mut scripts = String::from("'self' 'wasm-unsafe-eval'");
+    for hash in script_hashes {
+        scripts.push(' ');
+        scripts.push_str(hash);
+    }
+    let policy = format!(
+        "default-src 'none'; script-src {scripts}; style-src 'self'; style-src-attr 'unsafe-inline'; \
+         img-src 'self' data:; connect-src 'self' ws: wss:; manifest-src 'self'; base-uri 'none'; \
+         form-action 'none'; frame-ancestors 'none'; object-src 'none'"
+    );
+    HeaderValue::from_str(&policy).expect("the policy is ASCII without control characters")
+}
+
+/// `'sha256-…'` of every inline `<script>` (one without `src`) in an HTML page, as CSP hashes them: over the
+/// exact text between the tags.
+pub(crate) fn inline_script_hashes(html: &str) -> Vec<String> {
+    let mut hashes = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find("<script") {
+        rest = &rest[start..];
+        let Some(tag_end) = rest.find('>') else { break };
+        let tag = &rest[..tag_end];
+        rest = &rest[tag_end + 1..];
+        let Some(end) = rest.find("</script>") else { break };
+        let body = &rest[..end];
+        rest = &rest[end..];
+        if !tag.contains(" src=") {
+            let digest = ring::digest::digest(&ring::digest::SHA256, body.as_bytes());
+            hashes.push(format!("'sha256-{}'", base64(digest.as_ref())));
+        }
+    }
+    hashes
+}
+
+/// Standard base64 with padding, for the CSP hash.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// `GET /{path}`: one file of the dashboard (wasm, js, css, ...).
@@ -32,9 +97,17 @@ fn serve(path: &str, headers: &HeaderMap) -> Response {
     // time (`no-cache`) keeps index.html and whatever it names consistent after an upgrade.
     let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()));
     let etag = HeaderValue::from_str(&etag).expect("hex digits in quotes are a valid header value");
+    // A page's policy names its inline scripts' hashes. Hashed from the file served, so a debug build reading
+    // dist/ from disk stays right after `trunk build`; sent with a 304 too, whose headers replace the cached ones.
+    let policy = if path.ends_with(".html") {
+        content_security_policy(&inline_script_hashes(&String::from_utf8_lossy(&file.data)))
+    } else {
+        content_security_policy(&[])
+    };
     let cache = [
         (header::ETAG, etag.clone()),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (header::CONTENT_SECURITY_POLICY, policy),
     ];
     if headers.get(header::IF_NONE_MATCH) == Some(&etag) {
         return (StatusCode::NOT_MODIFIED, cache).into_response();
@@ -46,4 +119,36 @@ fn serve(path: &str, headers: &HeaderMap) -> Response {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_standard() {
+        // RFC 4648 section 10.
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+        ];
+        for (plain, encoded) in cases {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+    }
+
+    #[test]
+    fn inline_scripts_are_hashed_and_external_ones_skipped() {
+        let html = "<head><script src=\"/a.js\"></script><script type=\"module\">alert(1)</script></head>";
+        // `echo -n 'alert(1)' | openssl dgst -sha256 -binary | base64`
+        assert_eq!(
+            inline_script_hashes(html),
+            ["'sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI='"]
+        );
+        assert!(inline_script_hashes("<p>no scripts</p><script").is_empty());
+    }
 }

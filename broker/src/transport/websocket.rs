@@ -2,21 +2,24 @@
 //! WebSocket look like the byte stream TCP gives.
 
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use axum::Extension;
+use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Buf, Bytes};
 use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::http::{AppState, ClientInfo};
 use super::{Peer, Transport};
-use crate::broker::Broker;
+use crate::log_text::{Clipped, Throttle};
+
+/// WebSocket requests refused for their Origin or the per-address cap, for a throttled warning.
+static REFUSED: Throttle = Throttle::new();
 
 /// Subprotocols we accept, in order of preference. `mqtt` is the standard name; `mqttv3.1` is what MQTT 3.1 clients
 /// (and some libraries' defaults) still offer.
@@ -30,11 +33,33 @@ const FRAME_SLACK: usize = 64 * 1024;
 ///
 /// A handshake that does not offer an MQTT subprotocol is refused with 400, as Mosquitto does: [MQTT-6.0.0-3] says
 /// the client MUST offer `mqtt`, and accepting without one would leave the client unsure what it is talking to.
+///
+/// A browser's request is refused with 403 unless its `Origin` is the dashboard's own or listed in
+/// `http.allowed_origins`: without this check any web page a person on the LAN visits could open the broker
+/// through their browser (cross-site WebSocket hijacking; browsers do not apply the same-origin policy to
+/// WebSockets). Requests without `Origin` come from programs, not pages, and are not affected.
 pub(crate) async fn upgrade(
     upgrade: WebSocketUpgrade,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    State(broker): State<Arc<Broker>>,
+    headers: HeaderMap,
+    Extension(client): Extension<ClientInfo>,
+    State(state): State<AppState>,
 ) -> Response {
+    let addr = client.addr;
+    let broker = state.broker;
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers.get(header::HOST).and_then(|host| host.to_str().ok());
+        let origin = origin.to_str().unwrap_or("");
+        if !origin_allowed(origin, host, client.secure, &broker.config.http.allowed_origins) {
+            if let Some(refused) = REFUSED.hit() {
+                tracing::warn!(%addr, origin = %Clipped(origin), refused, "WebSocket from a foreign origin refused");
+            }
+            return (
+                StatusCode::FORBIDDEN,
+                "this origin may not connect; see http.allowed_origins\n",
+            )
+                .into_response();
+        }
+    }
     // [MQTT-6.0.0-4] the server selects (and so echoes) the subprotocol the client offered.
     let upgrade = upgrade.protocols(SUBPROTOCOLS);
     if upgrade.selected_protocol().is_none() {
@@ -45,6 +70,17 @@ pub(crate) async fn upgrade(
         )
             .into_response();
     }
+    // Once upgraded this is an MQTT connection, and counts against the MQTT per-address cap like one over TCP.
+    let Ok(slot) = state.mqtt_limits.try_acquire(addr.ip()) else {
+        if let Some(refused) = REFUSED.hit() {
+            tracing::warn!(%addr, refused, "WebSocket refused: max_connections_per_address reached");
+        }
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many connections from this address\n",
+        )
+            .into_response();
+    };
     let limit = broker.config.max_packet_size as usize + FRAME_SLACK;
     upgrade
         .max_frame_size(limit)
@@ -52,10 +88,68 @@ pub(crate) async fn upgrade(
         .on_upgrade(move |socket| {
             let peer = Peer {
                 addr,
-                transport: Transport::WebSocket,
+                transport: if client.secure {
+                    Transport::SecureWebSocket
+                } else {
+                    Transport::WebSocket
+                },
+                certificate_identity: client.identity,
             };
-            broker.connection(WsByteStream::new(socket), peer)
+            let connection = broker.connection(WsByteStream::new(socket), peer);
+            async move {
+                let _slot = slot;
+                connection.await;
+            }
         })
+}
+
+/// Whether a page from `origin` may open `/mqtt`: the dashboard's own origin (the scheme of this connection and
+/// the request's `Host`), or one listed in `allowed_origins`. Compared as scheme, host and port, the port made
+/// explicit, case-insensitively; `null` (sandboxed pages, `data:` and `file:` URLs) only when listed.
+fn origin_allowed(origin: &str, host: Option<&str>, secure: bool, allowed_origins: &[String]) -> bool {
+    let Some(origin) = parse_origin(origin) else {
+        return allowed_origins.iter().any(|allowed| allowed == origin);
+    };
+    let scheme = if secure { "https" } else { "http" };
+    let own = host.and_then(|host| parse_origin(&format!("{scheme}://{host}")));
+    own.as_ref() == Some(&origin)
+        || allowed_origins
+            .iter()
+            .any(|allowed| parse_origin(allowed).as_ref() == Some(&origin))
+}
+
+/// `scheme://host[:port]` as (scheme, host, port), lower case, with the scheme's default port made explicit.
+fn parse_origin(origin: &str) -> Option<(String, String, u16)> {
+    let origin = origin.to_ascii_lowercase();
+    let (scheme, rest) = origin.split_once("://")?;
+    let default_port = match scheme {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@']) {
+        return None;
+    }
+    // An IPv6 literal is bracketed, and its colons are not a port separator.
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (host, port.parse().ok()?),
+        _ => (rest, default_port),
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some((scheme.to_owned(), host.to_owned(), port))
+}
+
+/// Checks one `http.allowed_origins` entry when the configuration is read.
+pub(crate) fn check_origin_setting(origin: &str) -> Result<(), String> {
+    match parse_origin(origin) {
+        Some(_) => Ok(()),
+        None if origin == "null" => Ok(()),
+        None => Err(format!(
+            "{origin:?} is not an origin: write scheme://host[:port], with http or https and no path"
+        )),
+    }
 }
 
 /// A WebSocket seen as a byte stream, so the connection handler is the same for TCP and WebSocket.
@@ -129,5 +223,69 @@ impl AsyncWrite for WsByteStream {
     /// Sends a close frame.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.socket).poll_close(cx).map_err(io_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dashboards_own_origin_is_allowed() {
+        assert!(origin_allowed(
+            "http://pi.local:8080",
+            Some("pi.local:8080"),
+            false,
+            &[]
+        ));
+        assert!(origin_allowed(
+            "HTTP://Pi.Local:8080",
+            Some("pi.local:8080"),
+            false,
+            &[]
+        ));
+        assert!(origin_allowed("http://pi.local", Some("pi.local:80"), false, &[]));
+        assert!(origin_allowed("https://pi.local", Some("pi.local"), true, &[]));
+        assert!(origin_allowed("http://[::1]:8080", Some("[::1]:8080"), false, &[]));
+    }
+
+    #[test]
+    fn other_origins_are_refused_unless_listed() {
+        let allowed = ["https://home.example".to_owned(), "null".to_owned()];
+        for foreign in [
+            "http://evil.example",
+            "http://pi.local:8081",
+            "https://pi.local:8080",
+            "garbage",
+            "",
+        ] {
+            assert!(!origin_allowed(foreign, Some("pi.local:8080"), false, &[]), "{foreign}");
+        }
+        // Plain http page for an https dashboard: a different origin.
+        assert!(!origin_allowed("http://pi.local", Some("pi.local"), true, &[]));
+        assert!(!origin_allowed("null", Some("pi.local:8080"), false, &[]));
+        assert!(!origin_allowed("http://pi.local:8080", None, false, &[]));
+        assert!(origin_allowed(
+            "https://home.example:443",
+            Some("pi.local:8080"),
+            false,
+            &allowed
+        ));
+        assert!(origin_allowed("null", Some("pi.local:8080"), false, &allowed));
+    }
+
+    #[test]
+    fn origin_settings_are_checked() {
+        assert!(check_origin_setting("https://home.example:8443").is_ok());
+        assert!(check_origin_setting("null").is_ok());
+        for bad in [
+            "home.example",
+            "https://home.example/",
+            "ftp://x",
+            "https://",
+            "https://h:99999",
+        ] {
+            assert!(check_origin_setting(bad).is_err(), "{bad}");
+        }
     }
 }

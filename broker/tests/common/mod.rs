@@ -24,6 +24,10 @@ pub const STEP: Duration = Duration::from_secs(10);
 pub struct TestBroker {
     pub mqtt: SocketAddr,
     pub http: SocketAddr,
+    /// MQTT over TLS, when the config asks for it.
+    pub mqtts: Option<SocketAddr>,
+    /// HTTPS, when the config asks for it.
+    pub https: Option<SocketAddr>,
     shutdown: CancellationToken,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -52,11 +56,14 @@ impl TestBroker {
         };
         let server = Server::bind(config).await.expect("bind to 127.0.0.1:0");
         let (mqtt, http) = (server.mqtt_addr(), server.http_addr());
+        let (mqtts, https) = (server.mqtts_addr(), server.https_addr());
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(server.run(shutdown.clone()));
         TestBroker {
             mqtt,
             http,
+            mqtts,
+            https,
             shutdown,
             task: Some(task),
         }
