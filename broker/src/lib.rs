@@ -11,6 +11,7 @@
 //! - `router`: sessions, subscriptions and retained messages, and the publish path (no I/O, no awaits).
 //! - `session`, `subscriptions`, `retained`, `message`: the parts the router is made of.
 //! - `connection`: reads and writes whole MQTT packets over any byte stream.
+//! - [`store`]: the storage engine (issue 11): a log with group commit and snapshots; not yet wired in.
 //! - `sys`: the `$SYS/broker/...` status topics and the traffic counters behind them.
 //! - `handler`: one connection's life (CONNECT, the session loop, the will); `handler/packets` handles each packet
 //!   a connected client sends.
@@ -31,6 +32,7 @@ mod retained;
 mod router;
 mod server;
 mod session;
+pub mod store;
 mod subscriptions;
 mod sys;
 mod transport;
