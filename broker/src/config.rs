@@ -1,6 +1,7 @@
 //! Broker configuration.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use roost_codec::QoS;
@@ -69,6 +70,44 @@ pub struct Config {
     /// How often the broker publishes its status under `$SYS/broker/...` (Mosquitto's `sys_interval`), so
     /// dashboards and monitoring read it with a subscription. `Duration::ZERO` turns `$SYS` off.
     pub sys_interval: Duration,
+    /// Where and how durably retained messages and persistent sessions are stored (`[storage]`). Read and
+    /// checked, but not yet used: the engine in [`crate::store`] is wired into the router separately.
+    pub storage: StorageConfig,
+}
+
+/// The `[storage]` section: the data directory, when acknowledgements are durable, and the size cap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageConfig {
+    /// The data directory; `None` keeps everything in memory (`dir = ""` or `--memory`). A relative path in a
+    /// configuration file is relative to that file's directory; the default, `data`, is beside the
+    /// configuration file, or in the working directory without one.
+    pub dir: Option<PathBuf>,
+    /// When an acknowledged change is on stable storage (README: what each mode survives).
+    pub sync: crate::store::SyncMode,
+    /// The most bytes of stored state; beyond it new retained and queued messages are refused (MQTT 5 reason
+    /// 0x97 Quota exceeded) and nothing already stored is touched.
+    pub max_bytes: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            dir: Some(PathBuf::from("data")),
+            sync: crate::store::SyncMode::Always,
+            max_bytes: crate::store::StoreOptions::default().max_bytes,
+        }
+    }
+}
+
+impl StorageConfig {
+    /// The engine's options for this configuration.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            sync: self.sync,
+            max_bytes: self.max_bytes,
+            ..crate::store::StoreOptions::default()
+        }
+    }
 }
 
 impl Config {
@@ -118,6 +157,7 @@ impl Default for Config {
             max_retained_bytes: 64 * 1024 * 1024,
             // Mosquitto's default.
             sys_interval: Duration::from_secs(10),
+            storage: StorageConfig::default(),
         }
     }
 }

@@ -45,6 +45,18 @@ struct File {
     timeouts: Timeouts,
     #[serde(default)]
     sys: Sys,
+    #[serde(default)]
+    storage: Storage,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Storage {
+    /// "" keeps everything in memory.
+    dir: Option<String>,
+    sync: Option<String>,
+    sync_interval_ms: Option<u64>,
+    max_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -116,10 +128,19 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_toml(&text).map_err(|message| ConfigError::Invalid {
+        let mut config = Self::from_toml(&text).map_err(|message| ConfigError::Invalid {
             path: path.display().to_string(),
             message,
-        })
+        })?;
+        // The data directory (the default `data` too) lives beside the configuration file, not wherever roost
+        // happens to be started from.
+        if let Some(dir) = &mut config.storage.dir
+            && dir.is_relative()
+            && let Some(parent) = path.parent()
+        {
+            *dir = parent.join(&*dir);
+        }
+        Ok(config)
     }
 
     /// Parses TOML configuration text over the defaults; the error is one line saying where and what.
@@ -206,8 +227,38 @@ impl Config {
         if let Some(secs) = file.sys.interval {
             config.sys_interval = Duration::from_secs(secs);
         }
+        storage(&mut config.storage, &file.storage)?;
         Ok(config)
     }
+}
+
+/// Reads `[storage]` over the defaults.
+fn storage(config: &mut crate::config::StorageConfig, file: &Storage) -> Result<(), String> {
+    use crate::store::SyncMode;
+    if let Some(dir) = &file.dir {
+        config.dir = (!dir.is_empty()).then(|| dir.into());
+    }
+    let interval = match file.sync_interval_ms {
+        Some(0) => return Err("storage.sync_interval_ms must be at least 1".into()),
+        Some(ms) => Some(Duration::from_millis(ms)),
+        None => None,
+    };
+    match (file.sync.as_deref(), interval) {
+        (None | Some("always"), None) => config.sync = SyncMode::Always,
+        (Some("interval"), interval) => {
+            config.sync = SyncMode::Interval(interval.unwrap_or(Duration::from_secs(1)));
+        }
+        (Some("never"), None) => config.sync = SyncMode::Never,
+        (Some("always" | "never") | None, Some(_)) => {
+            return Err("storage.sync_interval_ms applies only with sync = \"interval\"".into());
+        }
+        (Some(other), _) => {
+            return Err(format!(
+                "storage.sync must be \"always\", \"interval\" or \"never\", not {other:?}"
+            ));
+        }
+    }
+    at_least_one(&mut config.max_bytes, file.max_bytes, "storage.max_bytes")
 }
 
 /// toml's errors span several lines with a source excerpt; an operator wants "line L, column C: message".
@@ -277,6 +328,11 @@ mod tests {
             drain = 0
             [sys]
             interval = 0
+            [storage]
+            dir = "/var/lib/roost"
+            sync = "interval"
+            sync_interval_ms = 250
+            max_bytes = 1000000
             "#,
         )
         .unwrap();
@@ -302,6 +358,52 @@ mod tests {
         assert!(config.queue_qos0_offline);
         assert_eq!(config.v3_session_expiry, Duration::from_secs(60));
         assert_eq!(config.max_session_expiry, u32::MAX);
+        assert_eq!(
+            config.storage,
+            crate::config::StorageConfig {
+                dir: Some("/var/lib/roost".into()),
+                sync: crate::store::SyncMode::Interval(Duration::from_millis(250)),
+                max_bytes: 1_000_000,
+            }
+        );
+    }
+
+    #[test]
+    fn storage_defaults_to_data_synced_always_and_checks_its_values() {
+        use crate::store::SyncMode;
+        let config = Config::from_toml("").unwrap();
+        assert_eq!(config.storage.dir, Some("data".into()));
+        assert_eq!(config.storage.sync, SyncMode::Always);
+        let memory = Config::from_toml("[storage]\ndir = \"\"\n").unwrap();
+        assert_eq!(memory.storage.dir, None);
+        let never = Config::from_toml("[storage]\nsync = \"never\"\n").unwrap();
+        assert_eq!(never.storage.sync, SyncMode::Never);
+        let interval = Config::from_toml("[storage]\nsync = \"interval\"\n").unwrap();
+        assert_eq!(interval.storage.sync, SyncMode::Interval(Duration::from_secs(1)));
+        let error = Config::from_toml("[storage]\nsync = \"sometimes\"\n").unwrap_err();
+        assert_eq!(
+            error,
+            "storage.sync must be \"always\", \"interval\" or \"never\", not \"sometimes\""
+        );
+        let error = Config::from_toml("[storage]\nsync_interval_ms = 5\n").unwrap_err();
+        assert_eq!(error, "storage.sync_interval_ms applies only with sync = \"interval\"");
+        let error = Config::from_toml("[storage]\nsync = \"interval\"\nsync_interval_ms = 0\n").unwrap_err();
+        assert_eq!(error, "storage.sync_interval_ms must be at least 1");
+        let error = Config::from_toml("[storage]\nmax_bytes = 0\n").unwrap_err();
+        assert_eq!(error, "storage.max_bytes must be at least 1");
+    }
+
+    #[test]
+    fn a_relative_data_directory_is_beside_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roost.toml");
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(
+            Config::from_file(&path).unwrap().storage.dir,
+            Some(dir.path().join("data"))
+        );
+        std::fs::write(&path, "[storage]\ndir = \"/abs\"\n").unwrap();
+        assert_eq!(Config::from_file(&path).unwrap().storage.dir, Some("/abs".into()));
     }
 
     #[test]

@@ -48,6 +48,13 @@ struct ServeArgs {
     /// a free port.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
+    /// The data directory for retained messages and persistent sessions [default: `data` beside the config
+    /// file, or in the working directory] (storage is not yet wired in: see README).
+    #[arg(long, value_name = "DIR", conflicts_with = "memory")]
+    data: Option<PathBuf>,
+    /// Keep everything in memory: nothing survives a restart (`[storage] dir = ""`).
+    #[arg(long)]
+    memory: bool,
 }
 
 impl ServeArgs {
@@ -62,6 +69,12 @@ impl ServeArgs {
         }
         if let Some(addr) = self.http {
             config.http_addr = addr;
+        }
+        if let Some(dir) = &self.data {
+            config.storage.dir = Some(dir.clone());
+        }
+        if self.memory {
+            config.storage.dir = None;
         }
         Ok(config)
     }
