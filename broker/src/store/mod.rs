@@ -10,6 +10,26 @@
 //!
 //! Files in the data directory: `wal-<first lsn>.log` segments, `snapshot-<lsn>.snap`, and `*.corrupt` files set
 //! aside by recovery.
+//!
+//! # How the router uses it
+//! Records of one event go in one submit (recovered all or none). Properties are stored with
+//! `roost_codec::Properties::to_block` / `from_block`. Before each acknowledgement, `durable(lsn).await`:
+//! - PUBLISH QoS 1 in: [`Store::admit`] the growth (refuse with 0x97 if full), then `MessagePut` once plus a
+//!   `QueueAppend` per persistent session it is queued for, and `RetainedSet`/`RetainedDelete` if RETAIN; PUBACK
+//!   after `durable`. Forwarding to online subscribers may go first (QoS 1 may duplicate).
+//! - PUBLISH QoS 2 in: the same plus `InboundQos2Set` in the same submit; PUBREC after `durable`, and forward
+//!   only after it too (else a crash and a DUP retransmission deliver twice).
+//! - PUBREL in: `InboundQos2Delete`; PUBCOMP after `durable` (else a new PUBLISH reusing the id is dropped).
+//! - SUBSCRIBE / UNSUBSCRIBE: `SubscriptionSet` / `SubscriptionDelete`; SUBACK / UNSUBACK after `durable`.
+//! - CONNECT of a persistent session, will changes, DISCONNECT: `SessionUpsert` (with `disconnected_at_ms` when
+//!   the connection ends); CONNACK after `durable`. Clean start or expiry: `SessionDelete`.
+//! - Sending a queued QoS 1/2 message: `QueueRemove` + `InflightOutSet(Publish)` in one submit; wait for
+//!   `durable` before writing a QoS 2 PUBLISH (a restart must resend it with the same id). QoS 0 sent or
+//!   dropped: `QueueRemove`, no wait.
+//! - PUBREC from the subscriber: `InflightOutSet(PubRel)`; PUBREL after `durable`. PUBACK / PUBCOMP from it:
+//!   `InflightOutDelete`, no wait.
+//! - Expired or dropped retained and queued messages: `RetainedDelete` / `QueueRemove`, no wait.
+//! - [`StoreError::Failed`] from `submit` or `durable`: send no acknowledgement, stop the listeners, exit non-zero.
 
 mod committer;
 pub mod fs;

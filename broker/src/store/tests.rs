@@ -507,3 +507,29 @@ proptest! {
         drop(store);
     }
 }
+
+#[test]
+fn interval_mode_acknowledges_after_the_write_and_syncs_soon_after() {
+    let fs = FaultFs::new();
+    let (store, _) = open(&fs, opts(SyncMode::Interval(Duration::from_millis(20))));
+    let before = fs.file_syncs();
+    let lsn = store.submit(history(1).remove(0)).unwrap();
+    block_on(store.durable(lsn)).unwrap();
+    // Acknowledged once written: a kill -9 (no power cut) keeps it.
+    let killed = fs.fork();
+    let (_, recovered) = open(&killed, opts(SyncMode::Always));
+    assert_eq!(recovered.report.last_lsn, lsn);
+    // With nothing more submitted, the committer still syncs within the interval (bounded wait, 5 s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while fs.file_syncs() == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no fdatasync within 5 s of an interval of 20 ms"
+        );
+        std::thread::yield_now();
+    }
+    let crashed = fs.fork();
+    crashed.power_cut();
+    let (_, recovered) = open(&crashed, opts(SyncMode::Always));
+    assert_eq!(recovered.report.last_lsn, lsn, "synced by the interval");
+}
