@@ -255,6 +255,7 @@ fn recovery(dir: &Path) -> anyhow::Result<()> {
             // Reopened with a small threshold, the replayed log outweighs the live state: the next write compacts.
             let compacting = StoreOptions {
                 snapshot_min_bytes: 1024,
+                snapshot_factor: 0,
                 ..options
             };
             let (store, _) = Store::open(&dir, compacting)?;
