@@ -85,6 +85,8 @@ pub(crate) struct Engine {
     synced: Lsn,
     counters: Arc<Counters>,
     buf: Vec<u8>,
+    /// The snapshot being written by its helper thread: its LSN and size when done.
+    snapshotting: Option<std::thread::JoinHandle<std::io::Result<(Lsn, u64)>>>,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -119,6 +121,7 @@ impl Engine {
             synced: last_lsn,
             counters,
             buf: Vec::new(),
+            snapshotting: None,
         })
     }
 
@@ -162,21 +165,39 @@ impl Engine {
     }
 
     /// Compacts when the log since the last snapshot outgrows the live state (never on a timer, so an idle
-    /// broker on an SD card writes nothing); rotates to a new segment when the current one is full.
-    fn maintain(&mut self) {
+    /// broker on an SD card writes nothing); rotates to a new segment when the current one is full. The snapshot
+    /// is written by a helper thread from a copy of the model, so acknowledgements do not wait for it.
+    ///
+    /// Errors are only those of syncing the log (fatal, as everywhere); a snapshot or a rotation that fails is
+    /// logged and retried later.
+    fn maintain(&mut self) -> std::io::Result<()> {
+        if self.snapshotting.as_ref().is_some_and(|h| h.is_finished()) {
+            self.finish_snapshot();
+        }
         let threshold = self
             .snapshot_floor
             .max(self.options.snapshot_factor.saturating_mul(self.state.live_bytes()));
-        if self.log_since_snapshot > threshold {
-            if let Err(e) = self.snapshot() {
-                tracing::warn!(error = %e, "storage: snapshot failed; the log keeps everything, retrying later");
-                self.snapshot_floor = self.snapshot_floor.saturating_mul(2);
+        let snapshot = self.snapshotting.is_none() && self.log_since_snapshot > threshold;
+        if snapshot || self.segment_bytes > self.options.segment_max_bytes {
+            // Entries before a new segment must not be lost with the old one. A failed sync here is the same
+            // failure as anywhere: never retried (a retry can falsely succeed).
+            self.sync()?;
+        }
+        if snapshot {
+            if let Err(e) = self.start_snapshot() {
+                self.snapshot_failed(&e);
             }
         } else if self.segment_bytes > self.options.segment_max_bytes
             && let Err(e) = self.rotate()
         {
             tracing::warn!(error = %e, "storage: could not start a new log segment; writing on in the old one");
         }
+        Ok(())
+    }
+
+    fn snapshot_failed(&mut self, e: &std::io::Error) {
+        tracing::warn!(error = %e, "storage: snapshot failed; the log keeps everything, retrying later");
+        self.snapshot_floor = self.snapshot_floor.saturating_mul(2);
     }
 
     fn rotate(&mut self) -> std::io::Result<()> {
@@ -187,27 +208,62 @@ impl Engine {
         Ok(())
     }
 
-    /// Writes the model as a snapshot at the last written LSN, then deletes the segments and snapshots it makes
-    /// unnecessary.
-    pub(crate) fn snapshot(&mut self) -> std::io::Result<()> {
+    /// Starts writing the model as a snapshot at the last written LSN, in a new segment from the next LSN on, so
+    /// the snapshot plus the segments from there are the whole state.
+    fn start_snapshot(&mut self) -> std::io::Result<()> {
         let lsn = self.written;
         self.rotate()?;
         self.state.drop_expired(now_ms());
         self.state.collect_garbage();
-        let bytes = snapshot::write(&*self.fs, &self.dir, &self.state, lsn)?;
-        self.counters.snapshot_bytes.fetch_add(bytes, Ordering::Relaxed);
-        self.counters.snapshots.fetch_add(1, Ordering::Relaxed);
         self.counters
             .live_bytes
             .store(self.state.live_bytes(), Ordering::Relaxed);
         self.log_since_snapshot = 0;
+        // Payloads and strings are reference counted: the copy costs maps, not message bytes.
+        let state = self.state.clone();
+        let (fs, dir) = (self.fs.clone(), self.dir.clone());
+        self.snapshotting = Some(
+            std::thread::Builder::new()
+                .name("roost-snapshot".into())
+                .spawn(move || snapshot::write(&*fs, &dir, &state, lsn).map(|bytes| (lsn, bytes)))?,
+        );
+        Ok(())
+    }
+
+    /// Waits for the snapshot being written, then deletes the segments and snapshots it makes unnecessary.
+    fn finish_snapshot(&mut self) {
+        let Some(handle) = self.snapshotting.take() else { return };
+        let (lsn, bytes) = match handle.join() {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => return self.snapshot_failed(&e),
+            Err(_) => return self.snapshot_failed(&std::io::Error::other("snapshot thread panicked")),
+        };
+        self.counters.snapshot_bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.counters.snapshots.fetch_add(1, Ordering::Relaxed);
         self.snapshot_floor = self.options.snapshot_min_bytes;
-        for name in self.fs.list(&self.dir)? {
+        // Only now is the snapshot durable (renamed, directory synced): the files it replaces may go.
+        let names = match self.fs.list(&self.dir) {
+            Ok(names) => names,
+            Err(e) => return tracing::warn!(error = %e, "storage: cannot list the data directory"),
+        };
+        for name in names {
             let old_segment = log::parse_segment_name(&name).is_some_and(|first| first <= lsn);
             let old_snapshot = log::parse_snapshot_name(&name).is_some_and(|at| at < lsn);
-            if old_segment || old_snapshot {
-                self.fs.remove(&self.dir.join(&name))?;
+            if (old_segment || old_snapshot)
+                && let Err(e) = self.fs.remove(&self.dir.join(&name))
+            {
+                tracing::warn!(error = %e, file = name, "storage: cannot remove a compacted file");
             }
+        }
+    }
+
+    /// Writes a snapshot and waits for it (at open, after files were set aside).
+    pub(crate) fn snapshot(&mut self) -> std::io::Result<()> {
+        self.start_snapshot()?;
+        let before = self.counters.snapshots.load(Ordering::Relaxed);
+        self.finish_snapshot();
+        if self.counters.snapshots.load(Ordering::Relaxed) == before {
+            return Err(std::io::Error::other("snapshot failed (see the warning above)"));
         }
         Ok(())
     }
@@ -265,11 +321,7 @@ pub(crate) fn run(mut engine: Engine, queue: Arc<Queue>, durable: watch::Sender<
             Ok::<_, std::io::Error>(())
         })();
         if let Err(e) = step {
-            let why: Arc<str> = format!("storage write or fdatasync failed in {}: {e}", engine.dir.display()).into();
-            tracing::error!("{why}; no longer acknowledging anything that needs storage");
-            queue.lock().failed = Some(why.clone());
-            durable.send_modify(|d| d.failed = Some(why));
-            return;
+            return fail(&engine, &queue, &durable, e);
         }
         // `always` acknowledges what is synced; the other modes what is written (in the kernel: a killed
         // process loses none of it).
@@ -282,9 +334,20 @@ pub(crate) fn run(mut engine: Engine, queue: Arc<Queue>, durable: watch::Sender<
             d.lsn = d.lsn.max(lsn);
             newer
         });
-        engine.maintain();
+        if let Err(e) = engine.maintain() {
+            return fail(&engine, &queue, &durable, e);
+        }
         if closing && queue.lock().items.is_empty() {
+            engine.finish_snapshot();
             return;
         }
     }
+}
+
+/// Poisons the store: every pending and later `durable` and `submit` gets the error; the thread stops.
+fn fail(engine: &Engine, queue: &Queue, durable: &watch::Sender<Durable>, e: std::io::Error) {
+    let why: Arc<str> = format!("storage write or fdatasync failed in {}: {e}", engine.dir.display()).into();
+    tracing::error!("{why}; no longer acknowledging anything that needs storage");
+    queue.lock().failed = Some(why.clone());
+    durable.send_modify(|d| d.failed = Some(why));
 }
