@@ -137,6 +137,16 @@ pub(crate) fn read_entries<'a>(buf: &'a [u8], mut f: impl FnMut(RawEntry<'a>) ->
     Stop::End
 }
 
+/// Whether a whole entry with an LSN in `lsns` starts anywhere in `buf`: after a bad entry whose successor cannot
+/// be found by its length (the length itself may be what is damaged), this tells corruption in the middle, with
+/// acknowledged entries after it, from a torn tail. Cheap: the CRC is computed only where the LSN fits.
+pub(crate) fn any_entry_within(buf: &[u8], lsns: std::ops::RangeInclusive<Lsn>) -> bool {
+    (0..buf.len().saturating_sub(HEADER)).any(|at| {
+        let lsn = u64::from_le_bytes(buf[at + 8..at + 16].try_into().expect("8 bytes"));
+        lsns.contains(&lsn) && parse_entry(&buf[at..]).is_ok()
+    })
+}
+
 /// `wal-00000000000000000001.log`: zero-padded so names sort by LSN.
 pub(crate) fn segment_name(first: Lsn) -> String {
     format!("wal-{first:020}.log")
@@ -217,6 +227,24 @@ mod tests {
                 whole_entry_follows: true
             }
         ));
+    }
+
+    #[test]
+    fn entries_are_found_past_a_damaged_length() {
+        let mut buf = entries(3);
+        // The first entry's length now points past the end: its successor cannot be found from it.
+        buf[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let stop = read_entries(&buf, |_| Ok(()));
+        assert!(matches!(
+            stop,
+            Stop::Bad {
+                offset: 0,
+                whole_entry_follows: false,
+                ..
+            }
+        ));
+        assert!(any_entry_within(&buf[1..], 2..=10), "entries 2 and 3 are still there");
+        assert!(!any_entry_within(&buf[1..], 4..=10));
     }
 
     #[test]

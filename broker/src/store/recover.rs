@@ -168,7 +168,10 @@ pub(crate) fn recover(fs: &dyn Fs, dir: &Path, now_ms: u64) -> std::io::Result<R
         } = stop
         {
             let last = i + 1 == segments.len();
-            if last && !whole_entry_follows {
+            // Entries found further on mean the damage is not the end of the last write.
+            let later = whole_entry_follows
+                || log::any_entry_within(&data[offset + 1..], expected + 1..=expected.saturating_add(1 << 20));
+            if last && !later {
                 // A crash in the middle of the last write: cut it off so new entries follow whole ones.
                 report.torn_bytes = (data.len() - offset) as u64;
                 if let Err(e) = fs.truncate(&dir.join(&name), offset as u64) {

@@ -593,6 +593,8 @@ fn the_real_file_system_recovers_torn_and_corrupt_files() {
     store.close().unwrap();
     assert!(store.stats().snapshots >= 1);
     drop(store);
+    // From here on no compaction, so the entries written stay in the log to be damaged.
+    let small = StoreOptions::default();
     let (store, recovered) = Store::open(&dir, small).unwrap();
     assert_eq!(recovered.state, model(&submits));
     assert!(recovered.report.snapshot_lsn.is_some());
@@ -618,7 +620,11 @@ fn the_real_file_system_recovers_torn_and_corrupt_files() {
         .set_len(len - 5)
         .unwrap();
     let (store, recovered) = Store::open(&dir, small).unwrap();
-    assert_eq!(recovered.state, model(&submits), "the torn entry is gone, the rest is there");
+    assert_eq!(
+        recovered.state,
+        model(&submits),
+        "the torn entry is gone, the rest is there"
+    );
     assert!(recovered.report.torn_bytes > 0 && recovered.report.is_clean());
     submit_all(&store, &[vec![retained("t/2", "a")], vec![retained("t/3", "b")]]);
     drop(store);
