@@ -638,3 +638,46 @@ fn the_real_file_system_recovers_torn_and_corrupt_files() {
     assert_eq!(recovered.report.set_aside.len(), 1, "{}", recovered.report);
     assert!(recovered.report.set_aside[0].0.exists());
 }
+
+#[test]
+fn what_expired_while_stopped_is_dropped_at_start() {
+    let fs = FaultFs::new();
+    let (store, _) = open(&fs, opts(SyncMode::Always));
+    let now = super::committer::now_ms();
+    let session = |id: &str, disconnected_ago_ms: u64| Record::SessionUpsert {
+        client_id: id.into(),
+        meta: SessionMeta {
+            protocol_version: 5,
+            expiry_interval: 10,
+            disconnected_at_ms: Some(now - disconnected_ago_ms),
+            will: Some(StoredWill {
+                message: record::tests::message("will", b"gone"),
+                delay: 5,
+            }),
+        },
+    };
+    let mut stale = record::tests::message("old", b"x");
+    stale.expires_at_ms = Some(now - 1);
+    let mut fresh = record::tests::message("new", b"y");
+    fresh.expires_at_ms = Some(now + 3_600_000);
+    submit_all(
+        &store,
+        &[vec![
+            session("expired", 20_000),
+            session("alive", 1_000),
+            Record::RetainedSet { message: stale },
+            Record::RetainedSet { message: fresh },
+        ]],
+    );
+    drop(store);
+    let (_, recovered) = open(&fs, opts(SyncMode::Always));
+    assert_eq!(recovered.report.expired, 2, "{}", recovered.report);
+    assert_eq!(recovered.state.sessions.keys().collect::<Vec<_>>(), ["alive"]);
+    let alive = &recovered.state.sessions["alive"];
+    assert_eq!(
+        alive.meta.as_ref().unwrap().will.as_ref().unwrap().delay,
+        5,
+        "the will survives"
+    );
+    assert_eq!(recovered.state.retained.keys().collect::<Vec<_>>(), ["new"]);
+}
