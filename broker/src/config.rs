@@ -109,6 +109,44 @@ pub struct Config {
     /// The configuration file this was read from, if any: relative paths in it and the data directory are
     /// beside it (see [`data_dir`]).
     pub config_file: Option<PathBuf>,
+    /// Where and how durably retained messages and persistent sessions are stored (`[storage]`). Read and
+    /// checked, but not yet used: the engine in [`crate::store`] is wired into the router separately.
+    pub storage: StorageConfig,
+}
+
+/// The `[storage]` section: the data directory, when acknowledgements are durable, and the size cap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageConfig {
+    /// The data directory; `None` keeps everything in memory (`dir = ""` or `--memory`). A relative path in a
+    /// configuration file is relative to that file's directory; the default, `data`, is beside the
+    /// configuration file, or in the working directory without one.
+    pub dir: Option<PathBuf>,
+    /// When an acknowledged change is on stable storage (README: what each mode survives).
+    pub sync: crate::store::SyncMode,
+    /// The most bytes of stored state; beyond it new retained and queued messages are refused (MQTT 5 reason
+    /// 0x97 Quota exceeded) and nothing already stored is touched.
+    pub max_bytes: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            dir: Some(PathBuf::from("data")),
+            sync: crate::store::SyncMode::Always,
+            max_bytes: crate::store::StoreOptions::default().max_bytes,
+        }
+    }
+}
+
+impl StorageConfig {
+    /// The engine's options for this configuration.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            sync: self.sync,
+            max_bytes: self.max_bytes,
+            ..crate::store::StoreOptions::default()
+        }
+    }
 }
 
 /// The `[auth]` settings. The default is safe: nobody connects without a user name and password.
@@ -296,6 +334,7 @@ impl Default for Config {
             sys_interval: Duration::from_secs(10),
             auth: AuthConfig::default(),
             config_file: None,
+            storage: StorageConfig::default(),
         }
     }
 }

@@ -49,6 +49,7 @@ struct File {
     auth: Auth,
     http: Http,
     tls: Option<Tls>,
+    storage: Storage,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -90,6 +91,16 @@ struct Tls {
     require_client_cert: bool,
     #[serde(default)]
     use_identity_as_username: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Storage {
+    /// "" keeps everything in memory.
+    dir: Option<String>,
+    sync: Option<String>,
+    sync_interval_ms: Option<u64>,
+    max_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -184,6 +195,14 @@ impl Config {
             *file = dir.join(&*file);
         }
         config.config_file = Some(path.to_path_buf());
+        // The data directory (the default `data` too) lives beside the configuration file, not wherever roost
+        // happens to be started from.
+        if let Some(dir) = &mut config.storage.dir
+            && dir.is_relative()
+            && let Some(parent) = path.parent()
+        {
+            *dir = parent.join(&*dir);
+        }
         Ok(config)
     }
 
@@ -309,6 +328,7 @@ impl Config {
         read_limits(&file.limits, &mut config)?;
         read_http(file.http, &mut config)?;
         read_tls(file.listeners.mqtts, file.listeners.https, file.tls, &mut config)?;
+        storage(&mut config.storage, &file.storage)?;
         Ok(config)
     }
 }
@@ -393,6 +413,35 @@ fn read_tls(
     Ok(())
 }
 
+/// Reads `[storage]` over the defaults.
+fn storage(config: &mut crate::config::StorageConfig, file: &Storage) -> Result<(), String> {
+    use crate::store::SyncMode;
+    if let Some(dir) = &file.dir {
+        config.dir = (!dir.is_empty()).then(|| dir.into());
+    }
+    let interval = match file.sync_interval_ms {
+        Some(0) => return Err("storage.sync_interval_ms must be at least 1".into()),
+        Some(ms) => Some(Duration::from_millis(ms)),
+        None => None,
+    };
+    match (file.sync.as_deref(), interval) {
+        (None | Some("always"), None) => config.sync = SyncMode::Always,
+        (Some("interval"), interval) => {
+            config.sync = SyncMode::Interval(interval.unwrap_or(Duration::from_secs(1)));
+        }
+        (Some("never"), None) => config.sync = SyncMode::Never,
+        (Some("always" | "never") | None, Some(_)) => {
+            return Err("storage.sync_interval_ms applies only with sync = \"interval\"".into());
+        }
+        (Some(other), _) => {
+            return Err(format!(
+                "storage.sync must be \"always\", \"interval\" or \"never\", not {other:?}"
+            ));
+        }
+    }
+    at_least_one(&mut config.max_bytes, file.max_bytes, "storage.max_bytes")
+}
+
 /// toml's errors span several lines with a source excerpt; an operator wants "line L, column C: message".
 fn one_line(error: &toml::de::Error, text: &str) -> String {
     let message = error.message().trim().replace('\n', " ");
@@ -463,6 +512,11 @@ mod tests {
             drain = 0
             [sys]
             interval = 0
+            [storage]
+            dir = "/var/lib/roost"
+            sync = "interval"
+            sync_interval_ms = 250
+            max_bytes = 1000000
             "#,
         )
         .unwrap();
@@ -491,6 +545,52 @@ mod tests {
         assert!(config.queue_qos0_offline);
         assert_eq!(config.v3_session_expiry, Duration::from_secs(60));
         assert_eq!(config.max_session_expiry, u32::MAX);
+        assert_eq!(
+            config.storage,
+            crate::config::StorageConfig {
+                dir: Some("/var/lib/roost".into()),
+                sync: crate::store::SyncMode::Interval(Duration::from_millis(250)),
+                max_bytes: 1_000_000,
+            }
+        );
+    }
+
+    #[test]
+    fn storage_defaults_to_data_synced_always_and_checks_its_values() {
+        use crate::store::SyncMode;
+        let config = Config::from_toml("").unwrap();
+        assert_eq!(config.storage.dir, Some("data".into()));
+        assert_eq!(config.storage.sync, SyncMode::Always);
+        let memory = Config::from_toml("[storage]\ndir = \"\"\n").unwrap();
+        assert_eq!(memory.storage.dir, None);
+        let never = Config::from_toml("[storage]\nsync = \"never\"\n").unwrap();
+        assert_eq!(never.storage.sync, SyncMode::Never);
+        let interval = Config::from_toml("[storage]\nsync = \"interval\"\n").unwrap();
+        assert_eq!(interval.storage.sync, SyncMode::Interval(Duration::from_secs(1)));
+        let error = Config::from_toml("[storage]\nsync = \"sometimes\"\n").unwrap_err();
+        assert_eq!(
+            error,
+            "storage.sync must be \"always\", \"interval\" or \"never\", not \"sometimes\""
+        );
+        let error = Config::from_toml("[storage]\nsync_interval_ms = 5\n").unwrap_err();
+        assert_eq!(error, "storage.sync_interval_ms applies only with sync = \"interval\"");
+        let error = Config::from_toml("[storage]\nsync = \"interval\"\nsync_interval_ms = 0\n").unwrap_err();
+        assert_eq!(error, "storage.sync_interval_ms must be at least 1");
+        let error = Config::from_toml("[storage]\nmax_bytes = 0\n").unwrap_err();
+        assert_eq!(error, "storage.max_bytes must be at least 1");
+    }
+
+    #[test]
+    fn a_relative_data_directory_is_beside_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roost.toml");
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(
+            Config::from_file(&path).unwrap().storage.dir,
+            Some(dir.path().join("data"))
+        );
+        std::fs::write(&path, "[storage]\ndir = \"/abs\"\n").unwrap();
+        assert_eq!(Config::from_file(&path).unwrap().storage.dir, Some("/abs".into()));
     }
 
     #[test]

@@ -53,6 +53,13 @@ struct ServeArgs {
     /// a free port.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
+    /// The data directory for retained messages and persistent sessions [default: `data` beside the config
+    /// file, or in the working directory] (storage is not yet wired in: see README).
+    #[arg(long, value_name = "DIR", conflicts_with = "memory")]
+    data: Option<PathBuf>,
+    /// Keep everything in memory: nothing survives a restart (`[storage] dir = ""`).
+    #[arg(long)]
+    memory: bool,
     /// Whether clients may connect without a user name: true, false or loopback (only from this machine)
     /// [default: false, or the file's `[auth] allow_anonymous`].
     #[arg(long, value_name = "WHO", value_parser = parse_anonymous)]
@@ -80,6 +87,12 @@ impl ServeArgs {
         }
         if let Some(addr) = self.http {
             config.http_addr = addr;
+        }
+        if let Some(dir) = &self.data {
+            config.storage.dir = Some(dir.clone());
+        }
+        if self.memory {
+            config.storage.dir = None;
         }
         if let Some(anonymous) = self.allow_anonymous {
             config.auth.allow_anonymous = anonymous;
@@ -134,7 +147,7 @@ fn main() -> ExitCode {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = args.config()?;
     // `[storage] dir` goes in the first argument once storage has it.
-    let data = data_dir(None, config.config_file.as_deref());
+    let data = data_dir(config.storage.dir.as_deref(), config.config_file.as_deref());
     let made = roost_broker::auth::first_start(&mut config.auth, &data)
         .with_context(|| format!("cannot create the password file in {}", data.display()))?;
     if let Some(made) = made {

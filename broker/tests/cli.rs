@@ -158,3 +158,13 @@ async fn config_file_listeners_are_used_and_flags_override_them() {
     }
     child.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn memory_and_data_flags_exclude_each_other() {
+    let output = within(roost().args(["serve", "--memory", "--data", "/tmp/x"]).output())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "a usage error: {stderr}");
+    assert!(stderr.contains("--memory") && stderr.contains("--data"), "{stderr}");
+}

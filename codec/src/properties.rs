@@ -388,6 +388,27 @@ impl Properties {
         });
     }
 
+    /// The property block of a PUBLISH (or, with `will`, of a CONNECT's Will Properties) as bytes, length prefix
+    /// included: how the broker stores a message's properties on disk. Refuses a property that block may not
+    /// carry, as encoding a packet would.
+    pub fn to_block(&self, will: bool) -> Result<Bytes, EncodeError> {
+        let ctx = if will { Context::WILL } else { Context::PUBLISH };
+        let mut buf = BytesMut::with_capacity(self.encoded_len(ctx)?);
+        self.encode(ctx, &mut buf);
+        Ok(buf.freeze())
+    }
+
+    /// Reads back what [`Properties::to_block`] wrote; the whole of `block` must be one property block.
+    pub fn from_block(block: Bytes, will: bool) -> Result<Self, DecodeError> {
+        let ctx = if will { Context::WILL } else { Context::PUBLISH };
+        let mut r = Reader::new(block);
+        let properties = Self::decode(&mut r, ctx)?;
+        if !r.is_empty() {
+            return Err(DecodeError::TrailingBytes(crate::packet::PacketType::Publish));
+        }
+        Ok(properties)
+    }
+
     /// Reads a property block: its length, then properties until that length is used up.
     pub(crate) fn decode(r: &mut Reader, ctx: Context) -> Result<Self, DecodeError> {
         let len = r.varint("property length")? as usize;
@@ -495,6 +516,33 @@ mod tests {
 
     use super::*;
     use crate::types::QoS;
+
+    #[test]
+    fn a_property_block_round_trips_as_bytes() {
+        let properties = Properties {
+            payload_format_indicator: Some(true),
+            message_expiry_interval: Some(60),
+            content_type: Some("text/plain".into()),
+            user_properties: vec![("k".into(), "v".into()), ("k".into(), "w".into())],
+            ..Properties::default()
+        };
+        let block = properties.to_block(false).unwrap();
+        assert_eq!(Properties::from_block(block.clone(), false).unwrap(), properties);
+        assert_eq!(Properties::from_block(block.clone(), true).unwrap(), properties);
+        let mut longer = block.to_vec();
+        longer.push(0);
+        assert!(Properties::from_block(Bytes::from(longer), false).is_err());
+        let will = Properties {
+            will_delay_interval: Some(5),
+            ..Properties::default()
+        };
+        assert!(will.to_block(false).is_err(), "not a PUBLISH property");
+        assert_eq!(
+            Properties::from_block(will.to_block(true).unwrap(), true).unwrap(),
+            will
+        );
+        assert_eq!(Properties::default().to_block(false).unwrap().as_ref(), [0]);
+    }
 
     const CONTEXTS: [Context; 11] = [
         Context::CONNECT,
