@@ -53,7 +53,7 @@ impl Broker {
     /// A broker that checks clients with `auth` and stops its connections when `shutdown` is cancelled.
     pub(crate) fn with_auth(config: Config, auth: Arc<Auth>, shutdown: CancellationToken) -> Arc<Self> {
         Arc::new(Broker {
-            router: Router::new(&config),
+            router: Router::new(&config).with_auth(Arc::clone(&auth)),
             auth,
             stats: Arc::default(),
             config,

@@ -47,8 +47,10 @@ struct File {
     sys: Sys,
     #[serde(default)]
     auth: Auth,
+    #[serde(default)]
     http: Http,
     tls: Option<Tls>,
+    #[serde(default)]
     storage: Storage,
 }
 

@@ -313,6 +313,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         Attached {
             connection_id: id,
             mailbox: Arc::clone(&mailbox),
+            user: identity.name().map(Arc::from),
         },
         Instant::now(),
     );

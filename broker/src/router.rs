@@ -19,6 +19,7 @@ use roost_codec::{
     Unsubscribe,
 };
 
+use crate::auth::Auth;
 use crate::config::{Config, too_many_levels};
 use crate::message::{Message, Outgoing};
 use crate::retained::RetainedStore;
@@ -49,6 +50,10 @@ pub(crate) struct Router {
     max_subscriptions: usize,
     /// Messages not delivered to a subscription they matched, by reason.
     drops: Drops,
+    /// Users and ACLs: every delivery (retained ones on SUBSCRIBE included) needs the subscriber's read right
+    /// under the rules in force at that moment, so rights shrunk by a reload apply to the next message at once.
+    /// `None` in unit tests of the router alone.
+    auth: Option<Arc<Auth>>,
 }
 
 /// How many messages matched a subscription and were not delivered to it, by reason: relaxed atomic counters, read
@@ -157,6 +162,15 @@ impl Router {
             max_topic_levels: config.max_topic_levels,
             max_subscriptions: config.max_subscriptions_per_client,
             drops: Drops::default(),
+            auth: None,
+        }
+    }
+
+    /// The same router, checking every delivery against `auth`'s ACL.
+    pub(crate) fn with_auth(self, auth: Arc<Auth>) -> Self {
+        Router {
+            auth: Some(auth),
+            ..self
         }
     }
 
@@ -343,6 +357,7 @@ impl Router {
         if matches.is_empty() {
             return routed;
         }
+        let policy = self.auth.as_ref().map(|auth| auth.policy());
         // One delivery per session for its ordinary subscriptions ([MQTT-3.3.4-2]): group them. Shared picks are
         // deliveries of their own.
         matches.sort_unstable_by_key(|m| (m.shared, Arc::as_ptr(&m.target) as usize));
@@ -354,10 +369,17 @@ impl Router {
             let Some(outgoing) = outgoing_for(&message, group, own) else {
                 continue;
             };
+            let mut session = cell.lock();
+            // Read access, as the session's user, under the rules in force now (Mosquitto's read check on
+            // delivery): a subscription the ACL allowed does not reach topics a rule denies it.
+            if let Some(policy) = &policy
+                && !policy.can_read(session.user.as_deref(), &cell.client_id, message.topic.as_str())
+            {
+                continue;
+            }
             routed.matched += 1;
-            let delivered = cell
-                .lock()
-                .deliver(outgoing, &self.limits, self.queue_qos0_offline, now);
+            let delivered = session.deliver(outgoing, &self.limits, self.queue_qos0_offline, now);
+            drop(session);
             match delivered {
                 Delivered::Queued { high } => {
                     routed.taken += 1;
@@ -454,7 +476,12 @@ impl Router {
                     RetainHandling::DoNotSend => false,
                 };
             if send_retained {
-                let messages = self.retained().matching(filter, now);
+                let mut messages = self.retained().matching(filter, now);
+                if let Some(auth) = &self.auth {
+                    let policy = auth.policy();
+                    let user = session.user.clone();
+                    messages.retain(|m| policy.can_read(user.as_deref(), &cell.client_id, m.topic.as_str()));
+                }
                 let outgoing = messages.into_iter().map(|message| Outgoing {
                     qos: message.qos.min(options.qos),
                     message,
@@ -651,6 +678,7 @@ pub(crate) fn attachment(connection_id: u64) -> (Attached, Arc<crate::session::M
         Attached {
             connection_id,
             mailbox: Arc::clone(&mailbox),
+            user: None,
         },
         mailbox,
     )

@@ -33,6 +33,7 @@ impl RouterBench {
             let attached = Attached {
                 connection_id: next_connection,
                 mailbox: Arc::new(Mailbox::default()),
+                user: None,
             };
             let id = ByteString::from(name);
             router.connect(&id, ProtocolVersion::V5, true, 0, attached, now).1

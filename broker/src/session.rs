@@ -92,6 +92,8 @@ pub(crate) struct Attached {
     pub(crate) connection_id: u64,
     /// Wakes the connection task, or tells it the session was taken over.
     pub(crate) mailbox: std::sync::Arc<Mailbox>,
+    /// The user name the connection authenticated as (`None`: anonymous), for the ACL's read checks.
+    pub(crate) user: Option<std::sync::Arc<str>>,
 }
 
 /// A message sent to the client and not yet fully acknowledged, in the order it was first sent.
@@ -339,6 +341,9 @@ pub(crate) struct Session {
     /// Whether the session was found stuck: it no longer holds publishers back and drops what does not fit,
     /// until its queue drains to the low-water mark.
     stuck: bool,
+    /// The user name of the connection that last attached (`None`: anonymous): deliveries, offline ones
+    /// included, are checked against the ACL as this user.
+    pub(crate) user: Option<std::sync::Arc<str>>,
 }
 
 impl Session {
@@ -357,6 +362,7 @@ impl Session {
             last_progress: now,
             high_since: None,
             stuck: false,
+            user: None,
         }
     }
 
@@ -460,6 +466,7 @@ impl Session {
 
     /// Attaches a connection at `now`: it is a fresh start for the flow-control clock.
     pub(crate) fn attach(&mut self, attached: Attached, now: Instant) {
+        self.user.clone_from(&attached.user);
         self.attached = Some(attached);
         self.generation = self.attached.as_ref().map_or(0, |a| a.connection_id);
         self.last_progress = now;
@@ -607,6 +614,7 @@ mod tests {
         let attached = Attached {
             connection_id: 7,
             mailbox: Arc::clone(&mailbox),
+            user: None,
         };
         (attached, mailbox)
     }

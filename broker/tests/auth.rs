@@ -409,3 +409,39 @@ async fn a_will_the_acl_refuses_is_not_published() {
     bob.assert_nothing_pending().await;
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn deliveries_and_retained_messages_need_the_subscribers_read_right() {
+    // bob may read `#` except `alice/private/#`: his subscription to `alice/#` is allowed, but the messages under
+    // the denied subtree, live or retained, never reach him (Mosquitto's read check on each delivery).
+    let dir = tempfile::tempdir().unwrap();
+    let broker = acl_broker(dir.path()).await;
+    let (mut alice, _) = RawClient::connect(&broker, login(V5, "alice5", "alice", "wonderland")).await;
+    for topic in ["alice/private/r", "alice/open/r"] {
+        let mut message = publish(topic, QoS::AtLeastOnce, b"kept");
+        message.retain = true;
+        alice.publish(message).await;
+    }
+    let (mut bob, _) = RawClient::connect(&broker, login(V5, "bob", "bob", "builder")).await;
+    assert_eq!(
+        bob.subscribe("alice/#", QoS::AtMostOnce).await,
+        [ReasonCode::GRANTED_QOS0]
+    );
+    let retained = bob.recv_publish().await;
+    assert_eq!(retained.topic.as_str(), "alice/open/r");
+    // bob is the only subscriber: a message he may not read matches nobody (0x10).
+    assert_eq!(
+        alice
+            .publish(publish("alice/private/x", QoS::AtLeastOnce, b"secret"))
+            .await,
+        ReasonCode::NoMatchingSubscribers
+    );
+    assert_eq!(
+        alice.publish(publish("alice/ok", QoS::AtLeastOnce, b"fine")).await,
+        ReasonCode::Success
+    );
+    let live = bob.recv_publish().await;
+    assert_eq!((live.topic.as_str(), &live.payload[..]), ("alice/ok", &b"fine"[..]));
+    bob.assert_nothing_pending().await;
+    broker.stop().await;
+}
