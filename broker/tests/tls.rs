@@ -494,7 +494,7 @@ async fn a_running_roost_reloads_its_certificate_on_sighup_and_on_change() {
         &config,
         format!(
             "[listeners]\nmqtt = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\nmqtts = \"127.0.0.1:0\"\n\
-             [tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+             [auth]\nallow_anonymous = true\n[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
             pki.str("server.pem"),
             pki.str("server.key")
         ),
