@@ -52,7 +52,7 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
                 .unwrap_or("");
             tracing::debug!(first = %Clipped(first), filters = subscribe.filters.len(), "subscribing");
             let packet_id = subscribe.packet_id;
-            let reason_codes = subscribe_within_limits(broker, subscribe, |s| subscribe_allowed(client, broker, s));
+            let reason_codes = subscribe_checked(client, broker, subscribe);
             tracing::debug!(?reason_codes, "subscribed");
             let suback = SubAck {
                 packet_id,
@@ -265,42 +265,39 @@ fn wait_for(client: &mut Client, routed: Routed) {
     }
 }
 
-/// SUBSCRIBE with `max_topic_length` applied: a filter longer than it gets 0x8F Topic Filter invalid (3.x: 0x80)
-/// on its own and the others are served ([MQTT-3.8.4-5]); only the rest are served (`serve`: the ACL, then the router).
-fn subscribe_within_limits(
-    broker: &Broker,
-    mut subscribe: Subscribe,
-    serve: impl FnOnce(&Subscribe) -> Vec<ReasonCode>,
-) -> Vec<ReasonCode> {
+/// SUBSCRIBE with the edge's own per-filter refusals: a filter longer than `max_topic_length` gets 0x8F Topic
+/// Filter invalid, one the ACL does not allow 0x87 Not authorized (3.x SUBACK: 0x80 for both), each on its own as
+/// for an invalid filter ([MQTT-3.8.4-5], [MQTT-3.8.4-6]). The router is asked once, for the rest only, so it
+/// neither stores a refused filter nor sends its retained messages; the reason codes are merged back in the order
+/// of the SUBSCRIBE ([MQTT-3.9.3-1]).
+fn subscribe_checked(client: &Client, broker: &Broker, mut subscribe: Subscribe) -> Vec<ReasonCode> {
     let max = broker.config.max_topic_length;
-    let too_long: Vec<bool> = subscribe
+    let policy = broker.auth.policy();
+    let refusals: Vec<Option<ReasonCode>> = subscribe
         .filters
         .iter()
-        .map(|(filter, _)| filter_text(filter).len() > max)
+        .map(|(filter, _)| match filter {
+            _ if filter_text(filter).len() > max => Some(ReasonCode::TopicFilterInvalid),
+            // A shared subscription is checked for the filter it shares; an invalid filter is the router's to refuse.
+            Ok(filter) if !policy.can_subscribe(client.identity.name(), &client.id, filter.matching_part()) => {
+                Some(ReasonCode::NotAuthorized)
+            }
+            _ => None,
+        })
         .collect();
-    if !too_long.contains(&true) {
-        return serve(&subscribe);
-    }
-    let mut index = 0;
-    subscribe.filters.retain(|_| {
-        index += 1;
-        !too_long[index - 1]
-    });
-    let routed = if subscribe.filters.is_empty() {
+    let mut refused = refusals.iter();
+    subscribe
+        .filters
+        .retain(|_| refused.next().is_some_and(Option::is_none));
+    let served = if subscribe.filters.is_empty() {
         Vec::new()
     } else {
-        serve(&subscribe)
+        broker.router().subscribe(&client.session, &subscribe, Instant::now())
     };
-    let mut routed = routed.into_iter();
-    too_long
+    let mut served = served.into_iter();
+    refusals
         .into_iter()
-        .map(|long| {
-            if long {
-                ReasonCode::TopicFilterInvalid
-            } else {
-                routed.next().unwrap_or(ReasonCode::UnspecifiedError)
-            }
-        })
+        .map(|refusal| refusal.unwrap_or_else(|| served.next().unwrap_or(ReasonCode::UnspecifiedError)))
         .collect()
 }
 
@@ -314,47 +311,6 @@ fn filter_text(filter: &Result<roost_codec::TopicFilter, roost_codec::InvalidFil
 
 /// The Reason String of an acknowledgement refusing what the ACL does not allow.
 const NOT_AUTHORISED: &str = "not authorised";
-
-/// Subscribes to the filters the ACL allows and answers the others with 0x87 Not authorized (MQTT 3.x SUBACK:
-/// 0x80), each filter on its own as for an invalid one ([MQTT-3.8.4-6], [MQTT-3.9.3-1]). The router sees only
-/// the allowed filters, so it neither stores the others nor sends their retained messages; the reason codes
-/// are merged back in the order of the SUBSCRIBE ([MQTT-3.9.3-1]).
-fn subscribe_allowed(client: &Client, broker: &Broker, subscribe: &Subscribe) -> Vec<ReasonCode> {
-    let policy = broker.auth.policy();
-    let allowed: Vec<bool> = subscribe
-        .filters
-        .iter()
-        .map(|(filter, _)| match filter {
-            // A shared subscription is checked for the filter it shares; an invalid filter is the router's to refuse.
-            Ok(filter) => policy.can_subscribe(client.identity.name(), &client.id, filter.matching_part()),
-            Err(_) => true,
-        })
-        .collect();
-    if allowed.iter().all(|ok| *ok) {
-        return broker.router().subscribe(&client.session, subscribe, Instant::now());
-    }
-    let filtered = Subscribe {
-        packet_id: subscribe.packet_id,
-        properties: subscribe.properties.clone(),
-        filters: (subscribe.filters.iter().zip(&allowed))
-            .filter(|(_, ok)| **ok)
-            .map(|(filter, _)| filter.clone())
-            .collect(),
-    };
-    let mut routed = if filtered.filters.is_empty() {
-        Vec::new()
-    } else {
-        broker.router().subscribe(&client.session, &filtered, Instant::now())
-    }
-    .into_iter();
-    allowed
-        .iter()
-        .map(|ok| match ok {
-            true => routed.next().unwrap_or(ReasonCode::UnspecifiedError),
-            false => ReasonCode::NotAuthorized,
-        })
-        .collect()
-}
 
 /// The Reason String of a PUBCOMP or PUBREL answering a packet id nobody is waiting for.
 pub(crate) const UNKNOWN_PACKET_ID: &str = "unknown packet identifier";
