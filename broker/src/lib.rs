@@ -9,7 +9,7 @@
 //! - `server`: binds both listeners, runs them, drains connections on shutdown.
 //! - `transport`: the only code that knows TCP, HTTP, WebSocket and axum. It turns each accepted socket into a byte
 //!   stream and hands it to the broker.
-//! - `broker`: state shared by every connection: limits, the routing state behind one mutex, timers.
+//! - `broker`: state shared by every connection: limits, auth, the routing state, timers.
 //! - `router`: sessions, subscriptions and retained messages, and the publish path (no I/O, no awaits).
 //! - `session`, `subscriptions`, `retained`, `message`: the parts the router is made of.
 //! - `connection`: reads and writes whole MQTT packets over any byte stream; `outgoing_aliases`: the topic aliases
