@@ -28,7 +28,8 @@ impl TestBroker {
         Self::start_with(Config::default()).await
     }
 
-    /// Starts a broker with `config`, but on loopback port 0.
+    /// Starts a broker with `config`, but on loopback port 0. Storage stays in memory unless the test names a data
+    /// directory of its own (`config.storage.dir` other than the default `data`, the working directory's).
     pub async fn start_with(config: Config) -> anyhow::Result<Self> {
         let loopback: SocketAddr = "127.0.0.1:0".parse()?;
         let mut config = Config {
@@ -36,6 +37,9 @@ impl TestBroker {
             http_addr: loopback,
             ..config
         };
+        if config.storage.dir == roost_broker::config::StorageConfig::default().dir {
+            config.storage.dir = None;
+        }
         config.auth.allow_anonymous = roost_broker::config::Anonymous::Allow;
         let server = Server::bind(config).await?;
         let (mqtt, http) = (server.mqtt_addr(), server.http_addr());

@@ -47,8 +47,14 @@ impl TestBroker {
     }
 
     /// Starts a broker with `config` as it is, `[auth]` included, on 127.0.0.1 with OS-chosen ports.
+    /// Storage stays in memory unless the test names a data directory of its own (`config.storage.dir` other than
+    /// the default `data`, which would be the working directory's).
     pub async fn start_secured(config: Config) -> Self {
         let localhost = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let mut config = config;
+        if config.storage.dir == roost_broker::config::StorageConfig::default().dir {
+            config.storage.dir = None;
+        }
         let config = Config {
             mqtt_addr: localhost,
             http_addr: localhost,
