@@ -39,8 +39,10 @@ use tokio::sync::watch;
 
 /// How long one step (starting roost, a connection, a task ending after the kill) may take on a busy machine.
 const STEP: Duration = Duration::from_secs(20);
-/// The whole test's bound.
-const LIMIT: Duration = Duration::from_secs(240);
+/// The whole test's bound: [`LIMIT_BASE`] plus [`LIMIT_PER_CYCLE`] for each cycle (90 s for the default 20; a
+/// run takes about 10 s on an idle 2-core machine).
+const LIMIT_BASE: Duration = Duration::from_secs(30);
+const LIMIT_PER_CYCLE: Duration = Duration::from_secs(3);
 /// The final drain ends when nothing has arrived for this long.
 const QUIET: Duration = Duration::from_secs(1);
 /// The random moment of the kill, after the traffic of a cycle started.
@@ -260,6 +262,10 @@ struct Publisher {
     acked: BTreeMap<String, BTreeSet<u64>>,
     /// PUBACK / PUBREC with a reason code of 0x80 or more.
     refused: u64,
+    /// QoS 2 messages whose PUBREL was sent but whose PUBCOMP never came: the connection broke between. A broker
+    /// that routes a QoS 2 message only at PUBREL (the standard's "method B") loses these when the publisher
+    /// starts clean; roost routes at PUBLISH, before its PUBREC, so for roost they are owned like the others.
+    released_unfinished: BTreeSet<u64>,
 }
 
 impl Publisher {
@@ -274,6 +280,7 @@ impl Publisher {
             sent: BTreeMap::new(),
             acked: BTreeMap::new(),
             refused: 0,
+            released_unfinished: BTreeSet::new(),
         }
     }
 
@@ -304,9 +311,20 @@ impl Publisher {
         (self, conn)
     }
 
-    async fn run(mut self, mut conn: Conn) -> Self {
+    async fn run(mut self, conn: Conn) -> Self {
         // Packet id -> (sequence number, PUBREL sent, when the PUBLISH went out).
-        let mut inflight: HashMap<u16, (u64, bool, Instant)> = HashMap::new();
+        let mut inflight = HashMap::new();
+        self.exchange(conn, &mut inflight).await;
+        self.released_unfinished.extend(
+            inflight
+                .values()
+                .filter(|(_, released, _)| *released)
+                .map(|(seq, _, _)| *seq),
+        );
+        self
+    }
+
+    async fn exchange(&mut self, mut conn: Conn, inflight: &mut HashMap<u16, (u64, bool, Instant)>) {
         let mut next_id: u16 = 0;
         let mut this_cycle = 0;
         // The traffic comes in bursts spread over the cycle, so the kill finds exchanges at every stage.
@@ -332,7 +350,7 @@ impl Publisher {
                 inflight.insert(id, (seq, false, Instant::now()));
             }
             if conn.flush().await.is_err() {
-                return self;
+                return;
             }
             let next = tokio::select! {
                 next = conn.next(STEP) => next,
@@ -349,7 +367,7 @@ impl Publisher {
             };
             let packet = match next {
                 Next::Packet(packet) => packet,
-                Next::Closed => return self,
+                Next::Closed => return,
                 Next::Quiet => continue,
             };
             match packet {
@@ -385,7 +403,7 @@ impl Publisher {
                     assert!(released, "{}: PUBCOMP for packet id {id} not released", self.client_id);
                 }
                 // Roost says it is going away (it is not asked to here, but that is not a loss).
-                Packet::Disconnect(_) => return self,
+                Packet::Disconnect(_) => return,
                 other => panic!("{}: unexpected {other:?}", self.client_id),
             }
         }
@@ -446,9 +464,6 @@ impl Subscriber {
         if cycle > 0 && !connack.session_present {
             // [MQTT-3.2.2-3]: a stored session is resumed and CONNACK says so.
             self.sessions_lost.push(cycle);
-            self.violations.push(format!(
-                "cycle {cycle}: CONNACK session present 0 for the persistent session ([MQTT-3.2.2-3])"
-            ));
             // Section 3.2.2.1.1: a client told there is no session discards its own session state.
             self.awaiting_pubrel.clear();
         }
@@ -632,17 +647,18 @@ async fn join<T>(task: tokio::task::JoinHandle<T>, what: &str) -> T {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_moments_loses_nothing_acknowledged() {
-    tokio::time::timeout(LIMIT, crash_cycles())
-        .await
-        .unwrap_or_else(|_| panic!("the crash test took longer than {LIMIT:?}"));
-}
-
-async fn crash_cycles() {
-    let started = Instant::now();
     let cycles: usize = std::env::var("ROOST_CRASH_CYCLES")
         .map(|v| v.parse().expect("ROOST_CRASH_CYCLES is a number"))
         .unwrap_or(20);
     assert!(cycles >= 1, "ROOST_CRASH_CYCLES must be at least 1");
+    let limit = LIMIT_BASE + LIMIT_PER_CYCLE * cycles as u32;
+    tokio::time::timeout(limit, crash_cycles(cycles))
+        .await
+        .unwrap_or_else(|_| panic!("{cycles} crash cycles took longer than {limit:?}"));
+}
+
+async fn crash_cycles(cycles: usize) {
+    let started = Instant::now();
     let seed: u64 = std::env::var("ROOST_CRASH_SEED")
         .map(|v| v.parse().expect("ROOST_CRASH_SEED is a number"))
         .unwrap_or_else(|_| {
@@ -719,11 +735,12 @@ async fn crash_cycles() {
     );
     for publisher in [qos1, qos2, retained] {
         summary += &format!(
-            "  {}: published {}, acknowledged {}, refused {}\n",
+            "  {}: published {}, acknowledged {}, refused {}, QoS 2 released but not completed at a kill {}\n",
             publisher.client_id,
             Publisher::count(&publisher.sent),
             Publisher::count(&publisher.acked),
-            publisher.refused
+            publisher.refused,
+            publisher.released_unfinished.len()
         );
     }
     for subscriber in &subscribers {
@@ -736,8 +753,13 @@ async fn crash_cycles() {
                     .filter(|seq| !subscriber.receipts.contains_key(&(topic.clone(), *seq)))
                     .collect();
                 if !lost.is_empty() {
+                    let released = lost
+                        .iter()
+                        .filter(|seq| publisher.released_unfinished.contains(seq))
+                        .count();
                     missing.push(format!(
-                        "{} of {} acknowledged messages on {topic} never arrived (first: {:?})",
+                        "{} of {} acknowledged messages on {topic} never arrived, {released} of them PUBREL sent \
+                         and no PUBCOMP at a kill (first: {:?})",
                         lost.len(),
                         acked.len(),
                         &lost[..lost.len().min(10)]
@@ -768,15 +790,24 @@ async fn crash_cycles() {
             .sum();
         summary += &format!(
             "  {}: received {} messages ({} deliveries), QoS 1 duplicates {}, QoS 2 resends not delivered again \
-             {}, sessions lost in cycles {:?}\n",
+             {}, sessions lost {}\n",
             subscriber.client_id,
             subscriber.receipts.len(),
             subscriber.receipts.values().sum::<u32>(),
             qos1_duplicates,
             subscriber.redeliveries,
-            subscriber.sessions_lost
+            subscriber.sessions_lost.len()
         );
         let who = subscriber.client_id;
+        if !subscriber.sessions_lost.is_empty() {
+            violations.push(format!(
+                "{who}: CONNACK said session present 0 for the persistent session after {} of {} restarts \
+                 (cycles {:?}; [MQTT-3.2.2-3])",
+                subscriber.sessions_lost.len(),
+                cycles,
+                subscriber.sessions_lost
+            ));
+        }
         violations.extend(subscriber.violations.iter().map(|v| format!("{who}: {v}")));
         violations.extend(
             missing
