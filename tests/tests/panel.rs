@@ -1,7 +1,8 @@
 //! The control panel in a real browser against a real `roost`, with a native MQTT client (rumqttc) playing the
 //! device: a switch card sends its command and then follows the state the device reports; a panel edited in one
 //! browser session appears in a second one; a Home Assistant discovery config becomes a working card with its
-//! availability. Screenshots of the panel go to `target/screenshots/`.
+//! availability; the panel and a discovered device are still there after the broker restarts on the same data
+//! directory. Screenshots of the panel go to `target/screenshots/`.
 //!
 //! Needs the dashboard built into `dist/` (`scripts/trunk build --release`), like `dashboard.rs`.
 
@@ -9,6 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail, ensure};
 use fantoccini::{Client, Locator};
+use roost_broker::Config;
+use roost_broker::config::StorageConfig;
 use roost_tests::TestBroker;
 use roost_tests::browser::{screenshot_dir, with_browser};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -108,6 +111,38 @@ async fn wait_for(client: &Client, css: &str) -> anyhow::Result<fantoccini::elem
         .with_context(|| format!("no {css} on the page"))
 }
 
+/// What Tasmota announces for a relay, abbreviated and with a `~` base topic.
+const TASMOTA_RELAY: &str = r#"{"name":"Relay","~":"tasmota_A1B2C3/","cmd_t":"~cmnd/POWER","stat_t":"~tele/STATE",
+    "val_tpl":"{{value_json.POWER}}","pl_on":"ON","pl_off":"OFF","avty_t":"~tele/LWT",
+    "pl_avail":"Online","pl_not_avail":"Offline","uniq_id":"A1B2C3_RL_1","dev":{"ids":["A1B2C3"],"name":"Desk lamp"}}"#;
+/// Where that relay's discovery config is published (retained), and its card on the page.
+const TASMOTA_CONFIG_TOPIC: &str = "homeassistant/switch/A1B2C3_RL_1/config";
+const TASMOTA_CARD: &str = r#".discovered .card[data-config="homeassistant/switch/A1B2C3_RL_1/config"]"#;
+
+/// Adds a button card "Doorbell" sending `ring` to `door/bell` through the panel editor, as a person would.
+async fn add_doorbell_card(client: &Client) -> anyhow::Result<()> {
+    wait_for(client, ".panel-edit").await?.click().await?;
+    wait_for(client, ".panel-add").await?.click().await?;
+    let kind = wait_for(client, r#"select[name="kind"]"#).await?;
+    kind.select_by_value("button").await?;
+    wait_for(client, r#"input[name="title"]"#)
+        .await?
+        .send_keys("Doorbell")
+        .await?;
+    wait_for(client, r#"input[name="topic"]"#)
+        .await?
+        .send_keys("door/bell")
+        .await?;
+    let payload = wait_for(client, r#"input[name="payload_on"]"#).await?;
+    payload.clear().await?;
+    payload.send_keys("ring").await?;
+    wait_for(client, r#".editor button[type="submit"]"#)
+        .await?
+        .click()
+        .await?;
+    Ok(())
+}
+
 /// Saves a screenshot of the page as `name` (PNG).
 async fn screenshot(client: &Client, name: &str) -> anyhow::Result<()> {
     let png = client.screenshot().await?;
@@ -188,25 +223,7 @@ async fn a_panel_edited_in_one_browser_appears_in_another() -> anyhow::Result<()
             wait_for(&second, r#"section.status[data-state="connected"]"#).await?;
             wait_for(&second, ".panel-empty").await?;
 
-            wait_for(&first, ".panel-edit").await?.click().await?;
-            wait_for(&first, ".panel-add").await?.click().await?;
-            let kind = wait_for(&first, r#"select[name="kind"]"#).await?;
-            kind.select_by_value("button").await?;
-            wait_for(&first, r#"input[name="title"]"#)
-                .await?
-                .send_keys("Doorbell")
-                .await?;
-            wait_for(&first, r#"input[name="topic"]"#)
-                .await?
-                .send_keys("door/bell")
-                .await?;
-            let payload = wait_for(&first, r#"input[name="payload_on"]"#).await?;
-            payload.clear().await?;
-            payload.send_keys("ring").await?;
-            wait_for(&first, r#".editor button[type="submit"]"#)
-                .await?
-                .click()
-                .await?;
+            add_doorbell_card(&first).await?;
 
             // Published retained: a native client sees the layout, and the other browser shows the card live.
             let published = device.received("roost/dashboard").await?;
@@ -244,17 +261,11 @@ async fn a_home_assistant_device_becomes_a_working_card() -> anyhow::Result<()> 
     let broker = TestBroker::start().await?;
     let mut device = Device::connect(&broker, "tasmota_A1B2C3").await?;
     device.subscribe("tasmota_A1B2C3/cmnd/POWER").await?;
-    // What Tasmota announces, abbreviated and with a `~` base topic.
-    let config = r#"{"name":"Relay","~":"tasmota_A1B2C3/","cmd_t":"~cmnd/POWER","stat_t":"~tele/STATE",
-        "val_tpl":"{{value_json.POWER}}","pl_on":"ON","pl_off":"OFF","avty_t":"~tele/LWT",
-        "pl_avail":"Online","pl_not_avail":"Offline","uniq_id":"A1B2C3_RL_1","dev":{"ids":["A1B2C3"],"name":"Desk lamp"}}"#;
-    device
-        .publish("homeassistant/switch/A1B2C3_RL_1/config", config, true)
-        .await?;
+    device.publish(TASMOTA_CONFIG_TOPIC, TASMOTA_RELAY, true).await?;
     let url = broker.dashboard_url();
     with_browser(|client| async move {
         client.goto(&url).await?;
-        let card_css = r#".discovered .card[data-config="homeassistant/switch/A1B2C3_RL_1/config"]"#;
+        let card_css = TASMOTA_CARD;
         let card = wait_for(&client, card_css)
             .await
             .context("the discovered card never appeared")?;
@@ -381,6 +392,63 @@ async fn a_panel_file_is_imported_and_a_foreign_one_refused() -> anyhow::Result<
             .context("the imported card never showed")?;
         let published = device.received("roost/dashboard").await?;
         ensure!(published.contains("garage/door"), "published {published}");
+        Ok(())
+    })
+    .await?;
+    broker.stop().await
+}
+
+/// The panel layout (the retained `roost/dashboard`) and a Home Assistant discovery config (retained
+/// `homeassistant/.../config`) are kept in the data directory: a broker started again on it, on new ports, shows a
+/// fresh browser the same card and the same discovered device.
+#[tokio::test]
+async fn the_panel_and_a_discovered_device_survive_a_restart() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let config = || Config {
+        storage: StorageConfig {
+            dir: Some(data.path().join("data")),
+            ..StorageConfig::default()
+        },
+        ..Config::default()
+    };
+    let broker = TestBroker::start_with(config()).await?;
+    let mut device = Device::connect(&broker, "watcher").await?;
+    device.subscribe("roost/dashboard").await?;
+    device.publish(TASMOTA_CONFIG_TOPIC, TASMOTA_RELAY, true).await?;
+    let url = broker.dashboard_url();
+    let device = &mut device;
+    with_browser(|client| async move {
+        client.goto(&url).await?;
+        wait_for(&client, r#"section.status[data-state="connected"]"#).await?;
+        add_doorbell_card(&client).await?;
+        wait_for(&client, r#".card-button[aria-label="Doorbell: send ring"]"#)
+            .await
+            .context("the new card never showed")?;
+        // The broker has the layout: a native client got it, published retained.
+        let published = device.received("roost/dashboard").await?;
+        ensure!(published.contains(r#""title":"Doorbell""#), "published {published}");
+        wait_for(&client, TASMOTA_CARD)
+            .await
+            .context("the discovered card never appeared before the restart")?;
+        Ok(())
+    })
+    .await?;
+    broker.stop().await?;
+
+    // Same data directory, new ports: a new origin, so nothing the browser kept for the old page can stand in.
+    let broker = TestBroker::start_with(config()).await?;
+    let url = broker.dashboard_url();
+    with_browser(|client| async move {
+        client.goto(&url).await?;
+        wait_for(&client, r#"section.status[data-state="connected"]"#).await?;
+        let card = wait_for(&client, r#".card-button[aria-label="Doorbell: send ring"]"#).await;
+        let discovered = wait_for(&client, TASMOTA_CARD).await;
+        screenshot(&client, "panel-restarted.png").await?;
+        card.context("the panel's card is gone after the broker restarted on the same data directory")?;
+        let discovered = discovered
+            .context("the discovered device is gone after the broker restarted on the same data directory")?;
+        let title = discovered.find(Locator::Css(".card-title")).await?.text().await?;
+        ensure!(title == "Desk lamp Relay", "title {title:?}");
         Ok(())
     })
     .await?;
