@@ -492,9 +492,14 @@ impl Subscriber {
         (self, conn)
     }
 
-    /// Receives and acknowledges until the connection breaks or, with `quiet`, until nothing arrives for that
-    /// long; then disconnects normally (the session stays: its expiry interval is a day).
+    /// Receives and acknowledges until the connection breaks or, with `quiet`, until the session is drained; then
+    /// disconnects normally (the session stays: its expiry interval is a day).
+    ///
+    /// Drained: nothing arrived for `quiet`, and then a PINGREQ was answered with nothing before its PINGRESP (roost
+    /// answers in order, so a stalled but not empty queue on a busy machine does not pass for an empty one).
     async fn run(mut self, mut conn: Conn, quiet: Option<Duration>) -> Self {
+        // When the drain's PINGREQ went out, and whether anything arrived since.
+        let mut ping: Option<(Instant, bool)> = None;
         loop {
             if conn.flush().await.is_err() {
                 return self;
@@ -503,13 +508,35 @@ impl Subscriber {
                 Next::Packet(packet) => packet,
                 Next::Closed => return self,
                 Next::Quiet if quiet.is_some() => {
-                    conn.queue(Packet::Disconnect(Disconnect::new(ReasonCode::NORMAL_DISCONNECTION)));
-                    let _ = conn.flush().await;
-                    return self;
+                    match ping {
+                        None => {
+                            conn.queue(Packet::PingReq);
+                            ping = Some((Instant::now(), false));
+                        }
+                        Some((sent, _)) => {
+                            assert!(sent.elapsed() < STEP, "{}: no PINGRESP within {STEP:?}", self.client_id)
+                        }
+                    }
+                    continue;
                 }
                 // During a cycle the publishers may be done before the kill.
                 Next::Quiet => continue,
             };
+            if let Packet::PingResp = packet {
+                match ping.take() {
+                    Some((_, false)) => {
+                        conn.queue(Packet::Disconnect(Disconnect::new(ReasonCode::NORMAL_DISCONNECTION)));
+                        let _ = conn.flush().await;
+                        return self;
+                    }
+                    // Something came in before the PINGRESP: wait for quiet again.
+                    Some((_, true)) => continue,
+                    None => panic!("{}: PINGRESP without PINGREQ", self.client_id),
+                }
+            }
+            if let Some((_, arrived)) = &mut ping {
+                *arrived = true;
+            }
             match packet {
                 Packet::Publish(publish) => self.receive(&mut conn, publish),
                 Packet::PubRel(ack) => {
