@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::handler;
 use crate::message::Message;
 use crate::router::Router;
+use crate::store::{State, Store};
 use crate::sys::Stats;
 use crate::transport::Peer;
 
@@ -47,20 +48,36 @@ impl Broker {
     #[cfg(test)]
     pub(crate) fn new(config: Config, shutdown: CancellationToken) -> Arc<Self> {
         let auth = Auth::load(&config.auth).expect("a test configuration names no auth files");
-        Self::with_auth(config, Arc::new(auth), shutdown)
+        Self::with_auth(config, Arc::new(auth), Store::memory(), None, shutdown)
     }
 
-    /// A broker that checks clients with `auth` and stops its connections when `shutdown` is cancelled.
-    pub(crate) fn with_auth(config: Config, auth: Arc<Auth>, shutdown: CancellationToken) -> Arc<Self> {
-        Arc::new(Broker {
-            router: Router::new(&config).with_auth(Arc::clone(&auth)),
+    /// A broker that checks clients with `auth`, writes to `store` and starts from what it recovered, and stops its
+    /// connections when `shutdown` is cancelled. Sessions restored from the store get their expiry timers here.
+    pub(crate) fn with_auth(
+        config: Config,
+        auth: Arc<Auth>,
+        store: Store,
+        recovered: Option<State>,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
+        let router = Router::new(&config).with_auth(Arc::clone(&auth)).with_store(store);
+        let timers = recovered.map(|state| router.restore(state, Instant::now()));
+        let broker = Arc::new(Broker {
+            router,
             auth,
             stats: Arc::default(),
             config,
             next_connection_id: AtomicU64::new(1),
             tracker: TaskTracker::new(),
             shutdown,
-        })
+        });
+        for (client_id, left) in timers.into_iter().flatten() {
+            // Generation 0: no connection has attached since the restart.
+            if let Some(left) = left {
+                broker.expire_session_later(client_id, 0, left);
+            }
+        }
+        broker
     }
 
     /// Serves one connection over any byte stream; the caller spawns (TCP) or awaits (WebSocket upgrade) it.

@@ -109,8 +109,7 @@ pub struct Config {
     /// The configuration file this was read from, if any: relative paths in it and the data directory are
     /// beside it (see [`data_dir`]).
     pub config_file: Option<PathBuf>,
-    /// Where and how durably retained messages and persistent sessions are stored (`[storage]`). Read and
-    /// checked, but not yet used: the engine in [`crate::store`] is wired into the router separately.
+    /// Where and how durably retained messages and persistent sessions are stored (`[storage]`).
     pub storage: StorageConfig,
 }
 

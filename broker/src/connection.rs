@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_util::sync::CancellationToken;
 
 use crate::outgoing_aliases::OutgoingAliases;
+use crate::store::{Lsn, Store, StoreError};
 use crate::sys::Stats;
 
 /// Bytes read per read call when no partial packet is buffered. They are read into the stack of that one call
@@ -56,6 +57,11 @@ pub(crate) struct Connection<S> {
     /// Topic aliases for the PUBLISHes we send (MQTT 5, when the client allows them): applied as each PUBLISH is
     /// queued, so they follow the wire order and die with this connection ([MQTT-3.3.2-7]).
     aliases: OutgoingAliases,
+    /// The store, and the log position everything queued in `write_buf` depends on: `flush` writes nothing before
+    /// the store says it is durable, so no PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK or CONNACK (nor a QoS 2
+    /// PUBLISH whose packet id must survive a restart) leaves before what it acknowledges is on disk.
+    store: Store,
+    needs_lsn: Lsn,
 }
 
 /// Why a connection could not go on.
@@ -76,11 +82,14 @@ pub(crate) enum ConnectionError {
     /// The client did not take a write within its write timeout.
     #[error("the client did not read for {0:?}")]
     WriteTimeout(Duration),
+    /// The store failed (or closed): what is queued acknowledges changes that are not durable, so it is never sent.
+    #[error("{0}")]
+    Storage(#[from] StoreError),
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Wraps a byte stream; `max_packet_size` bounds what the peer may send.
-    pub(crate) fn new(stream: S, max_packet_size: u32, stats: Arc<Stats>) -> Self {
+    pub(crate) fn new(stream: S, max_packet_size: u32, stats: Arc<Stats>, store: Store) -> Self {
         Connection {
             stream,
             read_buf: BytesMut::new(),
@@ -94,7 +103,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             version: ProtocolVersion::V311,
             stats,
             aliases: OutgoingAliases::default(),
+            store,
+            needs_lsn: 0,
         }
+    }
+
+    /// What is queued from now on (and what already is) goes out only once the store's log is durable up to `lsn`.
+    pub(crate) fn after_durable(&mut self, lsn: Lsn) {
+        self.needs_lsn = self.needs_lsn.max(lsn);
     }
 
     /// Lets the PUBLISHes we send use up to `maximum` topic aliases (0, the default: none). Set from the client's
@@ -275,6 +291,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub(crate) async fn flush(&mut self) -> Result<(), ConnectionError> {
         if self.write_buf.is_empty() {
             return Ok(());
+        }
+        if self.needs_lsn > 0 {
+            // One wait for the whole batch: every acknowledgement in it shares the store's group commit.
+            self.store.durable(self.needs_lsn).await?;
+            self.needs_lsn = 0;
         }
         let write = async {
             self.stream.write_all(&self.write_buf).await?;

@@ -43,7 +43,12 @@ pub(crate) async fn run<S>(stream: S, id: u64, peer: Peer, broker: Arc<Broker>, 
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut conn = Connection::new(stream, broker.config.max_packet_size, Arc::clone(&broker.stats));
+    let mut conn = Connection::new(
+        stream,
+        broker.config.max_packet_size,
+        Arc::clone(&broker.stats),
+        broker.router().store().clone(),
+    );
     let mut client_id = None;
     let peer_addr = peer.addr;
     let served = serve(&mut conn, id, peer, &broker, &shutdown, &mut client_id).await;
@@ -343,6 +348,8 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         took_over = connected.took_over,
         "connected"
     );
+    // CONNACK says the session exists: not before the store has it.
+    conn.after_durable(connected.lsn);
     if let Err(error) = { conn.write_packet(&Packet::ConnAck(connack)) }.await {
         finish(broker, client, End::Abnormal);
         return Err(error);
@@ -718,10 +725,11 @@ async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
         Instant::now(),
         |packet| conn.fits(packet),
     );
-    if let Some((packets, more)) = batch {
+    if let Some((packets, more, lsn)) = batch {
         if more {
             client.mailbox.wake();
         }
+        conn.after_durable(lsn);
         for packet in &packets {
             conn.queue_packet(packet)?;
         }

@@ -54,7 +54,7 @@ struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
     /// The data directory for retained messages and persistent sessions [default: `data` beside the config
-    /// file, or in the working directory] (storage is not yet wired in: see README).
+    /// file, or in the working directory].
     #[arg(long, value_name = "DIR", conflicts_with = "memory")]
     data: Option<PathBuf>,
     /// Keep everything in memory: nothing survives a restart (`[storage] dir = ""`).
@@ -146,7 +146,6 @@ fn main() -> ExitCode {
 #[tokio::main]
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = args.config()?;
-    // `[storage] dir` goes in the first argument once storage has it.
     let data = data_dir(config.storage.dir.as_deref(), config.config_file.as_deref());
     let made = roost_broker::auth::first_start(&mut config.auth, &data)
         .with_context(|| format!("cannot create the password file in {}", data.display()))?;

@@ -7,6 +7,8 @@ use std::time::Instant;
 use bytestring::ByteString;
 use roost_codec::{Bytes, Properties, Publish, QoS, QoSPid, TopicName};
 
+use crate::store::{MessageId, QueueEntry, StoredMessage};
+
 /// One published application message. Held in an [`Arc`] by every queue it is routed to, so fan-out is a
 /// reference-count bump; topic and payload are `Bytes`-backed slices of the frame it arrived in.
 #[derive(Debug)]
@@ -71,6 +73,54 @@ impl Message {
     pub(crate) fn is_expired(&self, now: Instant) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
     }
+
+    /// The message as the store keeps it. Expiry becomes wall-clock time (`wall_ms` is the wall clock at `now`):
+    /// an `Instant` means nothing after a restart, and the interval must keep running across one.
+    pub(crate) fn to_stored(&self, now: Instant, wall_ms: u64) -> StoredMessage {
+        StoredMessage {
+            topic: self.topic.as_str().into(),
+            payload: self.payload.clone(),
+            qos: self.qos,
+            retain: self.retain,
+            // Encoding properties that were decoded from a valid PUBLISH (or built by us) cannot fail; an empty
+            // block would lose them, never corrupt the store.
+            properties: self.properties.to_block(false).unwrap_or_default(),
+            expires_at_ms: self.expires_at.map(|at| {
+                let left = at.saturating_duration_since(now);
+                wall_ms.saturating_add(u64::try_from(left.as_millis()).unwrap_or(u64::MAX))
+            }),
+            publisher: self.publisher.clone(),
+        }
+    }
+
+    /// The message the store kept, with its expiry back on this process's clock; `None` if what was stored is no
+    /// longer a valid message (never written by Roost; recovery reports it).
+    pub(crate) fn from_stored(stored: StoredMessage, now: Instant, wall_ms: u64) -> Option<Self> {
+        let topic = TopicName::new(stored.topic).ok()?;
+        let properties = Properties::from_block(stored.properties, false).ok()?;
+        let expires_at = stored
+            .expires_at_ms
+            .map(|at| now + std::time::Duration::from_millis(at.saturating_sub(wall_ms)));
+        Some(Message {
+            topic,
+            payload: stored.payload,
+            qos: stored.qos,
+            retain: stored.retain,
+            properties,
+            expires_at,
+            publisher: stored.publisher,
+        })
+    }
+}
+
+/// Where a queued delivery is in the store: the stored message it references and its place in the session's
+/// stored queue. Only deliveries at QoS 1/2 to sessions that outlive their connection are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StoredAt {
+    /// The `MessagePut` it references.
+    pub(crate) message: MessageId,
+    /// Its `QueueAppend` sequence number.
+    pub(crate) seq: u64,
 }
 
 /// One delivery of a message to one session: the message plus what this subscriber's subscriptions decided.
@@ -88,6 +138,8 @@ pub(crate) struct Outgoing {
     /// Whether it is a retained message sent on SUBSCRIBE, which waits in the session's retained line
     /// (`session::Queue`) rather than among routed messages.
     pub(crate) retain_on_subscribe: bool,
+    /// Its entry in the store, if it has one.
+    pub(crate) stored: Option<StoredAt>,
 }
 
 impl Outgoing {
@@ -99,6 +151,17 @@ impl Outgoing {
             retain: false,
             subscription_ids: Vec::new(),
             retain_on_subscribe: false,
+            stored: None,
+        }
+    }
+
+    /// The store's queue entry for this delivery of the message stored as `message`.
+    pub(crate) fn to_queue_entry(&self, message: MessageId) -> QueueEntry {
+        QueueEntry {
+            message,
+            qos: self.qos,
+            retain: self.retain,
+            subscription_ids: self.subscription_ids.iter().map(|id| id.get()).collect(),
         }
     }
 
@@ -160,6 +223,7 @@ mod tests {
             retain: false,
             subscription_ids: vec![NonZeroU32::new(7).unwrap()],
             retain_on_subscribe: false,
+            stored: None,
         }
     }
 

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
 use roost_codec::{
@@ -21,7 +21,8 @@ use roost_codec::{
 
 use crate::auth::Auth;
 use crate::config::{Config, too_many_levels};
-use crate::message::{Message, Outgoing};
+use crate::message::{Message, Outgoing, StoredAt};
+use crate::store::{Lsn, MessageId, OutState, Record, SessionMeta, Store, StoredSubscription};
 use crate::retained::RetainedStore;
 use crate::session::{
     Attached, Delivered, Drop, Hold, InFlight, InFlightState, Limits, Session, SessionCell, Subscription,
@@ -54,6 +55,10 @@ pub(crate) struct Router {
     /// under the rules in force at that moment, so rights shrunk by a reload apply to the next message at once.
     /// `None` in unit tests of the router alone.
     auth: Option<Arc<Auth>>,
+    /// Where every change to retained messages and to sessions that outlive their connection is also written
+    /// (issue 11). Records are submitted under the lock of what they change, so the log's order is the order
+    /// of the changes in memory; the caller holds the acknowledgement until the returned LSN is durable.
+    store: Store,
 }
 
 /// How many messages matched a subscription and were not delivered to it, by reason: relaxed atomic counters, read
@@ -102,6 +107,8 @@ pub(crate) struct Connected {
     pub(crate) session_present: bool,
     /// Whether another connection had the session and was told to go ([MQTT-3.1.4-3]).
     pub(crate) took_over: bool,
+    /// The log position CONNACK waits for (the session as stored).
+    pub(crate) lsn: Lsn,
 }
 
 /// What routing one message did.
@@ -111,6 +118,8 @@ pub(crate) struct Routed {
     pub(crate) matched: usize,
     /// How many of them queued it.
     pub(crate) taken: usize,
+    /// The log position the acknowledgement waits for (the retained message and stored queue entries).
+    pub(crate) lsn: Lsn,
     /// The sessions it reached at their high-water mark: the publisher waits for room in each before routing more
     /// (see `SessionCell::hold`). Never the publisher's own session.
     pub(crate) wait_for: Vec<Arc<SessionCell>>,
@@ -163,6 +172,32 @@ impl Router {
             max_subscriptions: config.max_subscriptions_per_client,
             drops: Drops::default(),
             auth: None,
+            store: Store::memory(),
+        }
+    }
+
+    /// The same router, writing its changes to `store`.
+    pub(crate) fn with_store(self, store: Store) -> Self {
+        Router { store, ..self }
+    }
+
+    /// The store.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Submits `records` (one all-or-nothing entry) and returns the LSN to wait for. A failed store answers an LSN
+    /// that never becomes durable: waiting for it reports the failure, so nothing is acknowledged.
+    fn submit(&self, records: Vec<Record>) -> Lsn {
+        if records.is_empty() {
+            return 0;
+        }
+        match self.store.submit(records) {
+            Ok(lsn) => lsn,
+            Err(error) => {
+                tracing::error!(%error, "storage: change not written; it will not be acknowledged");
+                Lsn::MAX
+            }
         }
     }
 
@@ -221,8 +256,9 @@ impl Router {
             drop(session);
             old.set_online(false);
         }
+        let mut lsn = 0;
         if clean_start && let Some(old) = table.remove(client_id) {
-            self.end_session(&old);
+            lsn = self.end_session(&old);
         }
         let session_present = table.contains_key(client_id);
         let cell = Arc::clone(
@@ -235,15 +271,158 @@ impl Router {
         session.version = version;
         session.expiry_interval = expiry_interval;
         session.attach(attached, now);
+        // A session that outlives its connection is stored before CONNACK says it exists; one that ends with
+        // its connection is not (and a stored one resumed without expiry is forgotten: it ends at disconnect).
+        if expiry_interval > 0 {
+            session.stored = true;
+            lsn = lsn.max(self.submit(vec![session_upsert(&cell.client_id, &session, None)]));
+        } else if std::mem::take(&mut session.stored) {
+            lsn = lsn.max(self.submit(vec![Record::SessionDelete {
+                client_id: cell.client_id.clone(),
+            }]));
+        }
         drop(session);
         cell.set_online(true);
         (
             Connected {
                 session_present,
                 took_over,
+                lsn,
             },
             cell,
         )
+    }
+
+    /// Loads what the store recovered at start: retained messages, and every session that outlived its connection
+    /// with its subscriptions, queue, in-flight messages and inbound QoS 2 packet ids, all offline. Returns each
+    /// restored session's client id with how long it has left, for the caller to arm its expiry (`None`: never
+    /// expires); its generation is 0, which no connection has.
+    pub(crate) fn restore(&self, state: crate::store::State, now: Instant) -> Vec<(ByteString, Option<Duration>)> {
+        let wall_ms = crate::store::now_ms();
+        let mut unreadable = 0usize;
+        {
+            let mut retained = self.retained();
+            for (_, stored) in state.retained {
+                match Message::from_stored(stored, now, wall_ms) {
+                    Some(message) => {
+                        retained.retain(&Arc::new(message));
+                    }
+                    None => unreadable += 1,
+                }
+            }
+        }
+        // One shared copy per stored message, however many queues reference it.
+        let mut messages: HashMap<MessageId, Arc<Message>> = HashMap::new();
+        for (id, stored) in state.messages {
+            match Message::from_stored(stored, now, wall_ms) {
+                Some(message) => {
+                    messages.insert(id, Arc::new(message));
+                }
+                None => unreadable += 1,
+            }
+        }
+        let outgoing = |entry: crate::store::QueueEntry, seq: u64| {
+            let message = messages.get(&entry.message)?;
+            Some(Outgoing {
+                message: Arc::clone(message),
+                qos: entry.qos,
+                retain: entry.retain,
+                subscription_ids: entry
+                    .subscription_ids
+                    .iter()
+                    .filter_map(|&id| std::num::NonZeroU32::new(id))
+                    .collect(),
+                retain_on_subscribe: false,
+                stored: Some(StoredAt {
+                    message: entry.message,
+                    seq,
+                }),
+            })
+        };
+        let mut timers = Vec::new();
+        let mut table = self.table();
+        let mut index = self.index_mut();
+        for (client_id, stored) in state.sessions {
+            let Some(meta) = stored.meta else {
+                // Contents without settings: never written by this router. Forgotten, here and in the store.
+                tracing::warn!(client_id = &*client_id, "storage: a session without settings was not restored");
+                self.submit(vec![Record::SessionDelete { client_id }]);
+                continue;
+            };
+            let version = match meta.protocol_version {
+                3 => ProtocolVersion::V31,
+                4 => ProtocolVersion::V311,
+                _ => ProtocolVersion::V5,
+            };
+            let cell = Arc::new(SessionCell::new(client_id.clone(), version, now));
+            let mut session = cell.lock();
+            session.stored = true;
+            session.expiry_interval = meta.expiry_interval;
+            for (filter, subscription) in stored.subscriptions {
+                let (Ok(filter), Some(options)) = (
+                    roost_codec::TopicFilter::new(filter),
+                    options_from_byte(subscription.options),
+                ) else {
+                    unreadable += 1;
+                    continue;
+                };
+                let subscription = Subscription {
+                    options,
+                    id: subscription.identifier.and_then(std::num::NonZeroU32::new),
+                };
+                session.subscriptions.insert(filter.clone(), subscription);
+                index.subscribe(&client_id, &filter, Arc::clone(&cell), subscription);
+            }
+            for (seq, entry) in stored.queue {
+                session.next_seq = session.next_seq.max(seq + 1);
+                match outgoing(entry, seq) {
+                    // Everything stored was accepted: no bound drops any of it now.
+                    Some(o) => _ = session.queue.push(o, usize::MAX, usize::MAX),
+                    None => unreadable += 1,
+                }
+            }
+            // By packet id: the order they were sent in, but for a wrap past 65535 ([MQTT-4.4.0-1] asks for the
+            // original order; ids are handed out in increasing order).
+            for (packet_id, state) in stored.inflight_out {
+                let Some(packet_id) = PacketId::new(packet_id) else {
+                    unreadable += 1;
+                    continue;
+                };
+                let state = match state {
+                    OutState::PubRel => InFlightState::Released,
+                    OutState::Publish(entry) => match outgoing(entry, 0) {
+                        Some(o) => InFlightState::Published(o),
+                        None => {
+                            unreadable += 1;
+                            continue;
+                        }
+                    },
+                };
+                session.inflight.push_back(InFlight {
+                    packet_id,
+                    state,
+                    stored: true,
+                });
+            }
+            session
+                .inbound_qos2
+                .extend(stored.inbound_qos2.into_iter().filter_map(PacketId::new));
+            // Connected when the broker stopped: it went offline with the restart.
+            let since = meta.disconnected_at_ms.unwrap_or(wall_ms);
+            let left = (meta.expiry_interval != u32::MAX).then(|| {
+                let gone = Duration::from_millis(wall_ms.saturating_sub(since));
+                Duration::from_secs(u64::from(meta.expiry_interval)).saturating_sub(gone)
+            });
+            drop(session);
+            table.insert(client_id.clone(), cell);
+            timers.push((client_id, left));
+        }
+        drop(index);
+        drop(table);
+        if unreadable > 0 {
+            tracing::error!(unreadable, "storage: stored entries that are not valid MQTT were not restored");
+        }
+        timers
     }
 
     /// Whether a connection is attached to `client_id`'s session, so that a CONNECT with this id takes it over.
@@ -275,6 +454,11 @@ impl Router {
         if !self.queue_qos0_offline {
             let dropped = session.queue.drop_qos0();
             self.drops.count(Drop::Qos0Offline, dropped, &cell.client_id, "");
+        }
+        if session.stored {
+            // When it went offline, so that its expiry runs on across a restart.
+            let record = session_upsert(&cell.client_id, &session, Some(crate::store::now_ms()));
+            self.submit(vec![record]);
         }
         Some((session.generation, session.expiry_interval))
     }
@@ -331,8 +515,15 @@ impl Router {
 
     /// Takes an ended session's subscriptions out of the index. The caller has removed it from the table; a
     /// publish that matched it a moment ago may still queue to it, which is harmless: nobody will read it.
-    fn end_session(&self, cell: &SessionCell) {
+    fn end_session(&self, cell: &SessionCell) -> Lsn {
         let mut session = cell.lock();
+        let lsn = if std::mem::take(&mut session.stored) {
+            self.submit(vec![Record::SessionDelete {
+                client_id: cell.client_id.clone(),
+            }])
+        } else {
+            0
+        };
         let filters = std::mem::take(&mut session.subscriptions);
         let mut index = self.index_mut();
         for filter in filters.keys() {
@@ -343,17 +534,22 @@ impl Router {
         session.attached = None;
         drop(session);
         cell.set_online(false);
+        lsn
     }
 
     /// Routes a message to every matching session and keeps it if retained. `now` is when it arrived.
     pub(crate) fn publish(&self, message: Arc<Message>, now: Instant) -> Routed {
+        let mut routed = Routed::default();
+        // The wall clock at `now`, once per message, for stored expiry times; and the stored copy, made at most
+        // once however many stored sessions take the message.
+        let mut wall_ms = None;
+        let mut stored: Option<(MessageId, crate::store::StoredMessage)> = None;
         if message.retain {
-            self.retained().retain(&message);
+            routed.lsn = self.publish_retained(&message, now, &mut wall_ms);
         }
         let mut matches = Vec::new();
         self.index()
             .matching(message.topic.as_str(), |cell| cell.is_online(), &mut matches);
-        let mut routed = Routed::default();
         if matches.is_empty() {
             return routed;
         }
@@ -366,7 +562,7 @@ impl Router {
             // [MQTT-3.8.3-3] No Local: not back to the publisher (a shared subscription cannot set it,
             // [MQTT-3.8.3-4]).
             let own = message.publisher.as_ref() == Some(&cell.client_id);
-            let Some(outgoing) = outgoing_for(&message, group, own) else {
+            let Some(mut outgoing) = outgoing_for(&message, group, own) else {
                 continue;
             };
             let mut session = cell.lock();
@@ -378,7 +574,43 @@ impl Router {
                 continue;
             }
             routed.matched += 1;
-            let delivered = session.deliver(outgoing, &self.limits, self.queue_qos0_offline, now);
+            // A session that outlives its connection keeps its QoS 1/2 deliveries across a restart: stored under
+            // its lock, in the order they are queued. The message itself is written with each stored session's
+            // entry (an idempotent put by id): written once, another session's acknowledgement could drop it
+            // from the store before this one's entry references it.
+            let mut records = Vec::new();
+            let delivered = if session.stored && outgoing.qos != QoS::AtMostOnce {
+                let (id, copy) = stored.get_or_insert_with(|| {
+                    let wall = *wall_ms.get_or_insert_with(crate::store::now_ms);
+                    (self.store.message_id(), message.to_stored(now, wall))
+                });
+                let entry = outgoing.to_queue_entry(*id);
+                let put = Record::MessagePut {
+                    id: *id,
+                    message: copy.clone(),
+                };
+                let append = Record::QueueAppend {
+                    client_id: cell.client_id.clone(),
+                    seq: session.next_seq,
+                    entry,
+                };
+                if self.store.admit(put.growth() + append.growth()).is_err() {
+                    Delivered::Dropped(Drop::StoreFull)
+                } else {
+                    outgoing.stored = Some(StoredAt {
+                        message: *id,
+                        seq: session.next_seq,
+                    });
+                    session.next_seq += 1;
+                    records = vec![put, append];
+                    session.deliver(outgoing, &self.limits, self.queue_qos0_offline, now)
+                }
+            } else {
+                session.deliver(outgoing, &self.limits, self.queue_qos0_offline, now)
+            };
+            if matches!(delivered, Delivered::Queued { .. } | Delivered::QueuedDroppingOldest) {
+                routed.lsn = routed.lsn.max(self.submit(records));
+            }
             drop(session);
             match delivered {
                 Delivered::Queued { high } => {
@@ -400,6 +632,33 @@ impl Router {
         routed
     }
 
+    /// Keeps (or, empty, deletes) a retained message, in memory and in the store; the LSN to wait for.
+    fn publish_retained(&self, message: &Arc<Message>, now: Instant, wall_ms: &mut Option<u64>) -> Lsn {
+        let mut retained = self.retained();
+        let record = if message.payload.is_empty() {
+            Record::RetainedDelete {
+                topic: message.topic.as_str().into(),
+            }
+        } else {
+            let wall = *wall_ms.get_or_insert_with(crate::store::now_ms);
+            Record::RetainedSet {
+                message: message.to_stored(now, wall),
+            }
+        };
+        if self.store.admit(record.growth()).is_err() {
+            // [storage] max_bytes: a retained message that could not be kept across a restart is not kept at all
+            // (what a client reads back is what a restart gives back).
+            self.drops
+                .count(Drop::StoreFull, 1, "", message.topic.as_str());
+            return 0;
+        }
+        if retained.retain(message) {
+            self.submit(vec![record])
+        } else {
+            0
+        }
+    }
+
     /// Routes an inbound QoS 2 message from `cell`'s client unless its packet id already awaits PUBREL
     /// ([MQTT-4.3.3-10]).
     pub(crate) fn publish_exactly_once(
@@ -419,21 +678,46 @@ impl Router {
                 return Inbound::ReceiveMaximumExceeded;
             }
             session.inbound_qos2.insert(packet_id);
+            // Stored with (before) the message's own records: PUBREC waits for both, so after a restart a
+            // retransmission of this id is still recognised ([MQTT-4.3.3-10]).
+            if session.stored {
+                self.submit(vec![Record::InboundQos2Set {
+                    client_id: cell.client_id.clone(),
+                    packet_id: packet_id.get(),
+                }]);
+            }
         }
         Inbound::Routed(self.publish(message, now))
     }
 
-    /// PUBREL: forgets the inbound QoS 2 packet id; whether it was known ([MQTT-4.3.3-10]).
-    pub(crate) fn release(&self, cell: &SessionCell, packet_id: PacketId) -> bool {
-        cell.lock().inbound_qos2.remove(&packet_id)
+    /// PUBREL: forgets the inbound QoS 2 packet id; whether it was known ([MQTT-4.3.3-10]), and the LSN PUBCOMP
+    /// waits for (else a new PUBLISH reusing the id after a restart would be taken for a retransmission).
+    pub(crate) fn release(&self, cell: &SessionCell, packet_id: PacketId) -> (bool, Lsn) {
+        let mut session = cell.lock();
+        let known = session.inbound_qos2.remove(&packet_id);
+        let lsn = if known && session.stored {
+            self.submit(vec![Record::InboundQos2Delete {
+                client_id: cell.client_id.clone(),
+                packet_id: packet_id.get(),
+            }])
+        } else {
+            0
+        };
+        (known, lsn)
     }
 
     /// SUBSCRIBE: adds or replaces each subscription ([MQTT-3.8.4-3]) and queues the retained messages its Retain
     /// Handling asks for; returns the SUBACK reason codes, one per filter in order ([MQTT-3.8.4-6]).
-    pub(crate) fn subscribe(&self, cell: &Arc<SessionCell>, subscribe: &Subscribe, now: Instant) -> Vec<ReasonCode> {
+    pub(crate) fn subscribe(
+        &self,
+        cell: &Arc<SessionCell>,
+        subscribe: &Subscribe,
+        now: Instant,
+    ) -> (Vec<ReasonCode>, Lsn) {
         let mut session = cell.lock();
         let id = subscribe.properties.subscription_identifiers.first().copied();
         let mut reasons = Vec::with_capacity(subscribe.filters.len());
+        let mut records = Vec::new();
         for (filter, options) in &subscribe.filters {
             // [MQTT-3.8.4-6], [MQTT-3.9.3-1]: an invalid filter gets a failure of its own (0x8F; MQTT 3.x SUBACK
             // says 0x80) and the other filters are served as if each came in a SUBSCRIBE of its own
@@ -460,6 +744,16 @@ impl Router {
             };
             let subscription = Subscription { options: *options, id };
             session.subscriptions.insert(filter.clone(), subscription);
+            if session.stored {
+                records.push(Record::SubscriptionSet {
+                    client_id: cell.client_id.clone(),
+                    filter: filter.as_str().into(),
+                    subscription: StoredSubscription {
+                        options: options_byte(options),
+                        identifier: id.map(std::num::NonZeroU32::get),
+                    },
+                });
+            }
             self.index_mut()
                 .subscribe(&cell.client_id, filter, Arc::clone(cell), subscription);
             reasons.push(match options.qos {
@@ -488,19 +782,23 @@ impl Router {
                     retain: true,
                     subscription_ids: id.into_iter().collect(),
                     retain_on_subscribe: true,
+                    stored: None,
                 });
                 let dropped = session.deliver_retained(outgoing, &self.limits);
                 self.drops
                     .count(Drop::RetainedBacklog, dropped, &cell.client_id, filter.as_str());
             }
         }
-        reasons
+        // SUBACK waits until the subscriptions are stored.
+        let lsn = self.submit(records);
+        (reasons, lsn)
     }
 
     /// UNSUBSCRIBE: removes each subscription; MQTT 5 reason codes 0x00 or 0x11 per filter ([MQTT-3.11.3-1]).
-    pub(crate) fn unsubscribe(&self, cell: &SessionCell, unsubscribe: &Unsubscribe) -> Vec<ReasonCode> {
+    pub(crate) fn unsubscribe(&self, cell: &SessionCell, unsubscribe: &Unsubscribe) -> (Vec<ReasonCode>, Lsn) {
         let mut session = cell.lock();
-        unsubscribe
+        let mut records = Vec::new();
+        let reasons = unsubscribe
             .filters
             .iter()
             .map(|filter| {
@@ -510,12 +808,19 @@ impl Router {
                 };
                 self.index_mut().unsubscribe(&cell.client_id, filter);
                 if session.subscriptions.remove(filter).is_some() {
+                    if session.stored {
+                        records.push(Record::SubscriptionDelete {
+                            client_id: cell.client_id.clone(),
+                            filter: filter.as_str().into(),
+                        });
+                    }
                     ReasonCode::Success
                 } else {
                     ReasonCode::NoSubscriptionExisted
                 }
             })
-            .collect()
+            .collect();
+        (reasons, self.submit(records))
     }
 
     /// On resume: every unacknowledged PUBLISH again with DUP set, and every unanswered PUBREL, in their original
@@ -549,7 +854,7 @@ impl Router {
         limit: usize,
         now: Instant,
         fits: impl Fn(&Packet) -> bool,
-    ) -> Option<(Vec<Packet>, bool)> {
+    ) -> Option<(Vec<Packet>, bool, Lsn)> {
         let mut session = cell.lock();
         if !session.is_attached_to(connection_id) {
             return None;
@@ -557,6 +862,8 @@ impl Router {
         let mut packets = Vec::new();
         let mut taken = 0;
         let mut blocked = false;
+        let mut records = Vec::new();
+        let mut wait = false;
         while packets.len() < limit {
             let Some(outgoing) = session.queue.pop() else {
                 break;
@@ -576,39 +883,78 @@ impl Router {
                 Some(id)
             };
             taken += 1;
+            let removed = outgoing.stored.map(|at| Record::QueueRemove {
+                client_id: cell.client_id.clone(),
+                seq: at.seq,
+            });
             let Some(publish) = outgoing.to_publish(packet_id, now) else {
                 tracing::trace!(topic = %outgoing.message.topic, "message expired in the queue");
                 self.drops
                     .count(Drop::Expired, 1, &cell.client_id, outgoing.message.topic.as_str());
+                records.extend(removed);
                 continue;
             };
             let packet = Packet::Publish(publish);
             if !fits(&packet) {
                 self.drops
                     .count(Drop::TooLarge, 1, &cell.client_id, outgoing.message.topic.as_str());
+                records.extend(removed);
                 continue;
             }
             if let Some(packet_id) = packet_id {
+                // In flight before out of the queue, in one entry: the message keeps a reference throughout.
+                let stored = outgoing.stored.is_some();
+                if let Some(at) = outgoing.stored {
+                    records.push(Record::InflightOutSet {
+                        client_id: cell.client_id.clone(),
+                        packet_id: packet_id.get(),
+                        state: OutState::Publish(outgoing.to_queue_entry(at.message)),
+                    });
+                    // A QoS 2 PUBLISH goes out only once its packet id is stored: after a restart it must be
+                    // resent with the same id, never delivered anew under another ([MQTT-4.3.3-10] on the
+                    // client's side). A QoS 1 one may go first: at worst it is delivered twice, which QoS 1 allows.
+                    wait |= outgoing.qos == QoS::ExactlyOnce;
+                }
                 session.inflight.push_back(InFlight {
                     packet_id,
                     state: InFlightState::Published(outgoing),
+                    stored,
                 });
             }
+            records.extend(removed);
             packets.push(packet);
         }
         let room = taken > 0 && session.progressed(now, &self.limits);
         let more = !blocked && session.queue.len() > 0;
+        let lsn = self.submit(records);
         drop(session);
         if room {
             cell.make_room();
         }
-        Some((packets, more))
+        Some((packets, more, if wait { lsn } else { 0 }))
     }
 
-    /// PUBACK, PUBREC or PUBCOMP from the client. Returns the PUBREL to send back for a PUBREC.
-    pub(crate) fn acknowledge(&self, cell: &SessionCell, packet: &Packet) -> Option<Packet> {
+    /// PUBACK, PUBREC or PUBCOMP from the client. Returns the PUBREL to send back for a PUBREC, and the LSN it
+    /// waits for: the PUBREL state is stored first, so a restart resends PUBREL, never the PUBLISH, which the
+    /// client, having completed, would take for a new message.
+    pub(crate) fn acknowledge(&self, cell: &SessionCell, packet: &Packet) -> (Option<Packet>, Lsn) {
         let mut session = cell.lock();
-        acknowledge(&mut session, packet)
+        let (reply, change) = acknowledge(&mut session, packet);
+        let record = change.map(|(packet_id, released)| {
+            let (client_id, packet_id) = (cell.client_id.clone(), packet_id.get());
+            if released {
+                Record::InflightOutSet {
+                    client_id,
+                    packet_id,
+                    state: OutState::PubRel,
+                }
+            } else {
+                Record::InflightOutDelete { client_id, packet_id }
+            }
+        });
+        let lsn = self.submit(record.into_iter().collect());
+        let lsn = if reply.is_some() { lsn } else { 0 };
+        (reply, lsn)
     }
 
     /// Whether a publisher must wait for `cell` now; see `SessionCell::hold`.
@@ -636,24 +982,27 @@ fn outgoing_for(message: &Arc<Message>, group: &[Match<Arc<SessionCell>>], own: 
     outgoing
 }
 
-/// PUBACK, PUBREC or PUBCOMP from the client, applied to its session. Returns the PUBREL to send back for a PUBREC.
-fn acknowledge(session: &mut Session, packet: &Packet) -> Option<Packet> {
+/// PUBACK, PUBREC or PUBCOMP from the client, applied to its session. Returns the PUBREL to send back for a PUBREC,
+/// and the stored in-flight entry that changed: its packet id, and whether it is now waiting for PUBCOMP (else
+/// it is gone).
+fn acknowledge(session: &mut Session, packet: &Packet) -> (Option<Packet>, Option<(PacketId, bool)>) {
     match packet {
         Packet::PubAck(ack) | Packet::PubComp(ack) => {
-            session.take_inflight(ack.packet_id);
-            None
+            let taken = session.take_inflight(ack.packet_id);
+            (None, taken.filter(|f| f.stored).map(|_| (ack.packet_id, false)))
         }
         Packet::PubRec(ack) => {
             let inflight = session.inflight.iter_mut().find(|f| f.packet_id == ack.packet_id);
             match inflight {
                 // [MQTT-4.3.3-4] an error PUBREC ends the exchange; nothing to release.
                 Some(_) if ack.reason_code.is_error() => {
-                    session.take_inflight(ack.packet_id);
-                    None
+                    let taken = session.take_inflight(ack.packet_id);
+                    (None, taken.filter(|f| f.stored).map(|_| (ack.packet_id, false)))
                 }
                 Some(inflight) => {
                     inflight.state = InFlightState::Released;
-                    Some(Packet::PubRel(Ack::new(ack.packet_id)))
+                    let change = inflight.stored.then_some((ack.packet_id, true));
+                    (Some(Packet::PubRel(Ack::new(ack.packet_id))), change)
                 }
                 // Unknown id: answer anyway so the client can finish; MQTT 5 says it was not found.
                 None => {
@@ -662,12 +1011,55 @@ fn acknowledge(session: &mut Session, packet: &Packet) -> Option<Packet> {
                         ..Ack::new(ack.packet_id)
                     };
                     pubrel.properties.reason_string = Some("unknown packet identifier".into());
-                    Some(Packet::PubRel(pubrel))
+                    (Some(Packet::PubRel(pubrel)), None)
                 }
             }
         }
-        _ => None,
+        _ => (None, None),
     }
+}
+
+/// The stored form of a session's settings; `disconnected_at_ms` while it is offline.
+fn session_upsert(client_id: &ByteString, session: &Session, disconnected_at_ms: Option<u64>) -> Record {
+    Record::SessionUpsert {
+        client_id: client_id.clone(),
+        meta: SessionMeta {
+            protocol_version: session.version.level(),
+            expiry_interval: session.expiry_interval,
+            disconnected_at_ms,
+            will: None,
+        },
+    }
+}
+
+/// The Subscription Options byte as SUBSCRIBE carries it (section 3.8.3.1).
+fn options_byte(options: &SubscriptionOptions) -> u8 {
+    options.qos as u8
+        | u8::from(options.no_local) << 2
+        | u8::from(options.retain_as_published) << 3
+        | (options.retain_handling as u8) << 4
+}
+
+/// The options a stored byte says; `None` for a byte SUBSCRIBE could not carry.
+fn options_from_byte(byte: u8) -> Option<SubscriptionOptions> {
+    let qos = match byte & 0b11 {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        2 => QoS::ExactlyOnce,
+        _ => return None,
+    };
+    let retain_handling = match (byte >> 4) & 0b11 {
+        0 => RetainHandling::SendAtSubscribe,
+        1 => RetainHandling::SendIfNew,
+        2 => RetainHandling::DoNotSend,
+        _ => return None,
+    };
+    Some(SubscriptionOptions {
+        qos,
+        no_local: byte & 0b100 != 0,
+        retain_as_published: byte & 0b1000 != 0,
+        retain_handling,
+    })
 }
 
 /// A new mailbox-backed attachment for connection `connection_id`, for tests and benchmarks of the router.
@@ -708,7 +1100,7 @@ mod tests {
             properties: Default::default(),
             filters: vec![(Ok(filter.try_into().unwrap()), SubscriptionOptions::qos(qos))],
         };
-        router.subscribe(cell, &subscribe, Instant::now())
+        router.subscribe(cell, &subscribe, Instant::now()).0
     }
 
     fn connect(router: &Router, id: &ByteString, clean: bool, expiry: u32, conn: u64) -> (Connected, Arc<SessionCell>) {
@@ -778,7 +1170,7 @@ mod tests {
         assert_eq!(cell.lock().queue.len(), 1);
         assert_eq!(router.drops().get(Drop::Qos0Offline), 1);
         router.connect(&id, ProtocolVersion::V311, false, 60, attach(2), now);
-        let (packets, more) = router.outgoing(&cell, 2, 10, 10, now, |_| true).unwrap();
+        let (packets, more, _) = router.outgoing(&cell, 2, 10, 10, now, |_| true).unwrap();
         assert_eq!((packets.len(), more), (1, false));
         // Connection 1 no longer owns the session.
         assert!(router.outgoing(&cell, 1, 10, 10, now, |_| true).is_none());
@@ -805,7 +1197,7 @@ mod tests {
         );
         // Past the mark a message is still taken, never dropped: the publisher was asked to wait.
         assert_eq!(router.publish(message("t", QoS::AtLeastOnce), now).taken, 1);
-        let (sent, _) = router.outgoing(&sub, 1, 100, 3, now, |_| true).unwrap();
+        let (sent, _, _) = router.outgoing(&sub, 1, 100, 3, now, |_| true).unwrap();
         assert_eq!(sent.len(), 3);
         assert_eq!(router.hold(&sub, now), Hold::Go);
         assert_eq!(router.drops().total(), 0);
@@ -853,7 +1245,7 @@ mod tests {
         subscribe(&router, &cell, "#", QoS::AtLeastOnce);
         let mut received = 0;
         loop {
-            let (packets, _) = router.outgoing(&cell, 1, 1000, 64, now, |_| true).unwrap();
+            let (packets, _, _) = router.outgoing(&cell, 1, 1000, 64, now, |_| true).unwrap();
             if packets.is_empty() {
                 break;
             }
@@ -914,7 +1306,7 @@ mod tests {
         let (_, cell) = connect(&router, &id, false, 600, 1);
         subscribe(&router, &cell, "t", QoS::ExactlyOnce);
         router.publish(expiring(5, t0), t0);
-        let (sent, _) = router.outgoing(&cell, 1, 1, 10, t0, |_| true).unwrap();
+        let (sent, _, _) = router.outgoing(&cell, 1, 1, 10, t0, |_| true).unwrap();
         assert_eq!(sent.len(), 1);
         // The second one waits behind the in-flight window of 1, and expires there.
         router.publish(expiring(5, t0), t0);
@@ -928,9 +1320,136 @@ mod tests {
         assert_eq!(publish.properties.message_expiry_interval, Some(1));
         // PUBREC, PUBREL: the exchange goes on. The expired queued copy is never sent.
         let pubrec = Packet::PubRec(Ack::new(publish.qos_pid.packet_id().unwrap()));
-        assert!(matches!(router.acknowledge(&cell, &pubrec), Some(Packet::PubRel(_))));
-        let (sent, more) = router.outgoing(&cell, 2, 10, 10, later, |_| true).unwrap();
+        assert!(matches!(router.acknowledge(&cell, &pubrec).0, Some(Packet::PubRel(_))));
+        let (sent, more, _) = router.outgoing(&cell, 2, 10, 10, later, |_| true).unwrap();
         assert_eq!((sent.len(), more), (0, false));
         assert_eq!(router.drops().get(Drop::Expired), 1);
+    }
+
+    /// A router writing to a store in `dir`, and the store; `restore` loads what the store recovered.
+    fn stored_router(dir: &std::path::Path, restore: bool) -> (Router, Store, Vec<(ByteString, Option<Duration>)>) {
+        let (store, recovered) = Store::open(dir, crate::store::StoreOptions::default()).unwrap();
+        let router = Router::new(&Config::default()).with_store(store.clone());
+        let timers = if restore {
+            router.restore(recovered.state, Instant::now())
+        } else {
+            Vec::new()
+        };
+        (router, store, timers)
+    }
+
+    fn topics(packets: &[Packet]) -> Vec<(String, bool, Option<u16>)> {
+        packets
+            .iter()
+            .filter_map(|p| match p {
+                Packet::Publish(p) => Some((
+                    p.topic.as_str().to_owned(),
+                    p.dup,
+                    p.qos_pid.packet_id().map(PacketId::get),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_session_that_outlives_its_connection_survives_a_restart_with_all_it_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sub, publisher): (ByteString, ByteString) = ("sub".into(), "pub".into());
+        {
+            let (router, store, _) = stored_router(dir.path(), false);
+            let (connected, cell) = connect(&router, &sub, true, 3600, 1);
+            store.durable(connected.lsn).await.unwrap();
+            assert_eq!(subscribe(&router, &cell, "a/#", QoS::ExactlyOnce), [ReasonCode::GrantedQoS2]);
+            let mut last = 0;
+            for topic in ["a/1", "a/2", "a/3"] {
+                last = router.publish(message(topic, QoS::AtLeastOnce), Instant::now()).lsn;
+            }
+            let mut retained = Message::from_publish(
+                Publish::new(TopicName::new("r/1").unwrap(), "on"),
+                TopicName::new("r/1").unwrap(),
+                publisher.clone(),
+                Instant::now(),
+            );
+            retained.retain = true;
+            last = last.max(router.publish(Arc::new(retained), Instant::now()).lsn);
+            // One message in flight (packet id 1), two still queued.
+            let (sent, _, _) = router.outgoing(&cell, 1, 1, 10, Instant::now(), |_| true).unwrap();
+            assert_eq!(topics(&sent), [("a/1".to_owned(), false, Some(1))]);
+            // A QoS 2 publisher with a session: its packet id 9 awaits PUBREL ([MQTT-4.3.3-10]).
+            let (_, publisher_cell) = connect(&router, &publisher, true, 3600, 2);
+            let Inbound::Routed(routed) =
+                router.publish_exactly_once(&publisher_cell, pid(9), message("b", QoS::ExactlyOnce), 10, Instant::now())
+            else {
+                panic!("routed")
+            };
+            last = last.max(routed.lsn);
+            router.disconnect(&cell, 1);
+            store.durable(last).await.unwrap();
+            store.close().unwrap();
+        }
+        let (router, _store, timers) = stored_router(dir.path(), true);
+        let sub_timer = timers.iter().find(|(id, _)| *id == sub).expect("sub restored").1;
+        let left = sub_timer.expect("expires");
+        assert!(left > Duration::from_secs(3590) && left <= Duration::from_secs(3600), "{left:?}");
+        assert_eq!(router.retained_count(), 1);
+        let (connected, cell) = connect(&router, &sub, false, 3600, 3);
+        assert!(connected.session_present, "[MQTT-3.2.2-3]");
+        // [MQTT-4.4.0-1] the unacknowledged PUBLISH again, with DUP and its packet id; then the queue in order.
+        assert_eq!(topics(&router.resend(&cell, 3, Instant::now())), [("a/1".to_owned(), true, Some(1))]);
+        let (queued, _, _) = router.outgoing(&cell, 3, 10, 10, Instant::now(), |_| true).unwrap();
+        assert_eq!(
+            topics(&queued),
+            [("a/2".to_owned(), false, Some(2)), ("a/3".to_owned(), false, Some(3))]
+        );
+        // The subscription is back in the index.
+        router.publish(message("a/4", QoS::AtLeastOnce), Instant::now());
+        let (live, _, _) = router.outgoing(&cell, 3, 10, 10, Instant::now(), |_| true).unwrap();
+        assert_eq!(topics(&live), [("a/4".to_owned(), false, Some(4))]);
+        let (_, publisher_cell) = connect(&router, &publisher, false, 3600, 4);
+        assert!(matches!(
+            router.publish_exactly_once(&publisher_cell, pid(9), message("b", QoS::ExactlyOnce), 10, Instant::now()),
+            Inbound::Duplicate
+        ));
+    }
+
+    #[tokio::test]
+    async fn acknowledged_and_ended_things_are_gone_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sub, gone): (ByteString, ByteString) = ("sub".into(), "gone".into());
+        {
+            let (router, store, _) = stored_router(dir.path(), false);
+            let (_, cell) = connect(&router, &sub, true, 3600, 1);
+            subscribe(&router, &cell, "a", QoS::ExactlyOnce);
+            router.publish(message("a", QoS::ExactlyOnce), Instant::now());
+            router.outgoing(&cell, 1, 10, 10, Instant::now(), |_| true).unwrap();
+            // PUBREC: PUBREL waits for the stored PUBREL state; PUBCOMP then forgets the packet id.
+            let (reply, lsn) = router.acknowledge(&cell, &Packet::PubRec(Ack::new(pid(1))));
+            assert!(matches!(reply, Some(Packet::PubRel(_))));
+            assert!(lsn > 0, "PUBREL waits for the store");
+            router.acknowledge(&cell, &Packet::PubComp(Ack::new(pid(1))));
+            let unsubscribe = Unsubscribe {
+                packet_id: pid(2),
+                properties: Default::default(),
+                filters: vec![Ok("a".try_into().unwrap())],
+            };
+            let (_, lsn) = router.unsubscribe(&cell, &unsubscribe);
+            store.durable(lsn).await.unwrap();
+            // A session that does not outlive its connection is never stored; a clean start forgets the old one.
+            let (_, gone_cell) = connect(&router, &gone, true, 3600, 2);
+            router.disconnect(&gone_cell, 2);
+            let (connected, _) = connect(&router, &gone, true, 0, 3);
+            store.durable(connected.lsn).await.unwrap();
+            store.close().unwrap();
+        }
+        let (router, _store, timers) = stored_router(dir.path(), true);
+        assert_eq!(timers.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(), [sub.clone()]);
+        let (_, cell) = connect(&router, &sub, false, 3600, 4);
+        assert!(router.resend(&cell, 4, Instant::now()).is_empty(), "PUBCOMP ended the exchange");
+        assert!(router.subscription_count() == 0, "unsubscribed");
+    }
+
+    fn pid(id: u16) -> PacketId {
+        PacketId::new(id).unwrap()
     }
 }

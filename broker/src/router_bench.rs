@@ -87,7 +87,7 @@ impl RouterBench {
                         router.publish(Arc::new(message), now);
                         if i % 64 == 63 {
                             let drained = router.outgoing(cell, connection as u64 + 2, 64, 64, now, |_| true);
-                            assert!(drained.is_some_and(|(packets, _)| packets.len() == 64));
+                            assert!(drained.is_some_and(|(packets, _, _)| packets.len() == 64));
                         }
                     }
                 });

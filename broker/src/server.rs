@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::{Auth, AuthError};
 use crate::broker::Broker;
 use crate::config::Config;
+use crate::store::{State, Store, StoreError};
 use crate::sys;
 use crate::transport::http::AppState;
 use crate::transport::limit::ConnectionLimits;
@@ -28,6 +29,8 @@ pub struct Server {
     http_addr: SocketAddr,
     /// The TLS listeners, when configured, and their certificate.
     secure: Option<Secure>,
+    /// The store and what it recovered; `None` keeps everything in memory.
+    storage: Option<Storage>,
 }
 
 /// The listeners that need TLS, bound, and the TLS state they share.
@@ -51,6 +54,12 @@ pub enum StartError {
     /// The password or ACL file could not be read or understood.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// The data directory cannot be used (it cannot be created, or another process uses it).
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+    /// Another process holds the data directory.
+    #[error("the data directory {0} is in use by another roost (or was locked by another program)")]
+    DataDirInUse(std::path::PathBuf),
 }
 
 /// A listener could not be bound; names the service and address so the message is useful on its own.
@@ -79,6 +88,10 @@ impl Server {
             _ => None,
         };
         let auth = Arc::new(Auth::load(&config.auth)?);
+        let storage = match &config.storage.dir {
+            Some(dir) => Some(open_storage(dir, &config)?),
+            None => None,
+        };
         let (mqtt, mqtt_addr) = bind("MQTT", config.mqtt_addr).await?;
         let (http, http_addr) = bind("HTTP", config.http_addr).await?;
         let secure = match secure {
@@ -101,6 +114,7 @@ impl Server {
             mqtt_addr,
             http_addr,
             secure,
+            storage,
         })
     }
 
@@ -140,11 +154,31 @@ impl Server {
             mqtt_addr,
             http_addr,
             secure,
+            storage,
         } = self;
         let drain_timeout = config.drain_timeout;
         // One per-address count for every MQTT transport: TCP, TLS and WebSocket.
         let mqtt_limits = ConnectionLimits::new(0, config.max_connections_per_address);
-        let broker = Broker::with_auth(config, auth, shutdown.clone());
+        let (store, recovered, _lock) = match storage {
+            Some(Storage { store, state, lock }) => (store, Some(state), Some(lock)),
+            None => (Store::memory(), None, None),
+        };
+        let broker = Broker::with_auth(config, auth, store.clone(), recovered, shutdown.clone());
+        // Fail-stop: once a write or fdatasync fails nothing more is acknowledged, and the broker stops, exiting
+        // non-zero, rather than run on with promises it cannot keep.
+        let failed = tokio::spawn({
+            let (store, shutdown) = (store.clone(), shutdown.clone());
+            async move {
+                tokio::select! {
+                    why = store.failed() => {
+                        tracing::error!("{why}: stopping; nothing more is acknowledged");
+                        shutdown.cancel();
+                        Some(why)
+                    }
+                    () = shutdown.cancelled() => None,
+                }
+            }
+        });
         tracing::info!("MQTT listening on {mqtt_addr}");
         tracing::info!("dashboard at http://{http_addr}/, MQTT over WebSocket at ws://{http_addr}/mqtt");
         let state = AppState {
@@ -193,7 +227,7 @@ impl Server {
             }
             http.await
         };
-        match tokio::time::timeout(drain_timeout, drained).await {
+        let served = match tokio::time::timeout(drain_timeout, drained).await {
             Ok(Ok(result)) => result,
             Ok(Err(join_error)) => Err(io::Error::other(join_error)),
             Err(_elapsed) => {
@@ -204,8 +238,59 @@ impl Server {
                 );
                 Ok(())
             }
+        };
+        if let Ok(Some(why)) = failed.await {
+            return Err(io::Error::other(format!("storage failed: {why}")));
         }
+        // What was submitted is written and synced before the process ends.
+        store
+            .close()
+            .map_err(|error| io::Error::other(format!("storage: {error}")))?;
+        served
     }
+}
+
+/// The opened store, what it recovered, and the lock that keeps a second roost off the same directory.
+#[derive(Debug)]
+struct Storage {
+    store: Store,
+    state: State,
+    lock: std::fs::File,
+}
+
+/// Locks the data directory (an advisory `flock` on `dir/lock`, released by the kernel when the process ends,
+/// kill -9 included) and opens the store in it. Two brokers appending to one log would corrupt it.
+fn open_storage(dir: &std::path::Path, config: &Config) -> Result<Storage, StartError> {
+    let open_error = |e: io::Error| StoreError::Open {
+        dir: dir.to_owned(),
+        message: e.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(open_error)?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("lock"))
+        .map_err(open_error)?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(StartError::DataDirInUse(dir.to_owned())),
+        Err(std::fs::TryLockError::Error(e)) => return Err(open_error(e).into()),
+    }
+    let (store, recovered) = Store::open(dir, config.storage.store_options())?;
+    let stats = store.stats();
+    tracing::info!(
+        dir = %dir.display(),
+        retained = recovered.state.retained.len(),
+        sessions = recovered.state.sessions.len(),
+        bytes = stats.live_bytes,
+        "storage: opened"
+    );
+    Ok(Storage {
+        store,
+        state: recovered.state,
+        lock,
+    })
 }
 
 async fn bind(service: &'static str, addr: SocketAddr) -> Result<(TcpListener, SocketAddr), BindError> {

@@ -103,6 +103,8 @@ pub(crate) struct InFlight {
     pub(crate) packet_id: PacketId,
     /// Where in the QoS 1/2 exchange it stands.
     pub(crate) state: InFlightState,
+    /// Whether the store has it (`InflightOutSet`), so its end must be stored too.
+    pub(crate) stored: bool,
 }
 
 /// The states of an outbound QoS 1 or 2 delivery.
@@ -128,18 +130,22 @@ pub(crate) enum Drop {
     Expired,
     /// Larger than the client's Maximum Packet Size ([MQTT-3.1.2-25]).
     TooLarge,
+    /// The store reached `[storage] max_bytes`: a session that outlives its connection only queues what it can
+    /// keep across a restart.
+    StoreFull,
     /// A retained message sent on SUBSCRIBE that did not fit the session's backlog of retained messages.
     RetainedBacklog,
 }
 
 impl Drop {
     /// Every reason, in the order `$SYS` lists them.
-    pub(crate) const ALL: [Drop; 5] = [
+    pub(crate) const ALL: [Drop; 6] = [
         Drop::QueueFull,
         Drop::Qos0Offline,
         Drop::Expired,
         Drop::TooLarge,
         Drop::RetainedBacklog,
+        Drop::StoreFull,
     ];
 
     /// The last level of its `$SYS` topic.
@@ -150,6 +156,7 @@ impl Drop {
             Drop::Expired => "expired",
             Drop::TooLarge => "too-large",
             Drop::RetainedBacklog => "retained-backlog",
+            Drop::StoreFull => "store-full",
         }
     }
 }
@@ -344,6 +351,10 @@ pub(crate) struct Session {
     /// The user name of the connection that last attached (`None`: anonymous): deliveries, offline ones
     /// included, are checked against the ACL as this user.
     pub(crate) user: Option<std::sync::Arc<str>>,
+    /// Whether the store holds this session (it outlives its connection): its changes are stored as they happen.
+    pub(crate) stored: bool,
+    /// The sequence number of the next stored queue entry.
+    pub(crate) next_seq: u64,
 }
 
 impl Session {
@@ -363,6 +374,8 @@ impl Session {
             high_since: None,
             stuck: false,
             user: None,
+            stored: false,
+            next_seq: 1,
         }
     }
 
@@ -755,6 +768,7 @@ mod tests {
         session.inflight.push_back(InFlight {
             packet_id: first,
             state: InFlightState::Released,
+            stored: false,
         });
         session.next_packet_id = PacketId::new(u16::MAX).unwrap();
         assert_eq!(session.allocate_packet_id().unwrap().get(), u16::MAX);

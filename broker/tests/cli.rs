@@ -27,7 +27,7 @@ async fn port_in_use_exits_1_naming_the_address(flag: &str, service: &str) {
     let other = if flag == "--mqtt" { "--http" } else { "--mqtt" };
     let output = within(
         roost()
-            .args([flag, &addr, other, "127.0.0.1:0", "--allow-anonymous", "true"])
+            .args([flag, &addr, other, "127.0.0.1:0", "--allow-anonymous", "true", "--memory"])
             .output(),
     )
     .await
@@ -63,6 +63,7 @@ async fn serve_logs_its_ports_and_exits_0_on_sigterm() {
             "127.0.0.1:0",
             "--allow-anonymous",
             "true",
+            "--memory",
         ])
         .stderr(Stdio::piped())
         .spawn()
@@ -92,7 +93,8 @@ async fn serve_logs_its_ports_and_exits_0_on_sigterm() {
 /// A configuration file holding `text`, then `[auth] allow_anonymous = true`.
 fn config_file(text: &str) -> tempfile::NamedTempFile {
     let mut file = tempfile::NamedTempFile::new().unwrap();
-    let text = format!("{text}[auth]\nallow_anonymous = true\n");
+    // In memory: beside a file in /tmp, the default data directory would be /tmp/data, shared by every test.
+    let text = format!("{text}[auth]\nallow_anonymous = true\n[storage]\ndir = \"\"\n");
     std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
     file
 }

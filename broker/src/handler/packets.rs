@@ -15,6 +15,7 @@ use crate::connection::{Connection, ConnectionError};
 use crate::log_text::Clipped;
 use crate::message::Message;
 use crate::router::{Inbound, Routed};
+use crate::store::Lsn;
 
 /// Handles one packet from the client, queueing its reply (the caller flushes); `Some` when the connection ends.
 pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
@@ -30,13 +31,15 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
             broker.router().acknowledge(&client.session, &packet);
         }
         Packet::PubRec(_) => {
-            let reply = broker.router().acknowledge(&client.session, &packet);
+            let (reply, lsn) = broker.router().acknowledge(&client.session, &packet);
             if let Some(reply) = reply {
+                conn.after_durable(lsn);
                 conn.queue_packet(&reply)?;
             }
         }
         Packet::PubRel(ack) => {
-            let known = broker.router().release(&client.session, ack.packet_id);
+            let (known, lsn) = broker.router().release(&client.session, ack.packet_id);
+            conn.after_durable(lsn);
             let mut pubcomp = Ack::new(ack.packet_id);
             if !known && v5 {
                 pubcomp.reason_code = ReasonCode::PacketIdentifierNotFound;
@@ -52,8 +55,9 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
                 .unwrap_or("");
             tracing::debug!(first = %Clipped(first), filters = subscribe.filters.len(), "subscribing");
             let packet_id = subscribe.packet_id;
-            let reason_codes = subscribe_checked(client, broker, subscribe);
+            let (reason_codes, lsn) = subscribe_checked(client, broker, subscribe);
             tracing::debug!(?reason_codes, "subscribed");
+            conn.after_durable(lsn);
             let suback = SubAck {
                 packet_id,
                 properties: explain_filters(&reason_codes),
@@ -64,7 +68,8 @@ pub(super) async fn handle_packet<S: AsyncRead + AsyncWrite + Unpin>(
             conn.queue_packet(&Packet::SubAck(suback))?;
         }
         Packet::Unsubscribe(unsubscribe) => {
-            let reason_codes = broker.router().unsubscribe(&client.session, &unsubscribe);
+            let (reason_codes, lsn) = broker.router().unsubscribe(&client.session, &unsubscribe);
+            conn.after_durable(lsn);
             let unsuback = UnsubAck {
                 packet_id: unsubscribe.packet_id,
                 properties: explain_filters(&reason_codes),
@@ -181,6 +186,8 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
         }
         QoS::AtLeastOnce => {
             let routed = broker.router().publish(message, now);
+            // PUBACK once the retained message and the queue entries of stored sessions are durable.
+            conn.after_durable(routed.lsn);
             ack_publish(conn, qos_pid, routed.reason(v5), None)?;
             wait_for(client, routed);
         }
@@ -203,6 +210,8 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
             let reason = match inbound {
                 Inbound::Routed(routed) => {
                     let reason = routed.reason(v5);
+                    // PUBREC once the message and its packet id are durable together.
+                    conn.after_durable(routed.lsn);
                     wait_for(client, routed);
                     reason
                 }
@@ -270,7 +279,7 @@ fn wait_for(client: &mut Client, routed: Routed) {
 /// for an invalid filter ([MQTT-3.8.4-5], [MQTT-3.8.4-6]). The router is asked once, for the rest only, so it
 /// neither stores a refused filter nor sends its retained messages; the reason codes are merged back in the order
 /// of the SUBSCRIBE ([MQTT-3.9.3-1]).
-fn subscribe_checked(client: &Client, broker: &Broker, mut subscribe: Subscribe) -> Vec<ReasonCode> {
+fn subscribe_checked(client: &Client, broker: &Broker, mut subscribe: Subscribe) -> (Vec<ReasonCode>, Lsn) {
     let max = broker.config.max_topic_length;
     let policy = broker.auth.policy();
     let refusals: Vec<Option<ReasonCode>> = subscribe
@@ -289,16 +298,17 @@ fn subscribe_checked(client: &Client, broker: &Broker, mut subscribe: Subscribe)
     subscribe
         .filters
         .retain(|_| refused.next().is_some_and(Option::is_none));
-    let served = if subscribe.filters.is_empty() {
-        Vec::new()
+    let (served, lsn) = if subscribe.filters.is_empty() {
+        (Vec::new(), 0)
     } else {
         broker.router().subscribe(&client.session, &subscribe, Instant::now())
     };
     let mut served = served.into_iter();
-    refusals
+    let reasons = refusals
         .into_iter()
         .map(|refusal| refusal.unwrap_or_else(|| served.next().unwrap_or(ReasonCode::UnspecifiedError)))
-        .collect()
+        .collect();
+    (reasons, lsn)
 }
 
 /// A filter as received, valid or not.

@@ -1,5 +1,6 @@
 //! The storage engine (issue 11): retained messages and persistent sessions on disk, so that what Roost
-//! acknowledges survives a crash. Not yet wired into the router: this module is self-contained.
+//! acknowledges survives a crash. The router (`crate::router`) writes every change of retained messages and of
+//! sessions that outlive their connection through it; connections hold acknowledgements until they are durable.
 //!
 //! Shape: the router stays the source of truth in memory. Each change it makes is also a [`Record`]; under its
 //! lock it calls [`Store::submit`] (never blocks) and gets an [`Lsn`]; before sending the acknowledgement that
@@ -50,6 +51,7 @@ pub use log::Lsn;
 pub use record::{
     DecodeError, MessageId, OutState, QueueEntry, Record, SessionMeta, StoredMessage, StoredSubscription, StoredWill,
 };
+pub(crate) use committer::now_ms;
 pub use recover::RecoveryReport;
 pub use state::{State, StoredSession};
 
@@ -343,6 +345,19 @@ impl Store {
         Err(StoreError::Failed(
             state.failed.clone().unwrap_or_else(|| "storage failed".into()),
         ))
+    }
+
+    /// Resolves when storage fails, with why; never for the in-memory store or one that closes cleanly.
+    pub async fn failed(&self) -> Arc<str> {
+        if let Some(disk) = &self.0.disk {
+            let mut rx = disk.durable.clone();
+            if let Ok(state) = rx.wait_for(|d| d.failed.is_some()).await
+                && let Some(why) = &state.failed
+            {
+                return why.clone();
+            }
+        }
+        std::future::pending().await
     }
 
     /// Why storage failed, if it did: the broker stops acknowledging and exits.
