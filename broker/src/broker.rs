@@ -71,10 +71,13 @@ impl Broker {
             tracker: TaskTracker::new(),
             shutdown,
         });
-        for (client_id, left) in timers.into_iter().flatten() {
+        for restored in timers.into_iter().flatten() {
             // Generation 0: no connection has attached since the restart.
-            if let Some(left) = left {
-                broker.expire_session_later(client_id, 0, left);
+            if let Some((will, after)) = restored.will {
+                broker.publish_will_later(restored.client_id.clone(), 0, after, will);
+            }
+            if let Some(left) = restored.expires_in {
+                broker.expire_session_later(restored.client_id, 0, left);
             }
         }
         broker
@@ -147,6 +150,7 @@ impl Broker {
                 () = tokio::time::sleep(after) => {
                     if !broker.router.session_resumed(&client_id, generation) {
                         broker.publish(will);
+                        broker.router.will_done(&client_id, generation);
                     }
                 }
                 () = broker.shutdown.cancelled() => {}

@@ -494,6 +494,9 @@ fn finish(broker: &Arc<Broker>, mut client: Client, end: End) {
         // The will waits for its delay or the end of the session, whichever comes first (section 3.1.3.2.2).
         Some((generation, interval)) if delay > 0 => {
             let after = Duration::from_secs(u64::from(delay.min(interval)));
+            broker
+                .router()
+                .store_will(&client.session, generation, &message, delay.min(interval));
             broker.publish_will_later(client.id, generation, after, message);
         }
         // Taken over with a delay: the session lives on in the new connection, so the will is not due.

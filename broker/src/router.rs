@@ -22,11 +22,11 @@ use roost_codec::{
 use crate::auth::Auth;
 use crate::config::{Config, too_many_levels};
 use crate::message::{Message, Outgoing, StoredAt};
-use crate::store::{Lsn, MessageId, OutState, Record, SessionMeta, Store, StoredSubscription};
 use crate::retained::RetainedStore;
 use crate::session::{
     Attached, Delivered, Drop, Hold, InFlight, InFlightState, Limits, Session, SessionCell, Subscription,
 };
+use crate::store::{Lsn, MessageId, OutState, Record, SessionMeta, Store, StoredSubscription};
 use crate::subscriptions::{Match, SubscriptionIndex};
 
 /// All routing state.
@@ -100,6 +100,17 @@ impl Drops {
     }
 }
 
+/// A session [`Router::restore`] brought back, and what its caller must arm for it.
+#[derive(Debug)]
+pub(crate) struct Restored {
+    /// The session's client id.
+    pub(crate) client_id: ByteString,
+    /// How long it has left before it expires; `None`: never.
+    pub(crate) expires_in: Option<Duration>,
+    /// Its delayed will, still due, and how long until it is.
+    pub(crate) will: Option<(Message, Duration)>,
+}
+
 /// How a client's CONNECT found its session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Connected {
@@ -120,6 +131,8 @@ pub(crate) struct Routed {
     pub(crate) taken: usize,
     /// The log position the acknowledgement waits for (the retained message and stored queue entries).
     pub(crate) lsn: Lsn,
+    /// Whether the store was too full (`[storage] max_bytes`) to keep it as the retained message.
+    pub(crate) store_full: bool,
     /// The sessions it reached at their high-water mark: the publisher waits for room in each before routing more
     /// (see `SessionCell::hold`). Never the publisher's own session.
     pub(crate) wait_for: Vec<Arc<SessionCell>>,
@@ -132,6 +145,8 @@ impl Routed {
     pub(crate) fn reason(&self, v5: bool) -> ReasonCode {
         match (v5, self.matched, self.taken) {
             (false, _, _) => ReasonCode::Success,
+            // Not kept as asked: the store is full.
+            (true, _, _) if self.store_full => ReasonCode::QuotaExceeded,
             (true, 0, _) => ReasonCode::NoMatchingSubscribers,
             (true, _, 0) => ReasonCode::QuotaExceeded,
             (true, _, _) => ReasonCode::Success,
@@ -297,7 +312,7 @@ impl Router {
     /// with its subscriptions, queue, in-flight messages and inbound QoS 2 packet ids, all offline. Returns each
     /// restored session's client id with how long it has left, for the caller to arm its expiry (`None`: never
     /// expires); its generation is 0, which no connection has.
-    pub(crate) fn restore(&self, state: crate::store::State, now: Instant) -> Vec<(ByteString, Option<Duration>)> {
+    pub(crate) fn restore(&self, state: crate::store::State, now: Instant) -> Vec<Restored> {
         let wall_ms = crate::store::now_ms();
         let mut unreadable = 0usize;
         {
@@ -345,7 +360,10 @@ impl Router {
         for (client_id, stored) in state.sessions {
             let Some(meta) = stored.meta else {
                 // Contents without settings: never written by this router. Forgotten, here and in the store.
-                tracing::warn!(client_id = &*client_id, "storage: a session without settings was not restored");
+                tracing::warn!(
+                    client_id = &*client_id,
+                    "storage: a session without settings was not restored"
+                );
                 self.submit(vec![Record::SessionDelete { client_id }]);
                 continue;
             };
@@ -413,16 +431,66 @@ impl Router {
                 let gone = Duration::from_millis(wall_ms.saturating_sub(since));
                 Duration::from_secs(u64::from(meta.expiry_interval)).saturating_sub(gone)
             });
+            // A delayed will still due: what is left of its delay, never past the session's end.
+            let will = meta.will.and_then(|will| {
+                let Some(message) = Message::from_stored(will.message, now, wall_ms) else {
+                    unreadable += 1;
+                    return None;
+                };
+                let gone = Duration::from_millis(wall_ms.saturating_sub(since));
+                let delay = Duration::from_secs(u64::from(will.delay)).saturating_sub(gone);
+                Some((message, left.map_or(delay, |left| delay.min(left))))
+            });
             drop(session);
             table.insert(client_id.clone(), cell);
-            timers.push((client_id, left));
+            timers.push(Restored {
+                client_id,
+                expires_in: left,
+                will,
+            });
         }
         drop(index);
         drop(table);
         if unreadable > 0 {
-            tracing::error!(unreadable, "storage: stored entries that are not valid MQTT were not restored");
+            tracing::error!(
+                unreadable,
+                "storage: stored entries that are not valid MQTT were not restored"
+            );
         }
         timers
+    }
+
+    /// Stores the delayed will of `cell`'s session, offline since the disconnect of connection `generation`, so a
+    /// restart before its delay runs out still publishes it (section 3.1.3.2.2). `delay` is the Will Delay
+    /// Interval in seconds.
+    pub(crate) fn store_will(&self, cell: &SessionCell, generation: u64, will: &Message, delay: u32) {
+        let session = cell.lock();
+        if !session.stored || session.attached.is_some() || session.generation != generation {
+            return;
+        }
+        let now = Instant::now();
+        let wall_ms = crate::store::now_ms();
+        let Record::SessionUpsert { client_id, mut meta } = session_upsert(&cell.client_id, &session, Some(wall_ms))
+        else {
+            unreachable!("session_upsert makes an upsert")
+        };
+        meta.will = Some(crate::store::StoredWill {
+            message: will.to_stored(now, wall_ms),
+            delay,
+        });
+        self.submit(vec![Record::SessionUpsert { client_id, meta }]);
+    }
+
+    /// The delayed will of `client_id`'s session was published (or became moot): forgets it in the store, if the
+    /// session is still the one offline since connection `generation`.
+    pub(crate) fn will_done(&self, client_id: &ByteString, generation: u64) {
+        let Some(cell) = self.table().get(client_id).cloned() else {
+            return;
+        };
+        let session = cell.lock();
+        if session.stored && session.attached.is_none() && session.generation == generation {
+            self.submit(vec![session_upsert(client_id, &session, Some(crate::store::now_ms()))]);
+        }
     }
 
     /// Whether a connection is attached to `client_id`'s session, so that a CONNECT with this id takes it over.
@@ -545,7 +613,10 @@ impl Router {
         let mut wall_ms = None;
         let mut stored: Option<(MessageId, crate::store::StoredMessage)> = None;
         if message.retain {
-            routed.lsn = self.publish_retained(&message, now, &mut wall_ms);
+            match self.publish_retained(&message, now, &mut wall_ms) {
+                Some(lsn) => routed.lsn = lsn,
+                None => routed.store_full = true,
+            }
         }
         let mut matches = Vec::new();
         self.index()
@@ -633,8 +704,16 @@ impl Router {
     }
 
     /// Keeps (or, empty, deletes) a retained message, in memory and in the store; the LSN to wait for.
-    fn publish_retained(&self, message: &Arc<Message>, now: Instant, wall_ms: &mut Option<u64>) -> Lsn {
+    /// `None` when the store is full (`[storage] max_bytes`): then it is not retained at all, since what a client
+    /// reads back must be what a restart gives back.
+    fn publish_retained(&self, message: &Arc<Message>, now: Instant, wall_ms: &mut Option<u64>) -> Option<Lsn> {
         let mut retained = self.retained();
+        if message.topic.as_str().starts_with("$SYS/") {
+            // The broker's own status, published again every `sys_interval` and stale after a restart: kept in
+            // memory only, so an idle broker writes nothing to its disk.
+            retained.retain(message);
+            return Some(0);
+        }
         let record = if message.payload.is_empty() {
             Record::RetainedDelete {
                 topic: message.topic.as_str().into(),
@@ -646,17 +725,14 @@ impl Router {
             }
         };
         if self.store.admit(record.growth()).is_err() {
-            // [storage] max_bytes: a retained message that could not be kept across a restart is not kept at all
-            // (what a client reads back is what a restart gives back).
-            self.drops
-                .count(Drop::StoreFull, 1, "", message.topic.as_str());
-            return 0;
+            self.drops.count(Drop::StoreFull, 1, "", message.topic.as_str());
+            return None;
         }
-        if retained.retain(message) {
+        Some(if retained.retain(message) {
             self.submit(vec![record])
         } else {
             0
-        }
+        })
     }
 
     /// Routes an inbound QoS 2 message from `cell`'s client unless its packet id already awaits PUBREL
@@ -1327,7 +1403,7 @@ mod tests {
     }
 
     /// A router writing to a store in `dir`, and the store; `restore` loads what the store recovered.
-    fn stored_router(dir: &std::path::Path, restore: bool) -> (Router, Store, Vec<(ByteString, Option<Duration>)>) {
+    fn stored_router(dir: &std::path::Path, restore: bool) -> (Router, Store, Vec<Restored>) {
         let (store, recovered) = Store::open(dir, crate::store::StoreOptions::default()).unwrap();
         let router = Router::new(&Config::default()).with_store(store.clone());
         let timers = if restore {
@@ -1360,7 +1436,10 @@ mod tests {
             let (router, store, _) = stored_router(dir.path(), false);
             let (connected, cell) = connect(&router, &sub, true, 3600, 1);
             store.durable(connected.lsn).await.unwrap();
-            assert_eq!(subscribe(&router, &cell, "a/#", QoS::ExactlyOnce), [ReasonCode::GrantedQoS2]);
+            assert_eq!(
+                subscribe(&router, &cell, "a/#", QoS::ExactlyOnce),
+                [ReasonCode::GrantedQoS2]
+            );
             let mut last = 0;
             for topic in ["a/1", "a/2", "a/3"] {
                 last = router.publish(message(topic, QoS::AtLeastOnce), Instant::now()).lsn;
@@ -1378,9 +1457,13 @@ mod tests {
             assert_eq!(topics(&sent), [("a/1".to_owned(), false, Some(1))]);
             // A QoS 2 publisher with a session: its packet id 9 awaits PUBREL ([MQTT-4.3.3-10]).
             let (_, publisher_cell) = connect(&router, &publisher, true, 3600, 2);
-            let Inbound::Routed(routed) =
-                router.publish_exactly_once(&publisher_cell, pid(9), message("b", QoS::ExactlyOnce), 10, Instant::now())
-            else {
+            let Inbound::Routed(routed) = router.publish_exactly_once(
+                &publisher_cell,
+                pid(9),
+                message("b", QoS::ExactlyOnce),
+                10,
+                Instant::now(),
+            ) else {
                 panic!("routed")
             };
             last = last.max(routed.lsn);
@@ -1389,14 +1472,24 @@ mod tests {
             store.close().unwrap();
         }
         let (router, _store, timers) = stored_router(dir.path(), true);
-        let sub_timer = timers.iter().find(|(id, _)| *id == sub).expect("sub restored").1;
+        let sub_timer = timers
+            .iter()
+            .find(|r| r.client_id == sub)
+            .expect("sub restored")
+            .expires_in;
         let left = sub_timer.expect("expires");
-        assert!(left > Duration::from_secs(3590) && left <= Duration::from_secs(3600), "{left:?}");
+        assert!(
+            left > Duration::from_secs(3590) && left <= Duration::from_secs(3600),
+            "{left:?}"
+        );
         assert_eq!(router.retained_count(), 1);
         let (connected, cell) = connect(&router, &sub, false, 3600, 3);
         assert!(connected.session_present, "[MQTT-3.2.2-3]");
         // [MQTT-4.4.0-1] the unacknowledged PUBLISH again, with DUP and its packet id; then the queue in order.
-        assert_eq!(topics(&router.resend(&cell, 3, Instant::now())), [("a/1".to_owned(), true, Some(1))]);
+        assert_eq!(
+            topics(&router.resend(&cell, 3, Instant::now())),
+            [("a/1".to_owned(), true, Some(1))]
+        );
         let (queued, _, _) = router.outgoing(&cell, 3, 10, 10, Instant::now(), |_| true).unwrap();
         assert_eq!(
             topics(&queued),
@@ -1408,7 +1501,13 @@ mod tests {
         assert_eq!(topics(&live), [("a/4".to_owned(), false, Some(4))]);
         let (_, publisher_cell) = connect(&router, &publisher, false, 3600, 4);
         assert!(matches!(
-            router.publish_exactly_once(&publisher_cell, pid(9), message("b", QoS::ExactlyOnce), 10, Instant::now()),
+            router.publish_exactly_once(
+                &publisher_cell,
+                pid(9),
+                message("b", QoS::ExactlyOnce),
+                10,
+                Instant::now()
+            ),
             Inbound::Duplicate
         ));
     }
@@ -1435,6 +1534,14 @@ mod tests {
             };
             let (_, lsn) = router.unsubscribe(&cell, &unsubscribe);
             store.durable(lsn).await.unwrap();
+            let mut sys = Message::from_publish(
+                Publish::new(TopicName::new("$SYS/broker/uptime").unwrap(), "5"),
+                TopicName::new("$SYS/broker/uptime").unwrap(),
+                "pub".into(),
+                Instant::now(),
+            );
+            sys.retain = true;
+            router.publish(Arc::new(sys), Instant::now());
             // A session that does not outlive its connection is never stored; a clean start forgets the old one.
             let (_, gone_cell) = connect(&router, &gone, true, 3600, 2);
             router.disconnect(&gone_cell, 2);
@@ -1443,9 +1550,16 @@ mod tests {
             store.close().unwrap();
         }
         let (router, _store, timers) = stored_router(dir.path(), true);
-        assert_eq!(timers.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(), [sub.clone()]);
+        assert_eq!(
+            timers.iter().map(|r| r.client_id.clone()).collect::<Vec<_>>(),
+            [sub.clone()]
+        );
+        assert_eq!(router.retained_count(), 0, "$SYS is not stored");
         let (_, cell) = connect(&router, &sub, false, 3600, 4);
-        assert!(router.resend(&cell, 4, Instant::now()).is_empty(), "PUBCOMP ended the exchange");
+        assert!(
+            router.resend(&cell, 4, Instant::now()).is_empty(),
+            "PUBCOMP ended the exchange"
+        );
         assert!(router.subscription_count() == 0, "unsubscribed");
     }
 

@@ -27,7 +27,15 @@ async fn port_in_use_exits_1_naming_the_address(flag: &str, service: &str) {
     let other = if flag == "--mqtt" { "--http" } else { "--mqtt" };
     let output = within(
         roost()
-            .args([flag, &addr, other, "127.0.0.1:0", "--allow-anonymous", "true", "--memory"])
+            .args([
+                flag,
+                &addr,
+                other,
+                "127.0.0.1:0",
+                "--allow-anonymous",
+                "true",
+                "--memory",
+            ])
             .output(),
     )
     .await

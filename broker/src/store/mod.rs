@@ -47,11 +47,11 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+pub(crate) use committer::now_ms;
 pub use log::Lsn;
 pub use record::{
     DecodeError, MessageId, OutState, QueueEntry, Record, SessionMeta, StoredMessage, StoredSubscription, StoredWill,
 };
-pub(crate) use committer::now_ms;
 pub use recover::RecoveryReport;
 pub use state::{State, StoredSession};
 
