@@ -1550,10 +1550,8 @@ mod tests {
             store.close().unwrap();
         }
         let (router, _store, timers) = stored_router(dir.path(), true);
-        assert_eq!(
-            timers.iter().map(|r| r.client_id.clone()).collect::<Vec<_>>(),
-            [sub.clone()]
-        );
+        let restored: Vec<&ByteString> = timers.iter().map(|r| &r.client_id).collect();
+        assert_eq!(restored, [&sub]);
         assert_eq!(router.retained_count(), 0, "$SYS is not stored");
         let (_, cell) = connect(&router, &sub, false, 3600, 4);
         assert!(

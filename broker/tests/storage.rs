@@ -105,9 +105,11 @@ async fn a_delayed_will_survives_a_restart_and_is_published_when_due() {
     let dir = tempfile::tempdir().unwrap();
     let broker = TestBroker::start_with(stored(dir.path())).await;
     let mut connect = persistent(V5, "sensor");
-    let mut properties = roost_codec::Properties::default();
     // Section 3.1.3.2.2: published this long after the connection is lost, unless the session is resumed.
-    properties.will_delay_interval = Some(2);
+    let properties = roost_codec::Properties {
+        will_delay_interval: Some(2),
+        ..Default::default()
+    };
     connect.will = Some(Will {
         topic: TopicName::new("sensor/status").unwrap(),
         payload: Bytes::from_static(b"offline"),
