@@ -201,6 +201,20 @@ fn periodic_topics(broker: &Broker, state: &mut SysState, now: Instant) -> Vec<(
         // total), and one topic per reason.
         ("$SYS/broker/messages/dropped".to_owned(), drops.total().to_string()),
     ];
+    // Storage (Roost's own): live bytes against `[storage] max_bytes`, and what reached the disk.
+    let store = router.store();
+    if !store.is_memory() {
+        let figures = store.stats();
+        topics.extend([
+            ("$SYS/broker/store/bytes".to_owned(), figures.live_bytes.to_string()),
+            (
+                "$SYS/broker/store/bytes written".to_owned(),
+                (figures.log_bytes + figures.snapshot_bytes).to_string(),
+            ),
+            ("$SYS/broker/store/syncs".to_owned(), figures.syncs.to_string()),
+            ("$SYS/broker/store/snapshots".to_owned(), figures.snapshots.to_string()),
+        ]);
+    }
     for reason in Drop::ALL {
         topics.push((
             format!("$SYS/broker/messages/dropped/{}", reason.name()),

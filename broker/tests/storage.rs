@@ -191,3 +191,44 @@ async fn a_full_store_refuses_new_retained_messages_with_quota_exceeded() {
     assert_eq!(topics, expected);
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn sys_reports_what_storage_does_and_keeps_sys_out_of_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = stored(dir.path());
+    config.sys_interval = std::time::Duration::from_millis(200);
+    let broker = TestBroker::start_with(config).await;
+    let mut publisher = RawClient::clean(&broker, V5, "pub").await;
+    publisher.publish(retained("home/lamp", b"ON")).await;
+    let mut watcher = RawClient::clean(&broker, V5, "watcher").await;
+    watcher.subscribe("$SYS/broker/store/#", QoS::AtMostOnce).await;
+    // The first values may be from the update before the publish: read updates until they show it (each
+    // read is bounded; so is their number).
+    let mut seen = std::collections::BTreeMap::new();
+    let shows_the_write = |seen: &std::collections::BTreeMap<String, u64>| {
+        seen.len() == 4
+            && seen["$SYS/broker/store/bytes"] > 0
+            && seen["$SYS/broker/store/bytes written"] > 0
+            && seen["$SYS/broker/store/syncs"] > 0
+    };
+    for _ in 0..100 {
+        let publish = watcher.recv_publish().await;
+        let value: u64 = std::str::from_utf8(&publish.payload).unwrap().parse().unwrap();
+        seen.insert(publish.topic.as_str().to_owned(), value);
+        if shows_the_write(&seen) {
+            break;
+        }
+    }
+    assert!(shows_the_write(&seen), "{seen:?}");
+    assert!(seen.contains_key("$SYS/broker/store/snapshots"), "{seen:?}");
+    drop((publisher, watcher));
+    broker.stop().await;
+    // After a restart only the client's retained message is there: `$SYS` is the broker's own, made anew.
+    let broker = TestBroker::start_with(stored(dir.path())).await;
+    let mut reader = RawClient::clean(&broker, V5, "reader").await;
+    reader.subscribe("$SYS/broker/store/bytes", QoS::AtMostOnce).await;
+    reader.assert_nothing_pending().await;
+    reader.subscribe("home/lamp", QoS::AtMostOnce).await;
+    assert_eq!(&reader.recv_publish().await.payload[..], b"ON");
+    broker.stop().await;
+}
