@@ -14,7 +14,7 @@
 //! - `session`, `subscriptions`, `retained`, `message`: the parts the router is made of.
 //! - `connection`: reads and writes whole MQTT packets over any byte stream; `outgoing_aliases`: the topic aliases
 //!   it gives the PUBLISHes it sends.
-//! - [`store`]: the storage engine (issue 11): a log with group commit and snapshots; not yet wired in.
+//! - [`store`]: the storage engine (issue 11): a log with group commit and snapshots, written by the router.
 //! - `sys`: the `$SYS/broker/...` status topics and the traffic counters behind them.
 //! - `handler`: one connection's life (CONNECT, the session loop, the will); `handler/packets` handles each packet
 //!   a connected client sends.
