@@ -290,7 +290,7 @@ impl Router {
         // its connection is not (and a stored one resumed without expiry is forgotten: it ends at disconnect).
         if expiry_interval > 0 {
             session.stored = true;
-            lsn = lsn.max(self.submit(vec![session_upsert(&cell.client_id, &session, None)]));
+            lsn = lsn.max(self.submit(vec![session_upsert(&cell.client_id, &session)]));
         } else if std::mem::take(&mut session.stored) {
             lsn = lsn.max(self.submit(vec![Record::SessionDelete {
                 client_id: cell.client_id.clone(),
@@ -427,6 +427,7 @@ impl Router {
                 .extend(stored.inbound_qos2.into_iter().filter_map(PacketId::new));
             // Connected when the broker stopped: it went offline with the restart.
             let since = meta.disconnected_at_ms.unwrap_or(wall_ms);
+            session.offline_since_ms = Some(since);
             let left = (meta.expiry_interval != u32::MAX).then(|| {
                 let gone = Duration::from_millis(wall_ms.saturating_sub(since));
                 Duration::from_secs(u64::from(meta.expiry_interval)).saturating_sub(gone)
@@ -468,17 +469,15 @@ impl Router {
         if !session.stored || session.attached.is_some() || session.generation != generation {
             return;
         }
-        let now = Instant::now();
-        let wall_ms = crate::store::now_ms();
-        let Record::SessionUpsert { client_id, mut meta } = session_upsert(&cell.client_id, &session, Some(wall_ms))
-        else {
-            unreachable!("session_upsert makes an upsert")
-        };
+        let mut meta = session_meta(&session);
         meta.will = Some(crate::store::StoredWill {
-            message: will.to_stored(now, wall_ms),
+            message: will.to_stored(Instant::now(), crate::store::now_ms()),
             delay,
         });
-        self.submit(vec![Record::SessionUpsert { client_id, meta }]);
+        self.submit(vec![Record::SessionUpsert {
+            client_id: cell.client_id.clone(),
+            meta,
+        }]);
     }
 
     /// The delayed will of `client_id`'s session was published (or became moot): forgets it in the store, if the
@@ -489,7 +488,7 @@ impl Router {
         };
         let session = cell.lock();
         if session.stored && session.attached.is_none() && session.generation == generation {
-            self.submit(vec![session_upsert(client_id, &session, Some(crate::store::now_ms()))]);
+            self.submit(vec![session_upsert(client_id, &session)]);
         }
     }
 
@@ -523,9 +522,10 @@ impl Router {
             let dropped = session.queue.drop_qos0();
             self.drops.count(Drop::Qos0Offline, dropped, &cell.client_id, "");
         }
+        // When it went offline, so that its expiry runs on across a restart.
+        session.offline_since_ms = Some(crate::store::now_ms());
         if session.stored {
-            // When it went offline, so that its expiry runs on across a restart.
-            let record = session_upsert(&cell.client_id, &session, Some(crate::store::now_ms()));
+            let record = session_upsert(&cell.client_id, &session);
             self.submit(vec![record]);
         }
         Some((session.generation, session.expiry_interval))
@@ -1095,16 +1095,21 @@ fn acknowledge(session: &mut Session, packet: &Packet) -> (Option<Packet>, Optio
     }
 }
 
-/// The stored form of a session's settings; `disconnected_at_ms` while it is offline.
-fn session_upsert(client_id: &ByteString, session: &Session, disconnected_at_ms: Option<u64>) -> Record {
+/// The stored form of a session's settings, without a will.
+fn session_meta(session: &Session) -> SessionMeta {
+    SessionMeta {
+        protocol_version: session.version.level(),
+        expiry_interval: session.expiry_interval,
+        disconnected_at_ms: session.attached.is_none().then_some(session.offline_since_ms).flatten(),
+        will: None,
+    }
+}
+
+/// The record that stores a session's settings (and forgets a stored will).
+fn session_upsert(client_id: &ByteString, session: &Session) -> Record {
     Record::SessionUpsert {
         client_id: client_id.clone(),
-        meta: SessionMeta {
-            protocol_version: session.version.level(),
-            expiry_interval: session.expiry_interval,
-            disconnected_at_ms,
-            will: None,
-        },
+        meta: session_meta(session),
     }
 }
 
@@ -1559,6 +1564,44 @@ mod tests {
             "PUBCOMP ended the exchange"
         );
         assert!(router.subscription_count() == 0, "unsubscribed");
+    }
+
+    #[tokio::test]
+    async fn a_stored_will_is_restored_until_published_and_keeps_the_time_the_session_went_offline() {
+        let dir = tempfile::tempdir().unwrap();
+        let id: ByteString = "sensor".into();
+        let will = message("sensor/status", QoS::AtLeastOnce);
+        let generation = {
+            let (router, store, _) = stored_router(dir.path(), false);
+            let (_, cell) = connect(&router, &id, true, 60, 1);
+            let (generation, _) = router.disconnect(&cell, 1).expect("stays");
+            router.store_will(&cell, generation, &will, 30);
+            store.close().unwrap();
+            generation
+        };
+        let left_at_first_restart = {
+            let (router, store, restored) = stored_router(dir.path(), true);
+            let restored = restored.into_iter().find(|r| r.client_id == id).expect("restored");
+            let (message, due) = restored.will.expect("the will is still due");
+            assert_eq!(message.topic.as_str(), "sensor/status");
+            assert!(
+                due <= Duration::from_secs(30) && due > Duration::from_secs(25),
+                "{due:?}"
+            );
+            // Published: forgotten in the store, without moving the time the session went offline.
+            assert_ne!(generation, 0);
+            router.will_done(&id, 0);
+            store.close().unwrap();
+            restored.expires_in.expect("expires")
+        };
+        let (_, _store, restored) = stored_router(dir.path(), true);
+        let restored = restored.into_iter().find(|r| r.client_id == id).expect("restored");
+        assert!(restored.will.is_none(), "published once, not again after a restart");
+        let left = restored.expires_in.expect("expires");
+        assert!(
+            left <= left_at_first_restart,
+            "the expiry did not start again: {left:?}"
+        );
     }
 
     fn pid(id: u16) -> PacketId {

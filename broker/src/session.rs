@@ -355,6 +355,9 @@ pub(crate) struct Session {
     pub(crate) stored: bool,
     /// The sequence number of the next stored queue entry.
     pub(crate) next_seq: u64,
+    /// When the session went offline (wall-clock Unix ms), stored so that its expiry and a delayed will keep
+    /// running across a restart.
+    pub(crate) offline_since_ms: Option<u64>,
 }
 
 impl Session {
@@ -376,6 +379,7 @@ impl Session {
             user: None,
             stored: false,
             next_seq: 1,
+            offline_since_ms: None,
         }
     }
 
