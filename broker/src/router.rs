@@ -100,6 +100,33 @@ impl Drops {
     }
 }
 
+/// The stored form of one routed message, made on first use and at most once however many stored sessions take
+/// it (with its id, taken from the store then).
+struct StoredCopy<'a> {
+    message: &'a Message,
+    /// When the message arrived: with the wall clock read on first use, its expiry becomes wall-clock time.
+    now: Instant,
+    copy: Option<(MessageId, crate::store::StoredMessage)>,
+}
+
+impl<'a> StoredCopy<'a> {
+    fn new(message: &'a Message, now: Instant) -> Self {
+        StoredCopy {
+            message,
+            now,
+            copy: None,
+        }
+    }
+
+    fn get(&mut self, store: &Store) -> (MessageId, &crate::store::StoredMessage) {
+        let (id, copy) = self.copy.get_or_insert_with(|| {
+            let stored = self.message.to_stored(self.now, crate::store::now_ms());
+            (store.message_id(), stored)
+        });
+        (*id, copy)
+    }
+}
+
 /// A session [`Router::restore`] brought back, and what its caller must arm for it.
 #[derive(Debug)]
 pub(crate) struct Restored {
@@ -608,12 +635,9 @@ impl Router {
     /// Routes a message to every matching session and keeps it if retained. `now` is when it arrived.
     pub(crate) fn publish(&self, message: Arc<Message>, now: Instant) -> Routed {
         let mut routed = Routed::default();
-        // The wall clock at `now`, once per message, for stored expiry times; and the stored copy, made at most
-        // once however many stored sessions take the message.
-        let mut wall_ms = None;
-        let mut stored: Option<(MessageId, crate::store::StoredMessage)> = None;
+        let mut stored = StoredCopy::new(&message, now);
         if message.retain {
-            match self.publish_retained(&message, now, &mut wall_ms) {
+            match self.publish_retained(&message, &mut stored) {
                 Some(lsn) => routed.lsn = lsn,
                 None => routed.store_full = true,
             }
@@ -633,7 +657,7 @@ impl Router {
             // [MQTT-3.8.3-3] No Local: not back to the publisher (a shared subscription cannot set it,
             // [MQTT-3.8.3-4]).
             let own = message.publisher.as_ref() == Some(&cell.client_id);
-            let Some(mut outgoing) = outgoing_for(&message, group, own) else {
+            let Some(outgoing) = outgoing_for(&message, group, own) else {
                 continue;
             };
             let mut session = cell.lock();
@@ -645,43 +669,8 @@ impl Router {
                 continue;
             }
             routed.matched += 1;
-            // A session that outlives its connection keeps its QoS 1/2 deliveries across a restart: stored under
-            // its lock, in the order they are queued. The message itself is written with each stored session's
-            // entry (an idempotent put by id): written once, another session's acknowledgement could drop it
-            // from the store before this one's entry references it.
-            let mut records = Vec::new();
-            let delivered = if session.stored && outgoing.qos != QoS::AtMostOnce {
-                let (id, copy) = stored.get_or_insert_with(|| {
-                    let wall = *wall_ms.get_or_insert_with(crate::store::now_ms);
-                    (self.store.message_id(), message.to_stored(now, wall))
-                });
-                let entry = outgoing.to_queue_entry(*id);
-                let put = Record::MessagePut {
-                    id: *id,
-                    message: copy.clone(),
-                };
-                let append = Record::QueueAppend {
-                    client_id: cell.client_id.clone(),
-                    seq: session.next_seq,
-                    entry,
-                };
-                if self.store.admit(put.growth() + append.growth()).is_err() {
-                    Delivered::Dropped(Drop::StoreFull)
-                } else {
-                    outgoing.stored = Some(StoredAt {
-                        message: *id,
-                        seq: session.next_seq,
-                    });
-                    session.next_seq += 1;
-                    records = vec![put, append];
-                    session.deliver(outgoing, &self.limits, self.queue_qos0_offline, now)
-                }
-            } else {
-                session.deliver(outgoing, &self.limits, self.queue_qos0_offline, now)
-            };
-            if matches!(delivered, Delivered::Queued { .. } | Delivered::QueuedDroppingOldest) {
-                routed.lsn = routed.lsn.max(self.submit(records));
-            }
+            let (delivered, lsn) = self.deliver(cell, &mut session, outgoing, &mut stored, now);
+            routed.lsn = routed.lsn.max(lsn);
             drop(session);
             match delivered {
                 Delivered::Queued { high } => {
@@ -703,10 +692,50 @@ impl Router {
         routed
     }
 
+    /// Queues a routed delivery for `cell`'s locked session. A session that outlives its connection keeps its
+    /// QoS 1/2 deliveries across a restart: stored under its lock, in the order they are queued, and the LSN to
+    /// wait for is returned (0 otherwise). The message is put with each stored session's entry (an idempotent
+    /// put by id): put once, another session's acknowledgement could drop it from the store before this
+    /// session's entry references it.
+    fn deliver(
+        &self,
+        cell: &SessionCell,
+        session: &mut Session,
+        mut outgoing: Outgoing,
+        stored: &mut StoredCopy<'_>,
+        now: Instant,
+    ) -> (Delivered, Lsn) {
+        if !session.stored || outgoing.qos == QoS::AtMostOnce {
+            return (session.deliver(outgoing, &self.limits, self.queue_qos0_offline, now), 0);
+        }
+        let (id, copy) = stored.get(&self.store);
+        let put = Record::MessagePut {
+            id,
+            message: copy.clone(),
+        };
+        let seq = session.next_seq;
+        let append = Record::QueueAppend {
+            client_id: cell.client_id.clone(),
+            seq,
+            entry: outgoing.to_queue_entry(id),
+        };
+        if self.store.admit(put.growth() + append.growth()).is_err() {
+            return (Delivered::Dropped(Drop::StoreFull), 0);
+        }
+        outgoing.stored = Some(StoredAt { message: id, seq });
+        session.next_seq += 1;
+        let delivered = session.deliver(outgoing, &self.limits, self.queue_qos0_offline, now);
+        let lsn = match delivered {
+            Delivered::Queued { .. } | Delivered::QueuedDroppingOldest => self.submit(vec![put, append]),
+            Delivered::Dropped(_) => 0,
+        };
+        (delivered, lsn)
+    }
+
     /// Keeps (or, empty, deletes) a retained message, in memory and in the store; the LSN to wait for.
     /// `None` when the store is full (`[storage] max_bytes`): then it is not retained at all, since what a client
     /// reads back must be what a restart gives back.
-    fn publish_retained(&self, message: &Arc<Message>, now: Instant, wall_ms: &mut Option<u64>) -> Option<Lsn> {
+    fn publish_retained(&self, message: &Arc<Message>, stored: &mut StoredCopy<'_>) -> Option<Lsn> {
         let mut retained = self.retained();
         if message.topic.as_str().starts_with("$SYS/") {
             // The broker's own status, published again every `sys_interval` and stale after a restart: kept in
@@ -719,9 +748,8 @@ impl Router {
                 topic: message.topic.as_str().into(),
             }
         } else {
-            let wall = *wall_ms.get_or_insert_with(crate::store::now_ms);
             Record::RetainedSet {
-                message: message.to_stored(now, wall),
+                message: stored.get(&self.store).1.clone(),
             }
         };
         if self.store.admit(record.growth()).is_err() {

@@ -13,15 +13,6 @@ use roost_codec::{
     QoS, ReasonCode, TopicName, Will,
 };
 
-fn persistent(version: roost_codec::ProtocolVersion, id: &str) -> roost_codec::Connect {
-    let mut connect = connect_packet(version, id);
-    connect.clean_start = false;
-    if version.is_v5() {
-        connect.properties.session_expiry_interval = Some(300);
-    }
-    connect
-}
-
 fn with_will(mut connect: roost_codec::Connect, topic: &str, payload: &'static [u8]) -> roost_codec::Connect {
     connect.will = Some(Will {
         topic: TopicName::new(topic).unwrap(),

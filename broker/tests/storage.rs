@@ -24,15 +24,6 @@ fn stored(dir: &Path) -> Config {
     }
 }
 
-fn persistent(version: roost_codec::ProtocolVersion, id: &str) -> roost_codec::Connect {
-    let mut connect = connect_packet(version, id);
-    connect.clean_start = false;
-    if version.is_v5() {
-        connect.properties.session_expiry_interval = Some(300);
-    }
-    connect
-}
-
 fn retained(topic: &str, payload: &'static [u8]) -> roost_codec::Publish {
     let mut publish = publish(topic, QoS::AtLeastOnce, payload);
     publish.retain = true;

@@ -300,6 +300,17 @@ impl RawClient {
 }
 
 /// A CONNECT: clean start, keep alive 60 s, no will.
+/// A CONNECT that resumes (or starts) a session outliving the connection: clean start 0, and for MQTT 5 a
+/// Session Expiry Interval of 300 s.
+pub fn persistent(version: ProtocolVersion, id: &str) -> roost_codec::Connect {
+    let mut connect = connect_packet(version, id);
+    connect.clean_start = false;
+    if version.is_v5() {
+        connect.properties.session_expiry_interval = Some(300);
+    }
+    connect
+}
+
 pub fn connect_packet(version: ProtocolVersion, client_id: &str) -> roost_codec::Connect {
     let mut connect = roost_codec::Connect::new(version, client_id.to_owned());
     connect.keep_alive = 60;
