@@ -214,8 +214,11 @@ async fn sys_reports_what_storage_does_and_keeps_sys_out_of_the_store() {
     assert!(seen.contains_key("$SYS/broker/store/snapshots"), "{seen:?}");
     drop((publisher, watcher));
     broker.stop().await;
-    // After a restart only the client's retained message is there: `$SYS` is the broker's own, made anew.
-    let broker = TestBroker::start_with(stored(dir.path())).await;
+    // After a restart only the client's retained message is there: `$SYS` is the broker's own, made anew. With
+    // `$SYS` turned off, a stored `$SYS` message would be the only way one could arrive.
+    let mut config = stored(dir.path());
+    config.sys_interval = std::time::Duration::ZERO;
+    let broker = TestBroker::start_with(config).await;
     let mut reader = RawClient::clean(&broker, V5, "reader").await;
     reader.subscribe("$SYS/broker/store/bytes", QoS::AtMostOnce).await;
     reader.assert_nothing_pending().await;
