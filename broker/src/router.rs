@@ -186,8 +186,9 @@ impl Routed {
 pub(crate) enum Inbound {
     /// Routed.
     Routed(Routed),
-    /// Its packet id awaits PUBREL: already routed once, not routed again ([MQTT-4.3.3-10]).
-    Duplicate,
+    /// Its packet id awaits PUBREL: already routed once, not routed again ([MQTT-4.3.3-10]). PUBREC waits for
+    /// this LSN.
+    Duplicate(Lsn),
     /// More QoS 2 messages await PUBREL than our Receive Maximum allows ([MQTT-3.3.4-7]).
     ReceiveMaximumExceeded,
 }
@@ -776,22 +777,30 @@ impl Router {
         {
             let mut session = cell.lock();
             if session.inbound_qos2.contains(&packet_id) {
-                return Inbound::Duplicate;
+                // Its PUBREC waits for everything submitted so far: the first copy's records may not be durable
+                // yet (it may have come on a connection that is gone).
+                return Inbound::Duplicate(self.store.last_lsn());
             }
             if session.inbound_qos2.len() >= usize::from(receive_maximum) {
                 return Inbound::ReceiveMaximumExceeded;
             }
             session.inbound_qos2.insert(packet_id);
-            // Stored with (before) the message's own records: PUBREC waits for both, so after a restart a
-            // retransmission of this id is still recognised ([MQTT-4.3.3-10]).
-            if session.stored {
-                self.submit(vec![Record::InboundQos2Set {
-                    client_id: cell.client_id.clone(),
-                    packet_id: packet_id.get(),
-                }]);
-            }
         }
-        Inbound::Routed(self.publish(message, now))
+        let mut routed = self.publish(message, now);
+        // The packet id is stored after the message's records, never before: the log is recovered as a prefix,
+        // so a stored id always has its message. (Before, a crash between the two would leave an id whose
+        // retransmission is answered as a duplicate although the message was never kept: acknowledged and lost.)
+        // A crash after the message's records and before the id can deliver the retransmission again; PUBREC,
+        // which waits for both, was never sent then. [MQTT-4.3.3-10]
+        let session = cell.lock();
+        if session.stored && session.inbound_qos2.contains(&packet_id) {
+            let lsn = self.submit(vec![Record::InboundQos2Set {
+                client_id: cell.client_id.clone(),
+                packet_id: packet_id.get(),
+            }]);
+            routed.lsn = routed.lsn.max(lsn);
+        }
+        Inbound::Routed(routed)
     }
 
     /// PUBREL: forgets the inbound QoS 2 packet id; whether it was known ([MQTT-4.3.3-10]), and the LSN PUBCOMP
@@ -1541,7 +1550,7 @@ mod tests {
                 10,
                 Instant::now()
             ),
-            Inbound::Duplicate
+            Inbound::Duplicate(_)
         ));
     }
 

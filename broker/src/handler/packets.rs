@@ -215,7 +215,10 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
                     wait_for(client, routed);
                     reason
                 }
-                Inbound::Duplicate => ReasonCode::Success,
+                Inbound::Duplicate(lsn) => {
+                    conn.after_durable(lsn);
+                    ReasonCode::Success
+                }
                 Inbound::ReceiveMaximumExceeded => {
                     let why = "more QoS 2 messages awaiting PUBREL than the receive maximum";
                     disconnect(conn, ReasonCode::ReceiveMaximumExceeded, why).await?;

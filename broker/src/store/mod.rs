@@ -330,6 +330,14 @@ impl Store {
         Ok(lsn)
     }
 
+    /// The LSN of the last submit: waiting for it waits for everything submitted so far.
+    pub fn last_lsn(&self) -> Lsn {
+        match &self.0.disk {
+            Some(disk) => disk.queue.lock().next_lsn - 1,
+            None => self.0.memory_lsn.load(Ordering::Relaxed),
+        }
+    }
+
     /// Resolves once everything up to `lsn` is durable (per the sync mode), or with [`StoreError::Failed`] if
     /// storage failed first: then the acknowledgement must not be sent.
     pub async fn durable(&self, lsn: Lsn) -> Result<(), StoreError> {
