@@ -18,8 +18,10 @@
 //! - PUBLISH QoS 1 in: [`Store::admit`] the growth (refuse with 0x97 if full), then `MessagePut` once plus a
 //!   `QueueAppend` per persistent session it is queued for, and `RetainedSet`/`RetainedDelete` if RETAIN; PUBACK
 //!   after `durable`. Forwarding to online subscribers may go first (QoS 1 may duplicate).
-//! - PUBLISH QoS 2 in: the same plus `InboundQos2Set` in the same submit; PUBREC after `durable`, and forward
-//!   only after it too (else a crash and a DUP retransmission deliver twice).
+//! - PUBLISH QoS 2 in: the same, then `InboundQos2Set` in a submit after the message's (the router submits per
+//!   session, so they cannot share one): a stored id always has its message. PUBREC after `durable` of both.
+//!   A crash between them can deliver the publisher's retransmission a second time to a subscriber that had
+//!   the first; nothing acknowledged is lost. (Forwarding is not held back until `durable`.)
 //! - PUBREL in: `InboundQos2Delete`; PUBCOMP after `durable` (else a new PUBLISH reusing the id is dropped).
 //! - SUBSCRIBE / UNSUBSCRIBE: `SubscriptionSet` / `SubscriptionDelete`; SUBACK / UNSUBACK after `durable`.
 //! - CONNECT of a persistent session, will changes, DISCONNECT: `SessionUpsert` (with `disconnected_at_ms` when
