@@ -54,12 +54,9 @@ pub enum StartError {
     /// The password or ACL file could not be read or understood.
     #[error(transparent)]
     Auth(#[from] AuthError),
-    /// The data directory cannot be used (it cannot be created, or another process uses it).
+    /// The data directory cannot be used (it cannot be created or read, or another process uses it).
     #[error(transparent)]
     Storage(#[from] StoreError),
-    /// Another process holds the data directory.
-    #[error("the data directory {0} is in use by another roost (or was locked by another program)")]
-    DataDirInUse(std::path::PathBuf),
 }
 
 /// A listener could not be bound; names the service and address so the message is useful on its own.
@@ -159,9 +156,9 @@ impl Server {
         let drain_timeout = config.drain_timeout;
         // One per-address count for every MQTT transport: TCP, TLS and WebSocket.
         let mqtt_limits = ConnectionLimits::new(0, config.max_connections_per_address);
-        let (store, recovered, _lock) = match storage {
-            Some(Storage { store, state, lock }) => (store, Some(state), Some(lock)),
-            None => (Store::memory(), None, None),
+        let (store, recovered) = match storage {
+            Some(Storage { store, state }) => (store, Some(state)),
+            None => (Store::memory(), None),
         };
         let broker = Broker::with_auth(config, auth, store.clone(), recovered, shutdown.clone());
         // Fail-stop: once a write or fdatasync fails nothing more is acknowledged, and the broker stops, exiting
@@ -250,33 +247,15 @@ impl Server {
     }
 }
 
-/// The opened store, what it recovered, and the lock that keeps a second roost off the same directory.
+/// The opened store and what it recovered.
 #[derive(Debug)]
 struct Storage {
     store: Store,
     state: State,
-    lock: std::fs::File,
 }
 
-/// Locks the data directory (an advisory `flock` on `dir/lock`, released by the kernel when the process ends,
-/// kill -9 included) and opens the store in it. Two brokers appending to one log would corrupt it.
+/// Opens the store in `dir` (which locks it: a second roost on it gets `StoreError::InUse`).
 fn open_storage(dir: &std::path::Path, config: &Config) -> Result<Storage, StartError> {
-    let open_error = |e: io::Error| StoreError::Open {
-        dir: dir.to_owned(),
-        message: e.to_string(),
-    };
-    std::fs::create_dir_all(dir).map_err(open_error)?;
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join("lock"))
-        .map_err(open_error)?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => return Err(StartError::DataDirInUse(dir.to_owned())),
-        Err(std::fs::TryLockError::Error(e)) => return Err(open_error(e).into()),
-    }
     let (store, recovered) = Store::open(dir, config.storage.store_options())?;
     let stats = store.stats();
     tracing::info!(
@@ -289,7 +268,6 @@ fn open_storage(dir: &std::path::Path, config: &Config) -> Result<Storage, Start
     Ok(Storage {
         store,
         state: recovered.state,
-        lock,
     })
 }
 

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use common::*;
 use roost_broker::config::StorageConfig;
+use roost_broker::store::StoreError;
 use roost_broker::{Config, Server, StartError};
 use roost_codec::{
     Bytes, Packet,
@@ -130,8 +131,8 @@ async fn a_second_broker_cannot_use_the_same_data_directory() {
     config.mqtt_addr = "127.0.0.1:0".parse().unwrap();
     config.http_addr = "127.0.0.1:0".parse().unwrap();
     match Server::bind(config).await {
-        Err(StartError::DataDirInUse(in_use)) => assert_eq!(in_use, dir.path()),
-        other => panic!("expected DataDirInUse, got {:?}", other.map(|_| ())),
+        Err(StartError::Storage(StoreError::InUse { dir: in_use })) => assert_eq!(in_use, dir.path()),
+        other => panic!("expected StoreError::InUse, got {:?}", other.map(|_| ())),
     }
     broker.stop().await;
     // Released with the first broker.

@@ -129,6 +129,19 @@ pub enum StoreError {
     /// The store was closed.
     #[error("storage closed")]
     Closed,
+    /// Another process has the data directory open ([`Store::open`]'s lock).
+    #[error("storage: the data directory {dir} is in use by another roost (or was locked by another program)")]
+    InUse {
+        /// The directory.
+        dir: PathBuf,
+    },
+}
+
+fn open_error(dir: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Open {
+        dir: dir.to_owned(),
+        message: e.to_string(),
+    }
 }
 
 /// What [`Store::open`] read back: the state for the router to load, and the report it logged.
@@ -168,6 +181,8 @@ struct Disk {
     counters: Arc<Counters>,
     max_bytes: u64,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The advisory lock on `dir/lock` ([`Store::open`]), released after the thread has synced and stopped.
+    _lock: Option<std::fs::File>,
 }
 
 impl Drop for Disk {
@@ -201,16 +216,40 @@ pub struct Store(Arc<Shared>);
 
 impl Store {
     /// Opens (or creates) the store in `dir` on the real file system, recovering what it holds.
+    ///
+    /// The directory is locked first (an advisory `flock` on `dir/lock`, held while the store is open and released
+    /// by the kernel when the process ends, kill -9 included): two processes appending to one log would corrupt
+    /// it, so a second one gets [`StoreError::InUse`].
     pub fn open(dir: &Path, options: StoreOptions) -> Result<(Store, Recovered), StoreError> {
-        Self::open_with(Arc::new(RealFs), dir, options)
+        let lock = (|| {
+            std::fs::create_dir_all(dir)?;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(dir.join("lock"))
+        })()
+        .map_err(|e| open_error(dir, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::InUse { dir: dir.to_owned() }),
+            Err(std::fs::TryLockError::Error(e)) => return Err(open_error(dir, e)),
+        }
+        Self::open_locked(Arc::new(RealFs), dir, options, Some(lock))
     }
 
-    /// [`Store::open`] over any file layer (tests pass a [`fs::FaultFs`]).
+    /// [`Store::open`] over any file layer (tests pass a [`fs::FaultFs`]), without the lock.
     pub fn open_with(fs: Arc<dyn Fs>, dir: &Path, options: StoreOptions) -> Result<(Store, Recovered), StoreError> {
-        let open_error = |e: std::io::Error| StoreError::Open {
-            dir: dir.to_owned(),
-            message: e.to_string(),
-        };
+        Self::open_locked(fs, dir, options, None)
+    }
+
+    fn open_locked(
+        fs: Arc<dyn Fs>,
+        dir: &Path,
+        options: StoreOptions,
+        lock: Option<std::fs::File>,
+    ) -> Result<(Store, Recovered), StoreError> {
+        let open_error = |e: std::io::Error| open_error(dir, e);
         fs.create_dir_all(dir).map_err(open_error)?;
         let recovery = recover::recover(&*fs, dir, committer::now_ms()).map_err(open_error)?;
         let report = recovery.report;
@@ -256,6 +295,7 @@ impl Store {
                 counters,
                 max_bytes: options.max_bytes,
                 thread: Mutex::new(Some(thread)),
+                _lock: lock,
             }),
             next_message_id: AtomicU64::new(next_message_id),
             memory_lsn: AtomicU64::new(0),
