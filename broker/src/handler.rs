@@ -246,11 +246,16 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     tracing::Span::current().record("client_id", tracing::field::display(Clipped(&client_id)));
     // Who the client is, before anything else of it is accepted: a failed authentication check closes the
     // connection (5.0 [MQTT-3.1.4-2]; 3.1.1 section 3.1.4), after a CONNACK saying why. Never log the password.
-    let identity = match broker
-        .auth
-        .authenticate(connect.username.as_deref(), connect.password.as_deref(), peer.addr.ip())
-        .await
-    {
+    let identity = match session_identity(&connect, &peer) {
+        Some(identity) => Ok(identity),
+        None => {
+            broker
+                .auth
+                .authenticate(connect.username.as_deref(), connect.password.as_deref(), peer.addr.ip())
+                .await
+        }
+    };
+    let identity = match identity {
         Ok(identity) => identity,
         Err(refusal) => {
             tracing::info!(
@@ -355,6 +360,17 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         return Err(error);
     }
     Ok(Some((client, keep_alive)))
+}
+
+/// The user of the dashboard's login session (see [`Peer::session_user`]) for a CONNECT that names no user or
+/// that same one: the session already proved the password. A CONNECT naming another user is checked as usual.
+fn session_identity(connect: &Connect, peer: &Peer) -> Option<Identity> {
+    let user = peer.session_user.as_deref()?;
+    match connect.username.as_deref() {
+        None => Some(Identity::user(user)),
+        Some(named) if named == user => Some(Identity::user(user)),
+        Some(_) => None,
+    }
 }
 
 /// The client identifier and the CONNACK for an acceptable CONNECT, or `None` when the identifier cannot be

@@ -5,6 +5,7 @@
 //! - `acl`: the ACL file format and its matching (publish, subscribe, read).
 //! - `throttle`: failed logins slowed down per client address.
 //! - `first_start`: the `admin` user made on the first start without a password file.
+//! - `sessions`: the dashboard's login sessions (a cookie's token digest → user and expiry).
 //!
 //! The rules in force are one [`Policy`] behind an `RwLock<Arc<_>>`: every check clones the `Arc` (or borrows it
 //! for a moment) and reads without further locking, and a reload (SIGHUP) swaps the whole policy at once, so
@@ -13,6 +14,7 @@
 mod acl;
 mod first_start;
 pub mod passwd;
+pub mod sessions;
 mod throttle;
 
 use std::collections::HashMap;
@@ -141,6 +143,16 @@ impl Policy {
     pub fn is_admin(&self, user: &str) -> bool {
         self.admins.iter().any(|admin| admin == user)
     }
+
+    /// Whether the password file holds `user`: a dashboard session of a user deleted since stops working.
+    pub fn has_user(&self, user: &str) -> bool {
+        self.users.as_ref().is_some_and(|users| users.contains_key(user))
+    }
+
+    /// Whether clients without a user name are accepted from `peer`.
+    pub fn allows_anonymous(&self, peer: IpAddr) -> bool {
+        self.anonymous.allows(peer)
+    }
 }
 
 /// The broker's authentication and authorisation state.
@@ -201,6 +213,16 @@ impl Auth {
     /// Whether `user` administers Roost (`[auth] admins`).
     pub fn is_admin(&self, user: &str) -> bool {
         self.policy().is_admin(user)
+    }
+
+    /// Checks a user name and password for the dashboard's login page: the same check as CONNECT's, with the
+    /// same per-address delay after a failure and the same bound on hashes verified at once. `None` for a wrong
+    /// pair, and always without a password file (then nobody has a password to log in with).
+    pub async fn check_password(&self, user: &str, password: &[u8], peer: IpAddr) -> Option<Identity> {
+        match self.authenticate(Some(user), Some(password), peer).await {
+            Ok(identity) if identity.name().is_some() => Some(identity),
+            _ => None,
+        }
     }
 
     /// Checks a CONNECT's credentials. Without a user name the client is anonymous, accepted only where
