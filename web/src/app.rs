@@ -1,8 +1,11 @@
-//! The page: a header, the broker connection's state and settings, the control panel, discovered devices, the
-//! broker's figures, the topic explorer and the publish form.
+//! The page: a header with the account controls, then either the login form or the dashboard: the broker
+//! connection's state and settings, the control panel, discovered devices, the broker's figures, the topic
+//! explorer and the publish form.
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
+use crate::account::{AccountBar, LoginView, SessionInfo, api};
 use crate::broker_view::BrokerView;
 use crate::components::ConnectionStatus;
 use crate::connection::profiles::{ACTIVE_KEY, settings_from_json};
@@ -13,10 +16,87 @@ use crate::panel::{DiscoveredDevices, Panel};
 use crate::publish::saved::load;
 use crate::publish::{PublishForm, PublishTarget};
 
-/// The dashboard. Connects as soon as it is mounted (with the settings applied last time, else to `/mqtt` on the
-/// page's own origin), and reconnects by itself.
+/// What the page knows about logging in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Gate {
+    /// Waiting for `/api/session`.
+    Asking,
+    /// No login API where the page came from (another server, `trunk serve`): the dashboard as before.
+    NoApi,
+    /// The broker's answer.
+    Known(SessionInfo),
+}
+
+/// What the page shows. The dashboard is keyed by the user, so logging in or out reconnects as the new user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Screen {
+    Asking,
+    Login { remember_days: u64, may_cancel: bool },
+    Dashboard { user: Option<String> },
+}
+
+/// The page. Asks the broker who this browser is; shows the login form when it must, else the dashboard, which
+/// connects at once.
 #[component]
 pub fn App() -> impl IntoView {
+    let gate = RwSignal::new(Gate::Asking);
+    // The Log in button where anonymous clients are welcome.
+    let signing_in = RwSignal::new(false);
+    spawn_local(async move {
+        gate.set(match api::session().await {
+            Ok(info) => Gate::Known(info),
+            Err(why) => {
+                leptos::logging::log!("no login here ({why}); connecting as configured");
+                Gate::NoApi
+            }
+        });
+    });
+    let screen = Memo::new(move |_| match gate.get() {
+        Gate::Asking => Screen::Asking,
+        Gate::NoApi => Screen::Dashboard { user: None },
+        Gate::Known(info) if signing_in.get() || !info.may_connect() => Screen::Login {
+            remember_days: info.remember_days,
+            may_cancel: info.anonymous,
+        },
+        Gate::Known(info) => Screen::Dashboard { user: info.user },
+    });
+    let known = Callback::new(move |info: SessionInfo| {
+        signing_in.set(false);
+        gate.set(Gate::Known(info));
+    });
+    let sign_in = Callback::new(move |()| signing_in.set(true));
+    let cancel = Callback::new(move |()| signing_in.set(false));
+    let account = move || match gate.get() {
+        Gate::Known(info) if screen.with(|screen| matches!(screen, Screen::Dashboard { .. })) => {
+            Some(view! { <AccountBar info=info on_change=known on_sign_in=sign_in /> })
+        }
+        _ => None,
+    };
+    view! {
+        <header class="topbar">
+            <h1>"Roost"</h1>
+            {account}
+        </header>
+        {move || match screen.get() {
+            Screen::Asking => view! { <main><p class="loading">"Loading…"</p></main> }.into_any(),
+            Screen::Login { remember_days, may_cancel } => {
+                let on_cancel = may_cancel.then_some(cancel);
+                view! {
+                    <main>
+                        <LoginView remember_days=remember_days on_login=known on_cancel=on_cancel />
+                    </main>
+                }
+                .into_any()
+            }
+            Screen::Dashboard { .. } => view! { <Dashboard /> }.into_any(),
+        }}
+    }
+}
+
+/// The dashboard. Connects as soon as it is mounted (with the settings applied last time, else to `/mqtt` on the
+/// page's own origin), and reconnects by itself; unmounting it disconnects.
+#[component]
+fn Dashboard() -> impl IntoView {
     let state = RwSignal::new(ConnectionState::Connecting);
     let tree = RwSignal::new(TopicTree::default());
     let initial = initial_settings();
@@ -52,9 +132,6 @@ pub fn App() -> impl IntoView {
         applied
     });
     view! {
-        <header class="topbar">
-            <h1>"Roost"</h1>
-        </header>
         <main>
             {move || view! { <ConnectionStatus state=state broker=broker.get() /> }}
             <Show when=move || state.with(ConnectionState::is_disconnected)>
