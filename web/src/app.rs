@@ -16,87 +16,72 @@ use crate::panel::{DiscoveredDevices, Panel};
 use crate::publish::saved::load;
 use crate::publish::{PublishForm, PublishTarget};
 
-/// What the page knows about logging in.
+/// What the page shows, decided once when it loads. Logging in or out loads the page again, so nothing the
+/// previous user's connection received (topics, history, panel) stays on the screen, and the new connection is
+/// the new user's from its first packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Gate {
-    /// Waiting for `/api/session`.
-    Asking,
-    /// No login API where the page came from (another server, `trunk serve`): the dashboard as before.
-    NoApi,
-    /// The broker's answer.
-    Known(SessionInfo),
+pub enum Screen {
+    /// The login form; `may_cancel` where anonymous clients are welcome (the page was asked for it).
+    Login {
+        /// How many days "stay signed in" lasts; 0 hides the choice.
+        remember_days: u64,
+        /// Whether the dashboard is open without logging in (a "Back" button).
+        may_cancel: bool,
+    },
+    /// The dashboard, with the broker's answer about this browser (`None`: no login API where the page came
+    /// from, such as `trunk serve`: the dashboard as configured, without account controls).
+    Dashboard(Option<SessionInfo>),
 }
 
-/// What the page shows. The dashboard is keyed by the user, so logging in or out reconnects as the new user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Screen {
-    Asking,
-    Login { remember_days: u64, may_cancel: bool },
-    Dashboard { user: Option<String> },
-}
-
-/// The page. Asks the broker who this browser is; shows the login form when it must, else the dashboard, which
-/// connects at once.
-#[component]
-pub fn App() -> impl IntoView {
-    let gate = RwSignal::new(Gate::Asking);
-    // The Log in button where anonymous clients are welcome.
-    let signing_in = RwSignal::new(false);
-    spawn_local(async move {
-        gate.set(match api::session().await {
-            Ok(info) => Gate::Known(info),
-            Err(why) => {
-                leptos::logging::log!("no login here ({why}); connecting as configured");
-                Gate::NoApi
-            }
-        });
-    });
-    let screen = Memo::new(move |_| match gate.get() {
-        Gate::Asking => Screen::Asking,
-        Gate::NoApi => Screen::Dashboard { user: None },
-        Gate::Known(info) if signing_in.get() || !info.may_connect() => Screen::Login {
-            remember_days: info.remember_days,
-            may_cancel: info.anonymous,
-        },
-        Gate::Known(info) => Screen::Dashboard { user: info.user },
-    });
-    let known = Callback::new(move |info: SessionInfo| {
-        signing_in.set(false);
-        gate.set(Gate::Known(info));
-    });
-    let sign_in = Callback::new(move |()| signing_in.set(true));
-    let cancel = Callback::new(move |()| signing_in.set(false));
-    let account = move || match gate.get() {
-        Gate::Known(info) if screen.with(|screen| matches!(screen, Screen::Dashboard { .. })) => {
-            Some(view! { <AccountBar info=info on_change=known on_sign_in=sign_in /> })
+impl Screen {
+    /// The screen for the broker's answer to `/api/session`, and whether the page was asked to log in (`?login`).
+    pub fn choose(session: Result<SessionInfo, String>, asked_to_log_in: bool) -> Self {
+        match session {
+            Err(_) => Screen::Dashboard(None),
+            Ok(info) if info.user.is_none() && (asked_to_log_in || !info.anonymous) => Screen::Login {
+                remember_days: info.remember_days,
+                may_cancel: info.anonymous,
+            },
+            Ok(info) => Screen::Dashboard(Some(info)),
         }
-        _ => None,
-    };
-    view! {
-        <header class="topbar">
-            <h1>"Roost"</h1>
-            {account}
-        </header>
-        {move || match screen.get() {
-            Screen::Asking => view! { <main><p class="loading">"Loading…"</p></main> }.into_any(),
-            Screen::Login { remember_days, may_cancel } => {
-                let on_cancel = may_cancel.then_some(cancel);
-                view! {
-                    <main>
-                        <LoginView remember_days=remember_days on_login=known on_cancel=on_cancel />
-                    </main>
-                }
-                .into_any()
-            }
-            Screen::Dashboard { .. } => view! { <Dashboard /> }.into_any(),
-        }}
     }
 }
 
+/// Starts the page: asks the broker who this browser is, then mounts the login form or the dashboard.
+pub fn start() {
+    spawn_local(async {
+        let asked = window().location().search().is_ok_and(|search| search == "?login");
+        let session = api::session().await;
+        if let Err(why) = &session {
+            leptos::logging::log!("no login here ({why}); connecting as configured");
+        }
+        match Screen::choose(session, asked) {
+            Screen::Login {
+                remember_days,
+                may_cancel,
+            } => leptos::mount::mount_to_body(move || {
+                view! {
+                    <header class="topbar">
+                        <h1>"Roost"</h1>
+                    </header>
+                    <main>
+                        <LoginView remember_days=remember_days may_cancel=may_cancel />
+                    </main>
+                }
+            }),
+            Screen::Dashboard(session) => leptos::mount::mount_to_body(move || view! { <App session=session /> }),
+        }
+    });
+}
+
 /// The dashboard. Connects as soon as it is mounted (with the settings applied last time, else to `/mqtt` on the
-/// page's own origin), and reconnects by itself; unmounting it disconnects.
+/// page's own origin), and reconnects by itself.
 #[component]
-fn Dashboard() -> impl IntoView {
+pub fn App(
+    /// The broker's answer about this browser, for the account controls; `None` shows none.
+    #[prop(default = None)]
+    session: Option<SessionInfo>,
+) -> impl IntoView {
     let state = RwSignal::new(ConnectionState::Connecting);
     let tree = RwSignal::new(TopicTree::default());
     let initial = initial_settings();
@@ -132,6 +117,10 @@ fn Dashboard() -> impl IntoView {
         applied
     });
     view! {
+        <header class="topbar">
+            <h1>"Roost"</h1>
+            {session.map(|info| view! { <AccountBar info=info /> })}
+        </header>
         <main>
             {move || view! { <ConnectionStatus state=state broker=broker.get() /> }}
             <Show when=move || state.with(ConnectionState::is_disconnected)>

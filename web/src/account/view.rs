@@ -14,11 +14,8 @@ use crate::components::fields::{Outcome, outcome_view};
 pub fn LoginView(
     /// How many days "stay signed in" lasts; 0 hides the choice.
     remember_days: u64,
-    /// Called with the broker's answer once logged in.
-    on_login: Callback<SessionInfo>,
-    /// Offered where anonymous clients are welcome: back to the dashboard without logging in.
-    #[prop(default = None)]
-    on_cancel: Option<Callback<()>>,
+    /// Where anonymous clients are welcome: a button back to the dashboard without logging in.
+    may_cancel: bool,
 ) -> impl IntoView {
     let user = RwSignal::new(String::new());
     let remember = RwSignal::new(false);
@@ -44,10 +41,7 @@ pub fn LoginView(
             drop(secret);
             busy.set(false);
             match result {
-                Ok(info) => {
-                    outcome.set(None);
-                    on_login.run(info);
-                }
+                Ok(_) => api::start_over(),
                 Err(why) => outcome.set(Some(Err(why))),
             }
         });
@@ -89,8 +83,8 @@ pub fn LoginView(
                 })}
                 <div class="form-row">
                     <button class="login-submit" type="submit" prop:disabled=move || busy.get()>"Log in"</button>
-                    {on_cancel.map(|cancel| view! {
-                        <button class="login-cancel" type="button" on:click=move |_| cancel.run(())>
+                    {may_cancel.then(|| view! {
+                        <button class="login-cancel" type="button" on:click=|_| api::start_over()>
                             "Back without logging in"
                         </button>
                     })}
@@ -107,10 +101,6 @@ pub fn LoginView(
 pub fn AccountBar(
     /// The broker's answer about this browser.
     info: SessionInfo,
-    /// Called with the broker's answer after a logout.
-    on_change: Callback<SessionInfo>,
-    /// Shows the login form.
-    on_sign_in: Callback<()>,
 ) -> impl IntoView {
     let outcome = RwSignal::new(Outcome::None);
     let busy = RwSignal::new(false);
@@ -120,7 +110,7 @@ pub fn AccountBar(
             let result = api::logout().await;
             busy.set(false);
             match result {
-                Ok(info) => on_change.run(info),
+                Ok(_) => api::start_over(),
                 Err(why) => outcome.set(Some(Err(why))),
             }
         });
@@ -152,7 +142,7 @@ pub fn AccountBar(
         .into_any(),
         None => view! {
             <div class="account">
-                <button class="account-login" type="button" on:click=move |_| on_sign_in.run(())>"Log in"</button>
+                <button class="account-login" type="button" on:click=|_| api::show_login()>"Log in"</button>
             </div>
         }
         .into_any(),
