@@ -3,7 +3,6 @@
 //! explorer and the publish form.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use crate::account::{AccountBar, LoginView, SessionInfo, api};
 use crate::broker_view::BrokerView;
@@ -49,7 +48,8 @@ impl Screen {
 
 /// Starts the page: asks the broker who this browser is, then mounts the login form or the dashboard.
 pub fn start() {
-    spawn_local(async {
+    // The browser's own executor: leptos's `spawn_local` works only once mounting has set one up.
+    wasm_bindgen_futures::spawn_local(async {
         let asked = window().location().search().is_ok_and(|search| search == "?login");
         let session = api::session().await;
         if let Err(why) = &session {
