@@ -24,7 +24,9 @@ pub struct SessionInfo {
 
 /// `text` parsed as a JSON object, `None` if it is not one.
 fn object(text: &str) -> Option<JsValue> {
-    JSON::parse(text).ok().filter(JsValue::is_object)
+    JSON::parse(text)
+        .ok()
+        .filter(|value| value.is_object() && !js_sys::Array::is_array(value))
 }
 
 fn field(object: &JsValue, name: &str) -> JsValue {
