@@ -471,3 +471,16 @@ async fn only_administrators_reload_the_users_from_the_dashboard() {
     assert_eq!(foreign.status, 403);
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn a_login_body_is_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start_secured(config(dir.path(), Anonymous::Deny)).await;
+    let huge = format!(r#"{{"user":"alice","password":"{}"}}"#, "x".repeat(64 * 1024));
+    let reply = http(&broker, "POST", "/api/login", &[("Origin", &own_origin(&broker))], &huge).await;
+    assert!(reply.status == 400 || reply.status == 413, "{reply:?}");
+    assert!(reply.set_cookie().is_none());
+    let reply = http(&broker, "POST", "/api/login", &[("Origin", &own_origin(&broker))], "user=alice").await;
+    assert_eq!(reply.status, 400, "not JSON: {reply:?}");
+    broker.stop().await;
+}

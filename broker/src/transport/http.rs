@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderValue, Request, header};
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -72,7 +73,11 @@ pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/mqtt", get(websocket::upgrade))
         .route("/api/session", get(login::session))
-        .route("/api/login", post(login::login))
+        // Anyone may send a login: its body is a user name and a password, never more than a few KiB.
+        .route(
+            "/api/login",
+            post(login::login).layer(DefaultBodyLimit::max(login::MAX_BODY)),
+        )
         .route("/api/logout", post(login::logout))
         .route("/api/reload", post(login::reload))
         .route("/", get(dashboard::index))

@@ -31,6 +31,9 @@ const COOKIE: &str = "roost_session";
 /// The longest user name or password looked at; longer ones are refused before any hashing.
 const MAX_FIELD: usize = 1024;
 
+/// The largest login request body read: two fields of [`MAX_FIELD`] with room for JSON escapes.
+pub(crate) const MAX_BODY: usize = 8 * 1024;
+
 /// `POST /api/login`'s body.
 #[derive(Deserialize)]
 pub(crate) struct LoginForm {
