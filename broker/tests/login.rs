@@ -41,7 +41,11 @@ fn users(dir: &Path, alice_password: &str) -> PathBuf {
 
 fn config(dir: &Path, anonymous: Anonymous) -> Config {
     let acl = dir.join("acl");
-    std::fs::write(&acl, "user alice\ntopic readwrite alice/#\nuser admin\ntopic readwrite #\n").unwrap();
+    std::fs::write(
+        &acl,
+        "user alice\ntopic readwrite alice/#\nuser admin\ntopic readwrite #\n",
+    )
+    .unwrap();
     Config {
         auth: AuthConfig {
             allow_anonymous: anonymous,
@@ -64,9 +68,7 @@ struct Reply {
 impl Reply {
     /// The `Set-Cookie` header's value, as sent.
     fn set_cookie(&self) -> Option<&str> {
-        self.head
-            .lines()
-            .find_map(|line| line.strip_prefix("set-cookie: "))
+        self.head.lines().find_map(|line| line.strip_prefix("set-cookie: "))
     }
 
     /// `roost_session=<token>` from `Set-Cookie`, to send back as `Cookie`.
@@ -112,14 +114,7 @@ async fn http(broker: &TestBroker, method: &str, path: &str, headers: &[(&str, &
 /// `POST /api/login` from the dashboard's own page.
 async fn login(broker: &TestBroker, user: &str, password: &str, remember: bool) -> Reply {
     let body = format!(r#"{{"user":"{user}","password":"{password}","remember":{remember}}}"#);
-    http(
-        broker,
-        "POST",
-        "/api/login",
-        &[("Origin", &own_origin(broker))],
-        &body,
-    )
-    .await
+    http(broker, "POST", "/api/login", &[("Origin", &own_origin(broker))], &body).await
 }
 
 async fn session_info(broker: &TestBroker, cookie: Option<&str>) -> serde_json::Value {
@@ -282,7 +277,10 @@ async fn a_session_cookie_gives_the_dashboards_websocket_exactly_its_users_right
     // Without the cookie, anonymous is refused: CONNACK 0x87 [MQTT-3.2.2-8] (a CONNACK with a reason code
     // of 0x80 or above, then the connection closes).
     assert_eq!(dashboard_connack(&broker, None).await, ReasonCode::NotAuthorized);
-    assert_eq!(dashboard_connack(&broker, Some("roost_session=forged")).await, ReasonCode::NotAuthorized);
+    assert_eq!(
+        dashboard_connack(&broker, Some("roost_session=forged")).await,
+        ReasonCode::NotAuthorized
+    );
 
     // With it, a CONNECT without credentials is alice, with alice's ACL.
     let mut alice = WsClient::open(&broker, Some(&origin), Some(&cookie)).await.unwrap();
@@ -294,7 +292,9 @@ async fn a_session_cookie_gives_the_dashboards_websocket_exactly_its_users_right
     assert_eq!(alice.publish("house/door").await, ReasonCode::NotAuthorized);
     // One she may write reaches her own subscription: the connection is really alice's. (Her copy and the
     // PUBACK may come in either order.)
-    alice.send(Packet::Publish(publish("alice/lamp", QoS::AtLeastOnce, b"on"))).await;
+    alice
+        .send(Packet::Publish(publish("alice/lamp", QoS::AtLeastOnce, b"on")))
+        .await;
     let (mut acked, mut heard) = (false, false);
     while !(acked && heard) {
         match alice.recv().await {
@@ -314,7 +314,10 @@ async fn a_session_cookie_gives_the_dashboards_websocket_exactly_its_users_right
     let mut named = WsClient::open(&broker, Some(&origin), Some(&cookie)).await.unwrap();
     assert_eq!(named.connect_as("named", Some("alice")).await, ReasonCode::Success);
     let mut other = WsClient::open(&broker, Some(&origin), Some(&cookie)).await.unwrap();
-    assert_eq!(other.connect_as("other", Some("admin")).await, ReasonCode::BadUserNameOrPassword);
+    assert_eq!(
+        other.connect_as("other", Some("admin")).await,
+        ReasonCode::BadUserNameOrPassword
+    );
 
     // The cookie counts only from the dashboard's own page: another origin is refused at the upgrade (403),
     // and a program without an Origin is not logged in by it.
@@ -360,8 +363,14 @@ async fn logout_ends_the_session_and_the_page_learns_whether_to_ask() {
     .await;
     assert_eq!(reply.status, 200, "{reply:?}");
     assert!(reply.set_cookie().unwrap().contains("max-age=0"), "{reply:?}");
-    assert_eq!(session_info(&broker, Some(&cookie)).await["user"], serde_json::Value::Null);
-    assert_eq!(dashboard_connack(&broker, Some(&cookie)).await, ReasonCode::NotAuthorized);
+    assert_eq!(
+        session_info(&broker, Some(&cookie)).await["user"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        dashboard_connack(&broker, Some(&cookie)).await,
+        ReasonCode::NotAuthorized
+    );
     broker.stop().await;
 
     // Where anonymous clients are welcome from this address, the page connects without asking.
@@ -409,8 +418,14 @@ async fn sessions_survive_a_restart_with_a_data_directory_until_they_expire() {
     assert_eq!(session_info(&broker, Some(&cookie)).await["user"], "alice");
     assert_eq!(dashboard_connack(&broker, Some(&cookie)).await, ReasonCode::Success);
     let expired = format!("roost_session={expired_token}");
-    assert_eq!(session_info(&broker, Some(&expired)).await["user"], serde_json::Value::Null);
-    assert_eq!(dashboard_connack(&broker, Some(&expired)).await, ReasonCode::NotAuthorized);
+    assert_eq!(
+        session_info(&broker, Some(&expired)).await["user"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        dashboard_connack(&broker, Some(&expired)).await,
+        ReasonCode::NotAuthorized
+    );
     broker.stop().await;
 }
 
@@ -456,7 +471,10 @@ async fn only_administrators_reload_the_users_from_the_dashboard() {
     std::fs::write(dir.path().join("passwd"), "alice:not-a-hash\n").unwrap();
     let (status, body) = reload(Some(admin.clone())).await;
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains(r#""ok":false"#) && body.contains("password file"), "{body}");
+    assert!(
+        body.contains(r#""ok":false"#) && body.contains("password file"),
+        "{body}"
+    );
     assert_eq!(mqtt_login("looking-glass").await, ReasonCode::Success);
 
     // A reload from another origin's page is refused even with the administrator's cookie.
@@ -477,10 +495,24 @@ async fn a_login_body_is_small() {
     let dir = tempfile::tempdir().unwrap();
     let broker = TestBroker::start_secured(config(dir.path(), Anonymous::Deny)).await;
     let huge = format!(r#"{{"user":"alice","password":"{}"}}"#, "x".repeat(64 * 1024));
-    let reply = http(&broker, "POST", "/api/login", &[("Origin", &own_origin(&broker))], &huge).await;
+    let reply = http(
+        &broker,
+        "POST",
+        "/api/login",
+        &[("Origin", &own_origin(&broker))],
+        &huge,
+    )
+    .await;
     assert!(reply.status == 400 || reply.status == 413, "{reply:?}");
     assert!(reply.set_cookie().is_none());
-    let reply = http(&broker, "POST", "/api/login", &[("Origin", &own_origin(&broker))], "user=alice").await;
+    let reply = http(
+        &broker,
+        "POST",
+        "/api/login",
+        &[("Origin", &own_origin(&broker))],
+        "user=alice",
+    )
+    .await;
     assert_eq!(reply.status, 400, "not JSON: {reply:?}");
     broker.stop().await;
 }

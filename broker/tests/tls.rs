@@ -648,7 +648,10 @@ async fn the_dashboard_login_cookie_is_secure_over_https_and_reload_reloads_the_
     let new = pki.issue_server("server");
     let (head, body) = post("/api/reload", &cookie, "").await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
-    assert!(body.contains(r#""ok":true"#) && body.contains("TLS certificate"), "{body}");
+    assert!(
+        body.contains(r#""ok":true"#) && body.contains("TLS certificate"),
+        "{body}"
+    );
     assert_eq!(presented(https, &pki).await, new);
     broker.stop().await;
 }

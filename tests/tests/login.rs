@@ -64,7 +64,10 @@ async fn the_dashboard_logs_in_stays_signed_in_and_logs_out() -> anyhow::Result<
     let dir = tempfile::tempdir()?;
     let passwd = dir.path().join("passwd");
     let line = |user: &str, password: &str| -> anyhow::Result<String> {
-        Ok(format!("{user}:{}\n", hash_password(HashKind::Sha512, password.as_bytes())?))
+        Ok(format!(
+            "{user}:{}\n",
+            hash_password(HashKind::Sha512, password.as_bytes())?
+        ))
     };
     std::fs::write(&passwd, line("alice", "wonderland")? + &line("admin", "root")?)?;
     let broker = TestBroker::start_secured(Config {
@@ -100,7 +103,10 @@ async fn the_dashboard_logs_in_stays_signed_in_and_logs_out() -> anyhow::Result<
         log_in(&client, "alice", "guess", false).await?;
         let refusal = wait_for(&client, ".login-outcome.error", "a wrong password was not refused").await?;
         let text = refusal.text().await?;
-        ensure!(text.contains("Wrong user name or password"), "the refusal says {text:?}");
+        ensure!(
+            text.contains("Wrong user name or password"),
+            "the refusal says {text:?}"
+        );
         let password = client.find(Locator::Css("input.login-password")).await?;
         ensure!(
             password.prop("value").await?.unwrap_or_default().is_empty(),
@@ -119,7 +125,10 @@ async fn the_dashboard_logs_in_stays_signed_in_and_logs_out() -> anyhow::Result<
         )
         .await?;
         let account = wait_for(&client, ".account-user", "no account controls").await?;
-        ensure!(account.text().await?.contains("alice"), "the top bar does not name alice");
+        ensure!(
+            account.text().await?.contains("alice"),
+            "the top bar does not name alice"
+        );
         ensure!(
             client.find(Locator::Css("button.account-reload")).await.is_err(),
             "alice is no administrator, but sees the reload button"
@@ -127,7 +136,10 @@ async fn the_dashboard_logs_in_stays_signed_in_and_logs_out() -> anyhow::Result<
 
         // The cookie: not readable by the page's scripts, strict, and lasting (stay signed in).
         let seen = client.execute("return document.cookie", vec![]).await?;
-        ensure!(!seen.to_string().contains("roost_session"), "scripts can read the cookie: {seen}");
+        ensure!(
+            !seen.to_string().contains("roost_session"),
+            "scripts can read the cookie: {seen}"
+        );
         let cookies = client.get_all_cookies().await?;
         let cookie = cookies
             .iter()
@@ -138,7 +150,10 @@ async fn the_dashboard_logs_in_stays_signed_in_and_logs_out() -> anyhow::Result<
             format!("{:?}", cookie.same_site()).contains("Strict"),
             "not SameSite=Strict: {cookie:?}"
         );
-        ensure!(cookie.expires().is_some(), "no expiry with 'stay signed in': {cookie:?}");
+        ensure!(
+            cookie.expires().is_some(),
+            "no expiry with 'stay signed in': {cookie:?}"
+        );
         // No password anywhere the page keeps things.
         let kept = client
             .execute(
@@ -146,7 +161,10 @@ async fn the_dashboard_logs_in_stays_signed_in_and_logs_out() -> anyhow::Result<
                 vec![],
             )
             .await?;
-        ensure!(!kept.to_string().contains("wonderland"), "the password is stored: {kept}");
+        ensure!(
+            !kept.to_string().contains("wonderland"),
+            "the password is stored: {kept}"
+        );
 
         // A reload stays logged in.
         client.refresh().await?;
@@ -155,15 +173,28 @@ async fn the_dashboard_logs_in_stays_signed_in_and_logs_out() -> anyhow::Result<
         std::fs::write(screenshot_dir()?.join("dashboard-logged-in.png"), png)?;
 
         // Logging out returns to the form, also after a reload.
-        client.find(Locator::Css("button.account-logout")).await?.click().await?;
+        client
+            .find(Locator::Css("button.account-logout"))
+            .await?
+            .click()
+            .await?;
         wait_for(&client, "form.login-form", "no login form after logging out").await?;
         client.refresh().await?;
-        wait_for(&client, "form.login-form", "no login form after logging out and reloading").await?;
+        wait_for(
+            &client,
+            "form.login-form",
+            "no login form after logging out and reloading",
+        )
+        .await?;
 
         // An administrator sees the reload button, and it reports the outcome.
         log_in(&client, "admin", "root", false).await?;
         connected(&client).await?;
-        client.find(Locator::Css("button.account-reload")).await?.click().await?;
+        client
+            .find(Locator::Css("button.account-reload"))
+            .await?
+            .click()
+            .await?;
         client
             .wait()
             .at_most(WAIT)

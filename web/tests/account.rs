@@ -62,7 +62,10 @@ fn the_screen_follows_the_broker() {
         }
     );
     // Anonymous welcome: the dashboard at once, the form only when asked for (with a way back).
-    assert_eq!(Screen::choose(Ok(open.clone()), false), Screen::Dashboard(Some(open.clone())));
+    assert_eq!(
+        Screen::choose(Ok(open.clone()), false),
+        Screen::Dashboard(Some(open.clone()))
+    );
     assert_eq!(
         Screen::choose(Ok(open), true),
         Screen::Login {

@@ -77,7 +77,9 @@ impl Sessions {
                             table.insert(digest, session);
                         }
                         Some(_) => {}
-                        None => tracing::warn!(file = %file.display(), "a line of the sessions file is not understood; skipped"),
+                        None => {
+                            tracing::warn!(file = %file.display(), "a line of the sessions file is not understood; skipped")
+                        }
                     }
                 }
             }
@@ -203,10 +205,12 @@ fn seconds(time: SystemTime) -> u64 {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-        let _ = write!(out, "{byte:02x}");
-        out
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
 }
 
 fn unhex(text: &str) -> Option<Digest> {
@@ -281,6 +285,10 @@ mod tests {
             sessions.create("alice", HOUR, at(i)).unwrap();
         }
         assert_eq!(sessions.len(), MAX_SESSIONS);
-        assert_eq!(sessions.user(&first.token, at(10)), None, "the one closest to expiry made room");
+        assert_eq!(
+            sessions.user(&first.token, at(10)),
+            None,
+            "the one closest to expiry made room"
+        );
     }
 }

@@ -288,12 +288,12 @@ mod tests {
     #[test]
     fn the_cookie_is_found_among_others() {
         let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; roost_session=abc; b=2"));
+        assert_eq!(session_token(&headers), Some("abc"));
         headers.insert(
             header::COOKIE,
-            HeaderValue::from_static("a=1; roost_session=abc; b=2"),
+            HeaderValue::from_static("roost_session_x=1; roost_session="),
         );
-        assert_eq!(session_token(&headers), Some("abc"));
-        headers.insert(header::COOKIE, HeaderValue::from_static("roost_session_x=1; roost_session="));
         assert_eq!(session_token(&headers), None);
     }
 

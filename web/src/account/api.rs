@@ -42,7 +42,9 @@ impl SessionInfo {
             admin: field(&answer, "admin").as_bool().unwrap_or(false),
             anonymous: field(&answer, "anonymous").as_bool().unwrap_or(false),
             // A whole number of days, at most 366 (the broker's bound).
-            remember_days: field(&answer, "remember_days").as_f64().map_or(0, |days| days.clamp(0.0, 366.0) as u64),
+            remember_days: field(&answer, "remember_days")
+                .as_f64()
+                .map_or(0, |days| days.clamp(0.0, 366.0) as u64),
         })
     }
 
