@@ -246,11 +246,19 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     tracing::Span::current().record("client_id", tracing::field::display(Clipped(&client_id)));
     // Who the client is, before anything else of it is accepted: a failed authentication check closes the
     // connection (5.0 [MQTT-3.1.4-2]; 3.1.1 section 3.1.4), after a CONNACK saying why. Never log the password.
-    let identity = match broker
-        .auth
-        .authenticate(connect.username.as_deref(), connect.password.as_deref(), peer.addr.ip())
-        .await
-    {
+    let authenticated = match &peer.certificate_identity {
+        // `[tls] use_identity_as_username`: the handshake verified the certificate against `client_ca`, so its
+        // Common Name is the user, whatever the CONNECT's user name and password say (as Mosquitto does). A
+        // client without a certificate (allowed when `require_client_cert` is off) is checked like any other.
+        Some(user) => Ok(Identity::user(user)),
+        None => {
+            broker
+                .auth
+                .authenticate(connect.username.as_deref(), connect.password.as_deref(), peer.addr.ip())
+                .await
+        }
+    };
+    let identity = match authenticated {
         Ok(identity) => identity,
         Err(refusal) => {
             tracing::info!(
