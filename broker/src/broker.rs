@@ -71,6 +71,7 @@ impl Broker {
             tracker: TaskTracker::new(),
             shutdown,
         });
+        broker.recheck_logins_on_reload();
         for restored in timers.into_iter().flatten() {
             // Generation 0: no connection has attached since the restart.
             if let Some((will, after)) = restored.will {
@@ -154,6 +155,24 @@ impl Broker {
                     }
                 }
                 () = broker.shutdown.cancelled() => {}
+            }
+        });
+    }
+
+    /// After each reload of users and ACL (SIGHUP, the dashboard), has every connection check that its login is
+    /// still accepted; those refused now close. A task of its own that stops at shutdown.
+    fn recheck_logins_on_reload(self: &Arc<Self>) {
+        let mut changes = self.auth.changes();
+        let broker = Arc::downgrade(self);
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    changed = changes.changed() => if changed.is_err() { return },
+                    () = shutdown.cancelled() => return,
+                }
+                let Some(broker) = broker.upgrade() else { return };
+                broker.router.recheck_logins();
             }
         });
     }

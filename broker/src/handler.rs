@@ -119,6 +119,8 @@ enum Event {
     TimedOut,
     /// Another connection took the session.
     TakenOver,
+    /// The users or ACL were reloaded: check that the login is still accepted.
+    Recheck,
     /// The session was found stuck (MQTT 5 only; a 3.x client cannot be told, and stays).
     Stuck,
     /// The broker is shutting down.
@@ -610,6 +612,20 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 disconnect(conn, ReasonCode::SessionTakenOver, why).await?;
                 return Ok(End::Abnormal);
             }
+            Event::Recheck => {
+                if !broker.auth.still_allowed(&client.identity) {
+                    tracing::info!(
+                        client_id = %Clipped(&client.id),
+                        user = client.identity.name().unwrap_or(""),
+                        "disconnecting: the reloaded users no longer accept this login"
+                    );
+                    // Not allowed in any more, so not allowed to publish on its way out either.
+                    client.will = None;
+                    // [MQTT-3.14.2-1] 0x87 Not authorized; an MQTT 3.x client is closed without a word.
+                    disconnect(conn, ReasonCode::NotAuthorized, "your login is no longer accepted").await?;
+                    return Ok(End::Abnormal);
+                }
+            }
             Event::Stuck => {
                 tracing::info!(
                     client_id = &*client.id,
@@ -668,6 +684,8 @@ async fn handle_batch<S: AsyncRead + AsyncWrite + Unpin>(
 fn news(v5: bool, mailbox: &Mailbox) -> Event {
     if mailbox.is_taken_over() {
         Event::TakenOver
+    } else if mailbox.take_recheck() {
+        Event::Recheck
     } else if mailbox.is_stuck() && v5 {
         Event::Stuck
     } else {
@@ -707,9 +725,14 @@ async fn wait_for_room<S: AsyncRead + AsyncWrite + Unpin>(
                     return Ok(());
                 }
                 () = client.mailbox.notified() => {
-                    if !matches!(news(conn.version().is_v5(), &client.mailbox), Event::Wake) {
-                        // Put the news back for the session loop.
-                        client.mailbox.wake();
+                    let news = news(conn.version().is_v5(), &client.mailbox);
+                    if !matches!(news, Event::Wake) {
+                        // Put the news back for the session loop (a recheck was taken: raise it again).
+                        if matches!(news, Event::Recheck) {
+                            client.mailbox.recheck();
+                        } else {
+                            client.mailbox.wake();
+                        }
                         client.wait_for.clear();
                         return Ok(());
                     }

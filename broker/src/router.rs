@@ -525,6 +525,17 @@ impl Router {
         self.table().get(client_id).is_some_and(|s| s.is_online())
     }
 
+    /// Tells every connected client's task to check its login against rules just reloaded. The table is
+    /// copied first, so no session lock is taken under the table's.
+    pub(crate) fn recheck_logins(&self) {
+        let cells: Vec<Arc<SessionCell>> = self.table().values().filter(|cell| cell.is_online()).cloned().collect();
+        for cell in cells {
+            if let Some(attached) = &cell.lock().attached {
+                attached.mailbox.recheck();
+            }
+        }
+    }
+
     /// Detaches `connection_id` from its session, if it is still the one attached. A session with expiry interval
     /// 0 ends now; otherwise it stays, and the caller arms its expiry. Returns the session's generation and expiry
     /// interval when it stays.

@@ -50,7 +50,7 @@ impl HashKind {
 }
 
 /// A stored password hash, decoded once when the file is read so verifying does no parsing.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, std::hash::Hash)]
 pub(crate) enum Hash {
     /// `$6$`.
     Sha512 { salt: Vec<u8>, hash: Vec<u8> },
