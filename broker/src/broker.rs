@@ -71,7 +71,6 @@ impl Broker {
             tracker: TaskTracker::new(),
             shutdown,
         });
-        broker.recheck_logins_on_reload();
         for restored in timers.into_iter().flatten() {
             // Generation 0: no connection has attached since the restart.
             if let Some((will, after)) = restored.will {
@@ -161,7 +160,7 @@ impl Broker {
 
     /// After each reload of users and ACL (SIGHUP, the dashboard), has every connection check that its login is
     /// still accepted; those refused now close. A task of its own that stops at shutdown.
-    fn recheck_logins_on_reload(self: &Arc<Self>) {
+    pub(crate) fn recheck_logins_on_reload(self: &Arc<Self>) {
         let mut changes = self.auth.changes();
         let broker = Arc::downgrade(self);
         let shutdown = self.shutdown.clone();

@@ -534,6 +534,7 @@ fn will_message(will: Will, client_id: ByteString, now: Instant) -> Message {
         properties,
         expires_at,
         publisher: Some(client_id),
+        charge: Default::default(),
     }
 }
 

@@ -59,6 +59,8 @@ pub(crate) struct Router {
     /// (issue 11). Records are submitted under the lock of what they change, so the log's order is the order
     /// of the changes in memory; the caller holds the acknowledgement until the returned LSN is durable.
     store: Store,
+    /// `[limits] max_memory`: every accepted PUBLISH is charged to it, restored messages too.
+    memory: Arc<crate::memory::MemoryBudget>,
 }
 
 /// How many messages matched a subscription and were not delivered to it, by reason: relaxed atomic counters, read
@@ -216,7 +218,20 @@ impl Router {
             drops: Drops::default(),
             auth: None,
             store: Store::memory(),
+            memory: crate::memory::MemoryBudget::new(config.max_memory),
         }
+    }
+
+    /// The `max_memory` budget.
+    pub(crate) fn memory(&self) -> &Arc<crate::memory::MemoryBudget> {
+        &self.memory
+    }
+
+    /// A message read back from the store, charged to the budget whatever its state (it was accepted before).
+    fn restored_message(&self, stored: crate::store::StoredMessage, now: Instant, wall_ms: u64) -> Option<Message> {
+        let mut message = Message::from_stored(stored, now, wall_ms)?;
+        message.charge = self.memory.charge(message.size());
+        Some(message)
     }
 
     /// The same router, writing its changes to `store`.
@@ -346,7 +361,7 @@ impl Router {
         {
             let mut retained = self.retained();
             for (_, stored) in state.retained {
-                match Message::from_stored(stored, now, wall_ms) {
+                match self.restored_message(stored, now, wall_ms) {
                     Some(message) => {
                         retained.retain(&Arc::new(message));
                     }
@@ -357,7 +372,7 @@ impl Router {
         // One shared copy per stored message, however many queues reference it.
         let mut messages: HashMap<MessageId, Arc<Message>> = HashMap::new();
         for (id, stored) in state.messages {
-            match Message::from_stored(stored, now, wall_ms) {
+            match self.restored_message(stored, now, wall_ms) {
                 Some(message) => {
                     messages.insert(id, Arc::new(message));
                 }
@@ -773,6 +788,11 @@ impl Router {
         } else {
             0
         })
+    }
+
+    /// Whether `packet_id` is a QoS 2 message of this session's already received and awaiting PUBREL.
+    pub(crate) fn is_inbound_duplicate(&self, cell: &SessionCell, packet_id: PacketId) -> bool {
+        cell.lock().inbound_qos2.contains(&packet_id)
     }
 
     /// Routes an inbound QoS 2 message from `cell`'s client unless its packet id already awaits PUBREL

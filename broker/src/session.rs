@@ -619,6 +619,7 @@ mod tests {
                 properties: Properties::default(),
                 expires_at: None,
                 publisher: None,
+                charge: Default::default(),
             }),
             qos,
         )

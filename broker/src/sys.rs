@@ -201,6 +201,16 @@ fn periodic_topics(broker: &Broker, state: &mut SysState, now: Instant) -> Vec<(
         // total), and one topic per reason.
         ("$SYS/broker/messages/dropped".to_owned(), drops.total().to_string()),
     ];
+    // Memory (Roost's own): bytes of the messages held (queued, in flight, retained) against `[limits]
+    // max_memory`, and the PUBLISH packets refused because they did not fit.
+    let memory = router.memory();
+    topics.extend([
+        ("$SYS/broker/memory/messages".to_owned(), memory.used().to_string()),
+        (
+            "$SYS/broker/publish/messages/refused/memory-full".to_owned(),
+            memory.refused().to_string(),
+        ),
+    ]);
     // Storage (Roost's own): live bytes against `[storage] max_bytes`, and what reached the disk.
     let store = router.store();
     if !store.is_memory() {
@@ -243,6 +253,7 @@ fn sys_message(topic: impl Into<bytestring::ByteString>, payload: String) -> Opt
         properties: Properties::default(),
         expires_at: None,
         publisher: None,
+        charge: Default::default(),
     })
 }
 

@@ -545,7 +545,7 @@ mod tests {
         // A source that fails (a broken configuration file) changes nothing and tells nobody.
         let broken = Auth::load(&AuthConfig::default()).unwrap();
         broken.set_source(Box::new(|| Err("roost.toml, line 3: bad".into())));
-        let mut changes = broken.changes();
+        let changes = broken.changes();
         assert!(matches!(broken.reload(), Err(AuthError::Config(why)) if why.contains("line 3")));
         assert!(!changes.has_changed().unwrap());
         assert!(broken.is_admin("admin"));
