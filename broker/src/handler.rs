@@ -507,7 +507,8 @@ fn finish(broker: &Arc<Broker>, mut client: Client, end: End) {
             broker
                 .router()
                 .store_will(&client.session, generation, &message, delay.min(interval));
-            broker.publish_will_later(client.id, generation, after, message);
+            let user = client.identity.name().map(Arc::from);
+            broker.publish_will_later(client.id, user, generation, after, message);
         }
         // Taken over with a delay: the session lives on in the new connection, so the will is not due.
         None if delay > 0 && end == End::Abnormal && client.mailbox.is_taken_over() => {}

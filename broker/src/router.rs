@@ -138,6 +138,9 @@ pub(crate) struct Restored {
     pub(crate) expires_in: Option<Duration>,
     /// Its delayed will, still due, and how long until it is.
     pub(crate) will: Option<(Message, Duration)>,
+    /// The user the session's client last logged in as (`None`: anonymous, or not known), whose rights the will
+    /// is published with.
+    pub(crate) user: Option<Arc<str>>,
 }
 
 /// How a client's CONNECT found its session.
@@ -485,12 +488,14 @@ impl Router {
                 let delay = Duration::from_secs(u64::from(will.delay)).saturating_sub(gone);
                 Some((message, left.map_or(delay, |left| delay.min(left))))
             });
+            let user = session.user.clone();
             drop(session);
             table.insert(client_id.clone(), cell);
             timers.push(Restored {
                 client_id,
                 expires_in: left,
                 will,
+                user,
             });
         }
         drop(index);

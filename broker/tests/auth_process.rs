@@ -289,6 +289,49 @@ async fn sighup_rereads_auth_and_ends_the_logins_it_no_longer_accepts() {
     roost.stop().await;
 }
 
+/// A delayed will is published with the rights its user has when it is due, not those it had at disconnect.
+#[tokio::test]
+async fn a_delayed_will_is_checked_against_the_acl_in_force_when_it_is_due() {
+    let dir = tempfile::tempdir().unwrap();
+    roost_passwd(dir.path(), &["-c", "-b", "passwd", "alice", "wonderland"]).await;
+    roost_passwd(dir.path(), &["-b", "passwd", "bob", "builder"]).await;
+    let acl = |alice: &str| format!("user alice\ntopic {alice} alice/#\nuser bob\ntopic read alice/#\n");
+    std::fs::write(dir.path().join("acl"), acl("readwrite")).unwrap();
+    std::fs::write(
+        dir.path().join("roost.toml"),
+        format!("{LISTENERS}[auth]\npassword_file = \"passwd\"\nacl_file = \"acl\"\n"),
+    )
+    .unwrap();
+    let (roost, addr) = Roost::start(dir.path()).await;
+    let (mut bob, _) = RawClient::connect_to(addr, login("bob", "bob", "builder")).await;
+    assert_eq!(
+        bob.subscribe("alice/#", QoS::AtLeastOnce).await,
+        [ReasonCode::GrantedQoS1]
+    );
+    let mut connect = login("alice", "alice", "wonderland");
+    connect.properties.session_expiry_interval = Some(60);
+    let mut properties = roost_codec::Properties::default();
+    // Long enough for the reload below to come first even on a busy machine.
+    properties.will_delay_interval = Some(5);
+    connect.will = Some(roost_codec::Will {
+        topic: "alice/gone".try_into().unwrap(),
+        payload: Bytes::from_static(b"bye"),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties,
+    });
+    let (alice, connack) = RawClient::connect_to(addr, connect).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    // Gone without DISCONNECT: the will is due in 5 s, and alice may still write alice/# now.
+    drop(alice);
+    std::fs::write(dir.path().join("acl"), acl("read")).unwrap();
+    roost.signal("-HUP").await;
+    wait_line(&roost.stderr, "files reloaded").await;
+    wait_line(&roost.stderr, "delayed will not published: not authorised").await;
+    bob.assert_nothing_pending().await;
+    roost.stop().await;
+}
+
 /// A Mosquitto on a loopback port with `password_file`, killed when dropped.
 struct Mosquitto {
     port: u16,
