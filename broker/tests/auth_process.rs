@@ -310,9 +310,11 @@ async fn a_delayed_will_is_checked_against_the_acl_in_force_when_it_is_due() {
     );
     let mut connect = login("alice", "alice", "wonderland");
     connect.properties.session_expiry_interval = Some(60);
-    let mut properties = roost_codec::Properties::default();
     // Long enough for the reload below to come first even on a busy machine.
-    properties.will_delay_interval = Some(5);
+    let properties = roost_codec::Properties {
+        will_delay_interval: Some(5),
+        ..Default::default()
+    };
     connect.will = Some(roost_codec::Will {
         topic: "alice/gone".try_into().unwrap(),
         payload: Bytes::from_static(b"bye"),
