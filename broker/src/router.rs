@@ -640,6 +640,11 @@ impl Router {
         self.retained().len()
     }
 
+    /// How many retained messages the retained store refused to keep (full), since start.
+    pub(crate) fn retained_refused(&self) -> u64 {
+        self.retained().refused
+    }
+
     /// Takes an ended session's subscriptions out of the index. The caller has removed it from the table; a
     /// publish that matched it a moment ago may still queue to it, which is harmless: nobody will read it.
     fn end_session(&self, cell: &SessionCell) -> Lsn {

@@ -197,6 +197,11 @@ fn periodic_topics(broker: &Broker, state: &mut SysState, now: Instant) -> Vec<(
         ("$SYS/broker/subscriptions/count".to_owned(), subscriptions.to_string()),
         // Mosquitto's name has a space in it.
         ("$SYS/broker/retained messages/count".to_owned(), retained.to_string()),
+        // Roost's own: retained messages not kept because max_retained_messages or max_retained_bytes was reached.
+        (
+            "$SYS/broker/retained messages/refused".to_owned(),
+            router.retained_refused().to_string(),
+        ),
         // Messages that matched a subscription and were not delivered to it (Roost's own; Mosquitto has no such
         // total), and one topic per reason.
         ("$SYS/broker/messages/dropped".to_owned(), drops.total().to_string()),
