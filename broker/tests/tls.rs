@@ -415,9 +415,11 @@ async fn roost_pub_and_sub_over_mqtts_and_wss() {
 }
 
 #[tokio::test]
-async fn paho_publishes_over_tls() {
+async fn paho_publishes_over_tls_and_wss_with_a_client_certificate() {
     let pki = Pki::new();
-    let broker = tls_broker(pki.files(false, false)).await;
+    // Client certificates asked for, not required: paho presents one on both transports, and with
+    // use_identity_as_username its Common Name is the user.
+    let broker = tls_broker(pki.files(true, false)).await;
     let mut subscriber = RawClient::clean(&broker, ProtocolVersion::V311, "watcher").await;
     subscriber.subscribe("paho/#", QoS::AtLeastOnce).await;
     let home = std::env::var_os("HOME").unwrap();
@@ -428,26 +430,39 @@ async fn paho_publishes_over_tls() {
     let script = r#"
 import sys
 import paho.mqtt.client as mqtt
-c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="paho-tls")
-c.tls_set(ca_certs=sys.argv[1])
-c.connect("localhost", int(sys.argv[2]))
+ca, port, transport, cert, key = sys.argv[1:6]
+c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="paho-" + transport, transport=transport)
+if transport == "websockets":
+    c.ws_set_options(path="/mqtt")
+c.tls_set(ca_certs=ca, certfile=cert, keyfile=key)
+c.connect("localhost", int(port))
 c.loop_start()
-c.publish("paho/tls", b"secure", qos=1).wait_for_publish(5)
+c.publish("paho/" + transport, b"secure", qos=1).wait_for_publish(5)
 c.disconnect()
 c.loop_stop()
 "#;
-    let port = broker.mqtts.unwrap().port().to_string();
-    let (ok, _, err) = run(
-        &python.display().to_string(),
-        &args(&["-c", script, &pki.str("ca.pem"), &port]),
-    )
-    .await;
-    assert!(ok, "paho over TLS failed: {err}");
-    let message = subscriber.recv_publish().await;
-    assert_eq!(
-        (message.topic.as_str(), &message.payload[..]),
-        ("paho/tls", &b"secure"[..])
-    );
+    for (transport, port) in [("tcp", broker.mqtts.unwrap()), ("websockets", broker.https.unwrap())] {
+        let port = port.port().to_string();
+        let (ok, _, err) = run(
+            &python.display().to_string(),
+            &args(&[
+                "-c",
+                script,
+                &pki.str("ca.pem"),
+                &port,
+                transport,
+                &pki.str("client.pem"),
+                &pki.str("client.key"),
+            ]),
+        )
+        .await;
+        assert!(ok, "paho over TLS ({transport}) failed: {err}");
+        let message = subscriber.recv_publish().await;
+        assert_eq!(
+            (message.topic.as_str(), &message.payload[..]),
+            (format!("paho/{transport}").as_str(), &b"secure"[..])
+        );
+    }
     broker.stop().await;
 }
 
