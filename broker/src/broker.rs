@@ -74,7 +74,7 @@ impl Broker {
         for restored in timers.into_iter().flatten() {
             // Generation 0: no connection has attached since the restart.
             if let Some((will, after)) = restored.will {
-                broker.publish_will_later(restored.client_id.clone(), 0, after, will);
+                broker.publish_will_later(restored.client_id.clone(), restored.user, 0, after, will);
             }
             if let Some(left) = restored.expires_in {
                 broker.expire_session_later(restored.client_id, 0, left);
@@ -136,10 +136,12 @@ impl Broker {
     }
 
     /// Publishes a will message after its Will Delay Interval, or when the session ends if that comes first, unless
-    /// the session was resumed meanwhile (MQTT 5, section 3.1.3.2.2).
+    /// the session was resumed meanwhile (MQTT 5, section 3.1.3.2.2), and if `user` may still publish to its
+    /// topic then: the ACL in force at publication decides, as for the will without delay.
     pub(crate) fn publish_will_later(
         self: &Arc<Self>,
         client_id: ByteString,
+        user: Option<Arc<str>>,
         generation: u64,
         after: Duration,
         will: Message,
@@ -149,11 +151,37 @@ impl Broker {
             tokio::select! {
                 () = tokio::time::sleep(after) => {
                     if !broker.router.session_resumed(&client_id, generation) {
-                        broker.publish(will);
+                        if broker.auth.policy().can_publish(user.as_deref(), &client_id, will.topic.as_str()) {
+                            broker.publish(will);
+                        } else {
+                            tracing::info!(
+                                client_id = %crate::log_text::Clipped(&client_id),
+                                topic = %crate::log_text::Clipped(will.topic.as_str()),
+                                "delayed will not published: not authorised"
+                            );
+                        }
                         broker.router.will_done(&client_id, generation);
                     }
                 }
                 () = broker.shutdown.cancelled() => {}
+            }
+        });
+    }
+
+    /// After each reload of users and ACL (SIGHUP, the dashboard), has every connection check that its login is
+    /// still accepted; those refused now close. A task of its own that stops at shutdown.
+    pub(crate) fn recheck_logins_on_reload(self: &Arc<Self>) {
+        let mut changes = self.auth.changes();
+        let broker = Arc::downgrade(self);
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    changed = changes.changed() => if changed.is_err() { return },
+                    () = shutdown.cancelled() => return,
+                }
+                let Some(broker) = broker.upgrade() else { return };
+                broker.router.recheck_logins();
             }
         });
     }

@@ -101,6 +101,11 @@ pub struct Config {
     /// The most bytes (topic plus payload) of retained messages kept; the same policy as
     /// [`Config::max_retained_messages`].
     pub max_retained_bytes: usize,
+    /// The most bytes of application messages held in memory at once, wherever they are (queued, in flight,
+    /// retained), each counted once however many queues share it; a PUBLISH that would pass it is refused
+    /// (MQTT 5 PUBACK/PUBREC 0x97; MQTT 3.x QoS 1/2: the connection is closed unacknowledged, so the client sends
+    /// it again later; QoS 0: dropped). 0: no limit.
+    pub max_memory: usize,
     /// How often the broker publishes its status under `$SYS/broker/...` (Mosquitto's `sys_interval`), so
     /// dashboards and monitoring read it with a subscription. `Duration::ZERO` turns `$SYS` off.
     pub sys_interval: Duration,
@@ -338,6 +343,8 @@ impl Default for Config {
             max_session_expiry: 7 * 24 * 60 * 60,
             max_retained_messages: 10_000,
             max_retained_bytes: 64 * 1024 * 1024,
+            // A quarter of a 1 GB Raspberry Pi: room for the retained store's own bound four times over.
+            max_memory: 256 * 1024 * 1024,
             // Mosquitto's default.
             sys_interval: Duration::from_secs(10),
             auth: AuthConfig::default(),

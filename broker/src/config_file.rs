@@ -135,6 +135,7 @@ struct Limits {
     max_topic_levels: Option<usize>,
     max_retained_messages: Option<usize>,
     max_retained_bytes: Option<usize>,
+    max_memory: Option<usize>,
     /// Seconds.
     slow_subscriber_timeout: Option<u64>,
     max_subscriptions_per_client: Option<usize>,
@@ -276,6 +277,9 @@ impl Config {
             limits.max_retained_bytes,
             "limits.max_retained_bytes",
         )?;
+        if let Some(v) = limits.max_memory {
+            config.max_memory = v;
+        }
         if let Some(secs) = limits.slow_subscriber_timeout {
             if secs == 0 {
                 return Err("limits.slow_subscriber_timeout must be at least 1 second".into());
@@ -517,6 +521,7 @@ mod tests {
             max_topic_levels = 4
             max_retained_messages = 3
             max_retained_bytes = 1000
+            max_memory = 5000000
             slow_subscriber_timeout = 9
             max_subscriptions_per_client = 11
             [sessions]
@@ -558,6 +563,7 @@ mod tests {
         assert_eq!((config.maximum_qos, config.max_topic_levels), (QoS::AtLeastOnce, 4));
         assert_eq!((config.max_connections, config.max_keep_alive), (2, 30));
         assert_eq!((config.max_retained_messages, config.max_retained_bytes), (3, 1000));
+        assert_eq!(config.max_memory, 5_000_000);
         assert!(config.queue_qos0_offline);
         assert_eq!(config.v3_session_expiry, Duration::from_secs(60));
         assert_eq!(config.max_session_expiry, u32::MAX);

@@ -16,7 +16,7 @@ use roost_codec::{
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Identity;
+use crate::auth::{Auth, Identity};
 use crate::broker::Broker;
 use crate::config::{Config, MAX_OUTGOING_TOPIC_ALIASES};
 use crate::connection::{Connection, ConnectionError};
@@ -119,6 +119,8 @@ enum Event {
     TimedOut,
     /// Another connection took the session.
     TakenOver,
+    /// The users or ACL were reloaded: check that the login is still accepted.
+    Recheck,
     /// The session was found stuck (MQTT 5 only; a 3.x client cannot be told, and stays).
     Stuck,
     /// The broker is shutting down.
@@ -246,16 +248,24 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     tracing::Span::current().record("client_id", tracing::field::display(Clipped(&client_id)));
     // Who the client is, before anything else of it is accepted: a failed authentication check closes the
     // connection (5.0 [MQTT-3.1.4-2]; 3.1.1 section 3.1.4), after a CONNACK saying why. Never log the password.
-    let identity = match session_identity(&connect, &peer) {
-        Some(identity) => Ok(identity),
-        None => {
+    let authenticated = match (
+        &peer.certificate_identity,
+        session_identity(&connect, &peer, &broker.auth),
+    ) {
+        // `[tls] use_identity_as_username`: the handshake verified the certificate against `client_ca`, so its
+        // Common Name is the user, whatever the CONNECT's user name and password say (as Mosquitto does). A
+        // client without a certificate (allowed when `require_client_cert` is off) is checked like any other.
+        (Some(user), _) => Ok(Identity::user(user)),
+        // The dashboard's login session, from its WebSocket's cookie (see `session_identity`).
+        (None, Some(identity)) => Ok(identity),
+        (None, None) => {
             broker
                 .auth
                 .authenticate(connect.username.as_deref(), connect.password.as_deref(), peer.addr.ip())
                 .await
         }
     };
-    let identity = match identity {
+    let identity = match authenticated {
         Ok(identity) => identity,
         Err(refusal) => {
             tracing::info!(
@@ -364,11 +374,11 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// The user of the dashboard's login session (see [`Peer::session_user`]) for a CONNECT that names no user or
 /// that same one: the session already proved the password. A CONNECT naming another user is checked as usual.
-fn session_identity(connect: &Connect, peer: &Peer) -> Option<Identity> {
+fn session_identity(connect: &Connect, peer: &Peer, auth: &Auth) -> Option<Identity> {
     let user = peer.session_user.as_deref()?;
     match connect.username.as_deref() {
-        None => Some(Identity::user(user)),
-        Some(named) if named == user => Some(Identity::user(user)),
+        None => auth.session_identity(user),
+        Some(named) if named == user => auth.session_identity(user),
         Some(_) => None,
     }
 }
@@ -513,7 +523,8 @@ fn finish(broker: &Arc<Broker>, mut client: Client, end: End) {
             broker
                 .router()
                 .store_will(&client.session, generation, &message, delay.min(interval));
-            broker.publish_will_later(client.id, generation, after, message);
+            let user = client.identity.name().map(Arc::from);
+            broker.publish_will_later(client.id, user, generation, after, message);
         }
         // Taken over with a delay: the session lives on in the new connection, so the will is not due.
         None if delay > 0 && end == End::Abnormal && client.mailbox.is_taken_over() => {}
@@ -540,6 +551,7 @@ fn will_message(will: Will, client_id: ByteString, now: Instant) -> Message {
         properties,
         expires_at,
         publisher: Some(client_id),
+        charge: Default::default(),
     }
 }
 
@@ -618,6 +630,20 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 disconnect(conn, ReasonCode::SessionTakenOver, why).await?;
                 return Ok(End::Abnormal);
             }
+            Event::Recheck => {
+                if !broker.auth.still_allowed(&client.identity) {
+                    tracing::info!(
+                        client_id = %Clipped(&client.id),
+                        user = client.identity.name().unwrap_or(""),
+                        "disconnecting: the reloaded users no longer accept this login"
+                    );
+                    // Not allowed in any more, so not allowed to publish on its way out either.
+                    client.will = None;
+                    // [MQTT-3.14.2-1] 0x87 Not authorized; an MQTT 3.x client is closed without a word.
+                    disconnect(conn, ReasonCode::NotAuthorized, "your login is no longer accepted").await?;
+                    return Ok(End::Abnormal);
+                }
+            }
             Event::Stuck => {
                 tracing::info!(
                     client_id = &*client.id,
@@ -676,6 +702,8 @@ async fn handle_batch<S: AsyncRead + AsyncWrite + Unpin>(
 fn news(v5: bool, mailbox: &Mailbox) -> Event {
     if mailbox.is_taken_over() {
         Event::TakenOver
+    } else if mailbox.take_recheck() {
+        Event::Recheck
     } else if mailbox.is_stuck() && v5 {
         Event::Stuck
     } else {
@@ -715,9 +743,14 @@ async fn wait_for_room<S: AsyncRead + AsyncWrite + Unpin>(
                     return Ok(());
                 }
                 () = client.mailbox.notified() => {
-                    if !matches!(news(conn.version().is_v5(), &client.mailbox), Event::Wake) {
-                        // Put the news back for the session loop.
-                        client.mailbox.wake();
+                    let news = news(conn.version().is_v5(), &client.mailbox);
+                    if !matches!(news, Event::Wake) {
+                        // Put the news back for the session loop (a recheck was taken: raise it again).
+                        if matches!(news, Event::Recheck) {
+                            client.mailbox.recheck();
+                        } else {
+                            client.mailbox.wake();
+                        }
                         client.wait_for.clear();
                         return Ok(());
                     }

@@ -35,6 +35,7 @@ mod config_file;
 mod connection;
 mod handler;
 mod log_text;
+mod memory;
 mod message;
 mod outgoing_aliases;
 mod retained;

@@ -41,7 +41,7 @@ enum Command {
     Cert(roost_broker::cert::CertArgs),
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct ServeArgs {
     /// A TOML configuration file (see README.md); the flags below override it.
     #[arg(long, value_name = "FILE")]
@@ -158,6 +158,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Registered before the listeners are bound, as the others, so a SIGHUP never kills a running broker.
     let hangup = Hangup::register().context("cannot listen for SIGHUP")?;
     let server = Server::bind(config).await?;
+    // A reload reads `[auth]` from the file again, the flags still overriding it, and the password file
+    // settled as at start (never made anew).
+    server.auth().set_source(Box::new(move || {
+        let mut config = args.config().map_err(|error| format!("{error:#}"))?;
+        roost_broker::auth::default_password_file(&mut config.auth, &data);
+        Ok(config.auth)
+    }));
     tokio::spawn(hangup.reload_on_each(server.auth()));
     server.run(shutdown).await.context("serving failed")
 }
@@ -175,7 +182,7 @@ fn show_first_start(made: &roost_broker::auth::FirstStart) {
     );
 }
 
-/// SIGHUP: read the password and ACL files again, as Mosquitto does.
+/// SIGHUP: read `[auth]` of the configuration file and the password and ACL files again, as Mosquitto does.
 #[cfg(unix)]
 struct Hangup(tokio::signal::unix::Signal);
 
@@ -190,7 +197,7 @@ impl Hangup {
     async fn reload_on_each(mut self, auth: std::sync::Arc<roost_broker::auth::Auth>) {
         while self.0.recv().await.is_some() {
             match auth.reload() {
-                Ok(()) => tracing::info!("SIGHUP: password and ACL files reloaded"),
+                Ok(()) => tracing::info!("SIGHUP: [auth], password and ACL files reloaded"),
                 Err(error) => {
                     tracing::error!(%error, "SIGHUP: reload failed; the previous users and ACL stay in force");
                 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use bytestring::ByteString;
 use roost_codec::{Bytes, Properties, Publish, QoS, QoSPid, TopicName};
 
+use crate::memory::Charge;
 use crate::store::{MessageId, QueueEntry, StoredMessage};
 
 /// One published application message. Held in an [`Arc`] by every queue it is routed to, so fan-out is a
@@ -29,6 +30,8 @@ pub(crate) struct Message {
     pub(crate) expires_at: Option<Instant>,
     /// The publishing client, for No Local ([MQTT-3.8.3-3]); `None` for will messages of ended sessions.
     pub(crate) publisher: Option<ByteString>,
+    /// Its bytes in the `max_memory` budget, given back when the last holder drops the message.
+    pub(crate) charge: Charge,
 }
 
 impl Message {
@@ -48,6 +51,7 @@ impl Message {
             properties,
             expires_at,
             publisher: Some(publisher),
+            charge: Default::default(),
         }
     }
 
@@ -109,6 +113,7 @@ impl Message {
             properties,
             expires_at,
             publisher: stored.publisher,
+            charge: Default::default(),
         })
     }
 }

@@ -196,6 +196,7 @@ mod tests {
             properties: Properties::default(),
             expires_at: None,
             publisher: None,
+            charge: Default::default(),
         })
     }
 

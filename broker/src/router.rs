@@ -59,6 +59,8 @@ pub(crate) struct Router {
     /// (issue 11). Records are submitted under the lock of what they change, so the log's order is the order
     /// of the changes in memory; the caller holds the acknowledgement until the returned LSN is durable.
     store: Store,
+    /// `[limits] max_memory`: every accepted PUBLISH is charged to it, restored messages too.
+    memory: Arc<crate::memory::MemoryBudget>,
 }
 
 /// How many messages matched a subscription and were not delivered to it, by reason: relaxed atomic counters, read
@@ -136,6 +138,9 @@ pub(crate) struct Restored {
     pub(crate) expires_in: Option<Duration>,
     /// Its delayed will, still due, and how long until it is.
     pub(crate) will: Option<(Message, Duration)>,
+    /// The user the session's client last logged in as (`None`: anonymous, or not known), whose rights the will
+    /// is published with.
+    pub(crate) user: Option<Arc<str>>,
 }
 
 /// How a client's CONNECT found its session.
@@ -216,7 +221,20 @@ impl Router {
             drops: Drops::default(),
             auth: None,
             store: Store::memory(),
+            memory: crate::memory::MemoryBudget::new(config.max_memory),
         }
+    }
+
+    /// The `max_memory` budget.
+    pub(crate) fn memory(&self) -> &Arc<crate::memory::MemoryBudget> {
+        &self.memory
+    }
+
+    /// A message read back from the store, charged to the budget whatever its state (it was accepted before).
+    fn restored_message(&self, stored: crate::store::StoredMessage, now: Instant, wall_ms: u64) -> Option<Message> {
+        let mut message = Message::from_stored(stored, now, wall_ms)?;
+        message.charge = self.memory.charge(message.size());
+        Some(message)
     }
 
     /// The same router, writing its changes to `store`.
@@ -346,7 +364,7 @@ impl Router {
         {
             let mut retained = self.retained();
             for (_, stored) in state.retained {
-                match Message::from_stored(stored, now, wall_ms) {
+                match self.restored_message(stored, now, wall_ms) {
                     Some(message) => {
                         retained.retain(&Arc::new(message));
                     }
@@ -357,7 +375,7 @@ impl Router {
         // One shared copy per stored message, however many queues reference it.
         let mut messages: HashMap<MessageId, Arc<Message>> = HashMap::new();
         for (id, stored) in state.messages {
-            match Message::from_stored(stored, now, wall_ms) {
+            match self.restored_message(stored, now, wall_ms) {
                 Some(message) => {
                     messages.insert(id, Arc::new(message));
                 }
@@ -470,12 +488,14 @@ impl Router {
                 let delay = Duration::from_secs(u64::from(will.delay)).saturating_sub(gone);
                 Some((message, left.map_or(delay, |left| delay.min(left))))
             });
+            let user = session.user.clone();
             drop(session);
             table.insert(client_id.clone(), cell);
             timers.push(Restored {
                 client_id,
                 expires_in: left,
                 will,
+                user,
             });
         }
         drop(index);
@@ -523,6 +543,17 @@ impl Router {
     /// Whether a connection is attached to `client_id`'s session, so that a CONNECT with this id takes it over.
     pub(crate) fn is_attached(&self, client_id: &ByteString) -> bool {
         self.table().get(client_id).is_some_and(|s| s.is_online())
+    }
+
+    /// Tells every connected client's task to check its login against rules just reloaded. The table is
+    /// copied first, so no session lock is taken under the table's.
+    pub(crate) fn recheck_logins(&self) {
+        let cells: Vec<Arc<SessionCell>> = self.table().values().filter(|cell| cell.is_online()).cloned().collect();
+        for cell in cells {
+            if let Some(attached) = &cell.lock().attached {
+                attached.mailbox.recheck();
+            }
+        }
     }
 
     /// Detaches `connection_id` from its session, if it is still the one attached. A session with expiry interval
@@ -607,6 +638,11 @@ impl Router {
     /// How many retained messages are kept, for `$SYS`.
     pub(crate) fn retained_count(&self) -> usize {
         self.retained().len()
+    }
+
+    /// How many retained messages the retained store refused to keep (full), since start.
+    pub(crate) fn retained_refused(&self) -> u64 {
+        self.retained().refused
     }
 
     /// Takes an ended session's subscriptions out of the index. The caller has removed it from the table; a
@@ -762,6 +798,11 @@ impl Router {
         } else {
             0
         })
+    }
+
+    /// Whether `packet_id` is a QoS 2 message of this session's already received and awaiting PUBREL.
+    pub(crate) fn is_inbound_duplicate(&self, cell: &SessionCell, packet_id: PacketId) -> bool {
+        cell.lock().inbound_qos2.contains(&packet_id)
     }
 
     /// Routes an inbound QoS 2 message from `cell`'s client unless its packet id already awaits PUBREL

@@ -34,7 +34,7 @@ pub(crate) struct Subscription {
 pub(crate) struct Mailbox {
     /// `notify_one` stores a permit when the task is busy, so no wake-up is lost, and never blocks the router.
     notify: Notify,
-    /// [`Mailbox::TAKEN_OVER`] and [`Mailbox::STUCK`], set once each.
+    /// [`Mailbox::TAKEN_OVER`] and [`Mailbox::STUCK`], set once each; [`Mailbox::RECHECK`], set and taken.
     flags: AtomicU8,
 }
 
@@ -43,6 +43,8 @@ impl Mailbox {
     const TAKEN_OVER: u8 = 1;
     /// The session's queue stayed full without progress for `slow_subscriber_timeout`.
     const STUCK: u8 = 2;
+    /// The users or ACL were reloaded: the task should check that its login is still accepted.
+    const RECHECK: u8 = 4;
 
     /// Messages were queued: the task should look at the session's queue.
     pub(crate) fn wake(&self) {
@@ -77,6 +79,17 @@ impl Mailbox {
     /// Whether `stuck` was called.
     pub(crate) fn is_stuck(&self) -> bool {
         self.has(Self::STUCK)
+    }
+
+    /// The rules changed: the task should check its login against them (`Auth::still_allowed`).
+    pub(crate) fn recheck(&self) {
+        self.raise(Self::RECHECK);
+    }
+
+    /// Whether `recheck` was called since the last call of this; clears it.
+    pub(crate) fn take_recheck(&self) -> bool {
+        // AcqRel: clears the flag this wake-up carried, and a later `recheck` raises it again.
+        self.flags.fetch_and(!Self::RECHECK, Ordering::AcqRel) & Self::RECHECK != 0
     }
 
     /// Waits for the next `wake`, `take_over` or `stuck` (or returns at once for one sent while nobody waited).
@@ -606,6 +619,7 @@ mod tests {
                 properties: Properties::default(),
                 expires_at: None,
                 publisher: None,
+                charge: Default::default(),
             }),
             qos,
         )

@@ -197,10 +197,25 @@ fn periodic_topics(broker: &Broker, state: &mut SysState, now: Instant) -> Vec<(
         ("$SYS/broker/subscriptions/count".to_owned(), subscriptions.to_string()),
         // Mosquitto's name has a space in it.
         ("$SYS/broker/retained messages/count".to_owned(), retained.to_string()),
+        // Roost's own: retained messages not kept because max_retained_messages or max_retained_bytes was reached.
+        (
+            "$SYS/broker/retained messages/refused".to_owned(),
+            router.retained_refused().to_string(),
+        ),
         // Messages that matched a subscription and were not delivered to it (Roost's own; Mosquitto has no such
         // total), and one topic per reason.
         ("$SYS/broker/messages/dropped".to_owned(), drops.total().to_string()),
     ];
+    // Memory (Roost's own): bytes of the messages held (queued, in flight, retained) against `[limits]
+    // max_memory`, and the PUBLISH packets refused because they did not fit.
+    let memory = router.memory();
+    topics.extend([
+        ("$SYS/broker/memory/messages".to_owned(), memory.used().to_string()),
+        (
+            "$SYS/broker/publish/messages/refused/memory-full".to_owned(),
+            memory.refused().to_string(),
+        ),
+    ]);
     // Storage (Roost's own): live bytes against `[storage] max_bytes`, and what reached the disk.
     let store = router.store();
     if !store.is_memory() {
@@ -243,6 +258,7 @@ fn sys_message(topic: impl Into<bytestring::ByteString>, payload: String) -> Opt
         properties: Properties::default(),
         expires_at: None,
         publisher: None,
+        charge: Default::default(),
     })
 }
 

@@ -230,6 +230,110 @@ async fn sighup_reloads_users_and_acls_without_dropping_connections() {
     roost.stop().await;
 }
 
+/// A reload reads `[auth]` of the configuration file again too, and a login the new rules refuse ends at once
+/// (DISCONNECT 0x87, no will), as Mosquitto's reload does; the others carry on.
+#[tokio::test]
+async fn sighup_rereads_auth_and_ends_the_logins_it_no_longer_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    roost_passwd(dir.path(), &["-c", "-b", "passwd", "alice", "wonderland"]).await;
+    roost_passwd(dir.path(), &["-b", "passwd", "carol", "old"]).await;
+    let config =
+        |anonymous: &str| format!("{LISTENERS}[auth]\npassword_file = \"passwd\"\nallow_anonymous = {anonymous}\n");
+    std::fs::write(dir.path().join("roost.toml"), config("true")).unwrap();
+    let (roost, addr) = Roost::start(dir.path()).await;
+    let (mut alice, connack) = RawClient::connect_to(addr, login("alice", "alice", "wonderland")).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    assert_eq!(
+        alice.subscribe("will/#", QoS::AtLeastOnce).await,
+        [ReasonCode::GrantedQoS1]
+    );
+    let (mut carol, connack) = RawClient::connect_to(addr, login("carol", "carol", "old")).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    let mut connect = connect_packet(ProtocolVersion::V5, "guest");
+    connect.will = Some(roost_codec::Will {
+        topic: "will/guest".try_into().unwrap(),
+        payload: Bytes::from_static(b"gone"),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties: roost_codec::Properties::default(),
+    });
+    let (mut guest, connack) = RawClient::connect_to(addr, connect).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success, "anonymous welcome at first");
+
+    // The file now refuses anonymous clients, and carol's password changes.
+    std::fs::write(dir.path().join("roost.toml"), config("false")).unwrap();
+    roost_passwd(dir.path(), &["-b", "passwd", "carol", "new"]).await;
+    roost.signal("-HUP").await;
+    wait_line(&roost.stderr, "[auth], password and ACL files reloaded").await;
+    assert_eq!(guest.expect_close().await, Some(ReasonCode::NotAuthorized));
+    assert_eq!(carol.expect_close().await, Some(ReasonCode::NotAuthorized));
+    // alice's login still holds: she publishes, and what she gets first is her own marker, not the guest's will.
+    assert_eq!(
+        alice.publish(publish("will/marker", QoS::AtLeastOnce, b"m")).await,
+        ReasonCode::Success
+    );
+    assert_eq!(alice.recv_publish().await.topic.as_str(), "will/marker");
+    let (_, refused) = RawClient::connect_to(addr, connect_packet(ProtocolVersion::V5, "guest2")).await;
+    assert_eq!(refused.reason_code, ReasonCode::NotAuthorized);
+    let (_, welcome) = RawClient::connect_to(addr, login("carol", "carol", "new")).await;
+    assert_eq!(welcome.reason_code, ReasonCode::Success);
+
+    // A configuration file broken on reload: logged, and the rules in force stay.
+    std::fs::write(dir.path().join("roost.toml"), "[auth]\nallow_anonymous = maybe\n").unwrap();
+    roost.signal("-HUP").await;
+    wait_line(&roost.stderr, "reload failed").await;
+    assert_eq!(
+        alice.publish(publish("will/marker", QoS::AtLeastOnce, b"m")).await,
+        ReasonCode::Success
+    );
+    roost.stop().await;
+}
+
+/// A delayed will is published with the rights its user has when it is due, not those it had at disconnect.
+#[tokio::test]
+async fn a_delayed_will_is_checked_against_the_acl_in_force_when_it_is_due() {
+    let dir = tempfile::tempdir().unwrap();
+    roost_passwd(dir.path(), &["-c", "-b", "passwd", "alice", "wonderland"]).await;
+    roost_passwd(dir.path(), &["-b", "passwd", "bob", "builder"]).await;
+    let acl = |alice: &str| format!("user alice\ntopic {alice} alice/#\nuser bob\ntopic read alice/#\n");
+    std::fs::write(dir.path().join("acl"), acl("readwrite")).unwrap();
+    std::fs::write(
+        dir.path().join("roost.toml"),
+        format!("{LISTENERS}[auth]\npassword_file = \"passwd\"\nacl_file = \"acl\"\n"),
+    )
+    .unwrap();
+    let (roost, addr) = Roost::start(dir.path()).await;
+    let (mut bob, _) = RawClient::connect_to(addr, login("bob", "bob", "builder")).await;
+    assert_eq!(
+        bob.subscribe("alice/#", QoS::AtLeastOnce).await,
+        [ReasonCode::GrantedQoS1]
+    );
+    let mut connect = login("alice", "alice", "wonderland");
+    connect.properties.session_expiry_interval = Some(60);
+    // Long enough for the reload below to come first even on a busy machine.
+    let properties = roost_codec::Properties {
+        will_delay_interval: Some(5),
+        ..Default::default()
+    };
+    connect.will = Some(roost_codec::Will {
+        topic: "alice/gone".try_into().unwrap(),
+        payload: Bytes::from_static(b"bye"),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties,
+    });
+    let (alice, connack) = RawClient::connect_to(addr, connect).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    // Gone without DISCONNECT: the will is due in 5 s, and alice may still write alice/# now.
+    drop(alice);
+    std::fs::write(dir.path().join("acl"), acl("read")).unwrap();
+    roost.signal("-HUP").await;
+    wait_line(&roost.stderr, "files reloaded").await;
+    wait_line(&roost.stderr, "delayed will not published: not authorised").await;
+    bob.assert_nothing_pending().await;
+    roost.stop().await;
+}
+
 /// A Mosquitto on a loopback port with `password_file`, killed when dropped.
 struct Mosquitto {
     port: u16,

@@ -231,3 +231,86 @@ async fn every_topic_alias_up_to_our_maximum_is_accepted_mqtt_3_3_2_12() {
     assert_eq!(publisher.expect_close().await, Some(ReasonCode::TopicAliasInvalid));
     broker.stop().await;
 }
+
+/// A QoS `qos` PUBLISH to `topic` carrying `size` bytes of user property (the attack that grew a broker's memory
+/// by 789 MB through a stuck subscriber), with packet id `id`.
+fn heavy(topic: &str, qos: QoS, id: u16, size: usize) -> roost_codec::Publish {
+    let mut publish = publish(topic, qos, b"x");
+    publish.qos_pid = match qos {
+        QoS::AtMostOnce => roost_codec::QoSPid::AtMostOnce,
+        QoS::AtLeastOnce => roost_codec::QoSPid::AtLeastOnce(pid(id)),
+        QoS::ExactlyOnce => roost_codec::QoSPid::ExactlyOnce(pid(id)),
+    };
+    // A user property's value is at most 65,535 bytes: as many as it takes, of at most 50,000 each.
+    let mut left = size;
+    while left > 0 {
+        let chunk = left.min(50_000);
+        publish
+            .properties
+            .user_properties
+            .push(("k".into(), "v".repeat(chunk).into()));
+        left -= chunk;
+    }
+    publish
+}
+
+#[tokio::test]
+async fn max_memory_refuses_publishes_before_anything_is_lost() {
+    // Each message costs 200,028 bytes (topic 3, payload 1, four user properties of 1 + 2 + 1 + 2 + 50,000): four
+    // fit in 1,000,000, the fifth does not. The per-session bounds are far above, so only max_memory stops them.
+    let broker = TestBroker::start_with(Config {
+        max_memory: 1_000_000,
+        ..Config::default()
+    })
+    .await;
+    let (mut subscriber, _) = RawClient::connect(&broker, persistent(V5, "stuck")).await;
+    assert_eq!(
+        subscriber.subscribe("t/#", QoS::AtLeastOnce).await,
+        [ReasonCode::GrantedQoS1]
+    );
+    drop(subscriber);
+    // Offline: its session keeps what it is sent, and holds it in memory.
+    let (mut publisher, _) = RawClient::connect(&broker, connect_packet(V5, "heavy")).await;
+    for id in 1..=4 {
+        let reason = publisher.publish(heavy("t/1", QoS::AtLeastOnce, id, 200_000)).await;
+        assert_eq!(reason, ReasonCode::Success, "message {id} fits");
+    }
+    // Full: refused with 0x97 before it is kept, at QoS 1 and 2 (section 3.4.2.1); nothing was acknowledged.
+    let full = publish_reason(&mut publisher, heavy("t/1", QoS::AtLeastOnce, 5, 200_000)).await;
+    assert_eq!(full, Some(ReasonCode::QuotaExceeded));
+    let full = publish_reason(&mut publisher, heavy("t/1", QoS::ExactlyOnce, 6, 200_000)).await;
+    assert_eq!(full, Some(ReasonCode::QuotaExceeded));
+    // A small message still fits in what is left.
+    assert_eq!(
+        publish_reason(&mut publisher, heavy("t/1", QoS::AtLeastOnce, 7, 10)).await,
+        Some(ReasonCode::Success)
+    );
+    // MQTT 3.1.1 cannot be told: the publisher is disconnected without a PUBACK, so it sends the message again.
+    let (mut old, _) = RawClient::connect(&broker, connect_packet(V311, "old")).await;
+    // (3.1.1 has no properties: the weight is in the payload.)
+    let mut big = heavy("t/1", QoS::AtLeastOnce, 8, 0);
+    big.payload = Bytes::from(vec![b'p'; 200_000]);
+    old.send(Packet::Publish(big)).await;
+    assert_eq!(old.expect_close().await, None, "closed, no PUBACK before it");
+
+    // The subscriber comes back and takes its five messages: the room is given back, publishing works again.
+    let (mut subscriber, connack) = RawClient::connect(&broker, persistent(V5, "stuck")).await;
+    assert!(connack.session_present);
+    for _ in 0..5 {
+        let message = subscriber.recv_publish().await;
+        let id = message.qos_pid.packet_id().expect("QoS 1");
+        subscriber.send(Packet::PubAck(roost_codec::Ack::new(id))).await;
+    }
+    subscriber.assert_nothing_pending().await;
+    for id in 9..=12 {
+        let reason = publisher.publish(heavy("t/1", QoS::AtLeastOnce, id, 200_000)).await;
+        assert_eq!(reason, ReasonCode::Success, "message {id} fits again");
+        let message = subscriber.recv_publish().await;
+        subscriber
+            .send(Packet::PubAck(roost_codec::Ack::new(
+                message.qos_pid.packet_id().unwrap(),
+            )))
+            .await;
+    }
+    broker.stop().await;
+}

@@ -34,7 +34,9 @@ fn users(dir: &Path, alice_password: &str) -> PathBuf {
             hash_password(HashKind::Sha512, password.as_bytes()).unwrap()
         )
     };
-    let text = line("alice", alice_password) + &line("admin", "root");
+    // admin's line is made once: a new salt would be a new password hash, which ends admin's sessions.
+    static ADMIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let text = line("alice", alice_password) + ADMIN.get_or_init(|| line("admin", "root"));
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -390,12 +392,14 @@ fn sha256_hex(text: &str) -> String {
 async fn sessions_survive_a_restart_with_a_data_directory_until_they_expire() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    // Written once: a password file written again would hold a new hash (a new salt), which ends sessions.
+    let base = config(dir.path(), Anonymous::Deny);
     let with_data = || Config {
         storage: StorageConfig {
             dir: Some(data.clone()),
             ..StorageConfig::default()
         },
-        ..config(dir.path(), Anonymous::Deny)
+        ..base.clone()
     };
     let broker = TestBroker::start_secured(with_data()).await;
     let cookie = login(&broker, "alice", "wonderland", true).await.cookie();
@@ -410,7 +414,12 @@ async fn sessions_survive_a_restart_with_a_data_directory_until_they_expire() {
     let expired_token = "ab".repeat(32);
     std::fs::write(
         data.join("sessions"),
-        format!("{file}{} {} alice\n", sha256_hex(&expired_token), now - 1),
+        format!(
+            "{file}{} {} {} alice\n",
+            sha256_hex(&expired_token),
+            now - 1,
+            "0".repeat(64)
+        ),
     )
     .unwrap();
 
@@ -455,6 +464,10 @@ async fn only_administrators_reload_the_users_from_the_dashboard() {
         RawClient::connect(&broker, connect).await.1.reason_code
     };
 
+    // alice's dashboard is connected with her session.
+    let mut open = WsClient::open(&broker, Some(&origin), Some(&alice)).await.unwrap();
+    assert_eq!(open.connect_as("alice-dashboard", None).await, ReasonCode::Success);
+
     // alice's password changes on disk; nothing changes until a reload.
     users(dir.path(), "looking-glass");
     assert_eq!(mqtt_login("looking-glass").await, ReasonCode::BadUserNameOrPassword);
@@ -466,6 +479,25 @@ async fn only_administrators_reload_the_users_from_the_dashboard() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(r#""ok":true"#), "{body}");
     assert_eq!(mqtt_login("looking-glass").await, ReasonCode::Success);
+    // A new password ends alice's dashboard session, made with the old one, and the connection it opened, like
+    // any login with the old password (DISCONNECT 0x87).
+    match open.recv().await {
+        Packet::Disconnect(disconnect) => assert_eq!(disconnect.reason_code, ReasonCode::NotAuthorized),
+        other => panic!("expected DISCONNECT, got {other:?}"),
+    }
+    assert_eq!(
+        session_info(&broker, Some(&alice)).await["user"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        dashboard_connack(&broker, Some(&alice)).await,
+        ReasonCode::NotAuthorized
+    );
+    assert_eq!(
+        session_info(&broker, Some(&admin)).await["user"],
+        "admin",
+        "admin's password is the same"
+    );
 
     // A broken file: the error for the administrator, and the rules in force stay.
     std::fs::write(dir.path().join("passwd"), "alice:not-a-hash\n").unwrap();

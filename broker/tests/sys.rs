@@ -124,6 +124,63 @@ async fn message_counters_grow_after_a_publish() {
     broker.stop().await;
 }
 
+/// Retained messages a full retained store refused are counted. (`$SYS`'s own retained messages take some of
+/// the room too, so the store is made just big enough for them and then filled.)
+#[tokio::test]
+async fn refused_retained_messages_are_counted() {
+    let broker = TestBroker::start_with(Config {
+        sys_interval: Duration::from_millis(100),
+        max_retained_messages: 100,
+        ..Config::default()
+    })
+    .await;
+    let mut watcher = RawClient::clean(&broker, ProtocolVersion::V5, "sys-watcher").await;
+    watcher.subscribe("$SYS/broker/#", QoS::AtMostOnce).await;
+    until(&mut watcher, "$SYS/broker/retained messages/refused", |p| {
+        number(p) == 0
+    })
+    .await;
+    let mut publisher = RawClient::clean(&broker, ProtocolVersion::V5, "sys-retained").await;
+    for n in 0..100 {
+        let mut publish = Publish::new(TopicName::new(format!("r/{n}")).unwrap(), "v");
+        publish.retain = true;
+        publish.qos_pid = QoSPid::AtLeastOnce(pid(1));
+        publisher.publish(publish).await;
+    }
+    until(&mut watcher, "$SYS/broker/retained messages/refused", |p| number(p) > 0).await;
+    broker.stop().await;
+}
+
+/// The bytes of messages held against `max_memory`: a message queued for an offline session counts until it is
+/// delivered and acknowledged.
+#[tokio::test]
+async fn the_bytes_of_messages_held_are_published() {
+    let broker = start().await;
+    let (mut offline, _) = RawClient::connect(&broker, persistent(ProtocolVersion::V5, "sys-offline")).await;
+    offline.subscribe("q/#", QoS::AtLeastOnce).await;
+    drop(offline);
+    let mut watcher = RawClient::clean(&broker, ProtocolVersion::V5, "sys-watcher").await;
+    watcher.subscribe("$SYS/broker/#", QoS::AtMostOnce).await;
+    let mut publisher = RawClient::clean(&broker, ProtocolVersion::V5, "sys-publisher").await;
+    let mut publish = Publish::new(TopicName::new("q/1").unwrap(), "abc");
+    publish.qos_pid = QoSPid::AtLeastOnce(pid(1));
+    publisher.publish(publish).await;
+    // Topic 3 bytes and payload 3, queued for the offline session; $SYS's own messages are not charged.
+    until(&mut watcher, "$SYS/broker/memory/messages", |p| number(p) == 6).await;
+    let (mut back, _) = RawClient::connect(&broker, persistent(ProtocolVersion::V5, "sys-offline")).await;
+    let message = back.recv_publish().await;
+    back.send(roost_codec::Packet::PubAck(roost_codec::Ack::new(
+        message.qos_pid.packet_id().unwrap(),
+    )))
+    .await;
+    until(&mut watcher, "$SYS/broker/memory/messages", |p| number(p) == 0).await;
+    until(&mut watcher, "$SYS/broker/publish/messages/refused/memory-full", |p| {
+        number(p) == 0
+    })
+    .await;
+    broker.stop().await;
+}
+
 #[tokio::test]
 async fn hash_subscriber_gets_no_sys_topics() {
     let broker = start().await;

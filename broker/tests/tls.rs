@@ -296,6 +296,61 @@ async fn a_required_client_certificate_is_checked() {
     broker.stop().await;
 }
 
+/// A SUBSCRIBE (MQTT 3.1.1, packet id `id`, QoS 1) for `filter`, and the SUBACK return code it gets.
+async fn suback_code<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    stream: &mut S,
+    id: u8,
+    filter: &str,
+) -> u8 {
+    let length = u8::try_from(filter.len()).unwrap();
+    let mut subscribe = vec![0x82, 5 + length, 0, id, 0, length];
+    subscribe.extend_from_slice(filter.as_bytes());
+    subscribe.push(1);
+    stream.write_all(&subscribe).await.unwrap();
+    let mut suback = [0; 5];
+    within(stream.read_exact(&mut suback)).await.unwrap();
+    assert_eq!(suback[..4], [0x90, 3, 0, id], "SUBACK for {filter}: {suback:?}");
+    suback[4]
+}
+
+#[tokio::test]
+async fn the_certificate_names_the_user_with_use_identity_as_username() {
+    // Closed to anonymous clients, no password file: the certificate's Common Name (kitchen-sensor) is the only
+    // way in, and the ACL gives that user exactly one subtree.
+    let pki = Pki::new();
+    std::fs::write(
+        pki.path("acl"),
+        "user kitchen-sensor\ntopic readwrite sensors/kitchen/#\n",
+    )
+    .unwrap();
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let broker = TestBroker::start_secured(Config {
+        mqtts_addr: Some(loopback),
+        tls: Some(pki.files(true, false)),
+        auth: roost_broker::config::AuthConfig {
+            allow_anonymous: roost_broker::config::Anonymous::Deny,
+            acl_file: Some(pki.path("acl")),
+            ..roost_broker::config::AuthConfig::default()
+        },
+        ..Config::default()
+    })
+    .await;
+    let addr = broker.mqtts.unwrap();
+    // The CONNECT carries no user name: the certificate is the credential.
+    let (stream, connack) = tls_connect(addr, &connector(&pki, true)).await;
+    assert_eq!(connack, CONNACK_V311, "the certificate's user is let in");
+    let mut stream = stream.unwrap();
+    // Its rights are kitchen-sensor's: the subtree is granted, anything else refused (3.1.1 section 3.9.3: return code 0x80, Failure).
+    assert_eq!(suback_code(&mut stream, 1, "sensors/kitchen/#").await, 1);
+    assert_eq!(suback_code(&mut stream, 2, "sensors/#").await, 0x80);
+    drop(stream);
+    // Without a certificate (allowed, require_client_cert is off) the client is checked like any other: here an
+    // anonymous one, refused with "not authorised" (3.1.1 return code 5).
+    let (_, connack) = tls_connect(addr, &connector(&pki, false)).await;
+    assert_eq!(connack, [0x20, 0x02, 0x00, 0x05], "no certificate, anonymous refused");
+    broker.stop().await;
+}
+
 #[tokio::test]
 async fn roost_pub_and_sub_over_mqtts_and_wss() {
     let pki = Pki::new();
@@ -360,9 +415,11 @@ async fn roost_pub_and_sub_over_mqtts_and_wss() {
 }
 
 #[tokio::test]
-async fn paho_publishes_over_tls() {
+async fn paho_publishes_over_tls_and_wss_with_a_client_certificate() {
     let pki = Pki::new();
-    let broker = tls_broker(pki.files(false, false)).await;
+    // Client certificates asked for, not required: paho presents one on both transports, and with
+    // use_identity_as_username its Common Name is the user.
+    let broker = tls_broker(pki.files(true, false)).await;
     let mut subscriber = RawClient::clean(&broker, ProtocolVersion::V311, "watcher").await;
     subscriber.subscribe("paho/#", QoS::AtLeastOnce).await;
     let home = std::env::var_os("HOME").unwrap();
@@ -373,26 +430,39 @@ async fn paho_publishes_over_tls() {
     let script = r#"
 import sys
 import paho.mqtt.client as mqtt
-c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="paho-tls")
-c.tls_set(ca_certs=sys.argv[1])
-c.connect("localhost", int(sys.argv[2]))
+ca, port, transport, cert, key = sys.argv[1:6]
+c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="paho-" + transport, transport=transport)
+if transport == "websockets":
+    c.ws_set_options(path="/mqtt")
+c.tls_set(ca_certs=ca, certfile=cert, keyfile=key)
+c.connect("localhost", int(port))
 c.loop_start()
-c.publish("paho/tls", b"secure", qos=1).wait_for_publish(5)
+c.publish("paho/" + transport, b"secure", qos=1).wait_for_publish(5)
 c.disconnect()
 c.loop_stop()
 "#;
-    let port = broker.mqtts.unwrap().port().to_string();
-    let (ok, _, err) = run(
-        &python.display().to_string(),
-        &args(&["-c", script, &pki.str("ca.pem"), &port]),
-    )
-    .await;
-    assert!(ok, "paho over TLS failed: {err}");
-    let message = subscriber.recv_publish().await;
-    assert_eq!(
-        (message.topic.as_str(), &message.payload[..]),
-        ("paho/tls", &b"secure"[..])
-    );
+    for (transport, port) in [("tcp", broker.mqtts.unwrap()), ("websockets", broker.https.unwrap())] {
+        let port = port.port().to_string();
+        let (ok, _, err) = run(
+            &python.display().to_string(),
+            &args(&[
+                "-c",
+                script,
+                &pki.str("ca.pem"),
+                &port,
+                transport,
+                &pki.str("client.pem"),
+                &pki.str("client.key"),
+            ]),
+        )
+        .await;
+        assert!(ok, "paho over TLS ({transport}) failed: {err}");
+        let message = subscriber.recv_publish().await;
+        assert_eq!(
+            (message.topic.as_str(), &message.payload[..]),
+            (format!("paho/{transport}").as_str(), &b"secure"[..])
+        );
+    }
     broker.stop().await;
 }
 

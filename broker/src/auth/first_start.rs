@@ -39,14 +39,10 @@ impl fmt::Debug for FirstStart {
 /// the caller can show the password once. A configured `password_file` is used as it is (a missing one is an
 /// error when it is read, as in Mosquitto).
 pub fn first_start(auth: &mut AuthConfig, data_dir: &Path) -> std::io::Result<Option<FirstStart>> {
-    if auth.password_file.is_some() {
+    if default_password_file(auth, data_dir) {
         return Ok(None);
     }
     let path = data_dir.join(PASSWORD_FILE_NAME);
-    if path.exists() {
-        auth.password_file = Some(path);
-        return Ok(None);
-    }
     if auth.allow_anonymous == Anonymous::Allow {
         return Ok(None);
     }
@@ -60,6 +56,18 @@ pub fn first_start(auth: &mut AuthConfig, data_dir: &Path) -> std::io::Result<Op
     passwd::write_private(&path, &format!("{user}:{hash}\n"))?;
     auth.password_file = Some(path.clone());
     Ok(Some(FirstStart { path, user, password }))
+}
+
+/// Where the configuration names no password file, uses `passwd` in `data_dir` if it exists. Whether `auth` has
+/// a password file now. For a reload, which must not create one.
+pub fn default_password_file(auth: &mut AuthConfig, data_dir: &Path) -> bool {
+    if auth.password_file.is_none() {
+        let path = data_dir.join(PASSWORD_FILE_NAME);
+        if path.exists() {
+            auth.password_file = Some(path);
+        }
+    }
+    auth.password_file.is_some()
 }
 
 #[cfg(test)]

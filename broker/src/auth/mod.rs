@@ -9,7 +9,9 @@
 //!
 //! The rules in force are one [`Policy`] behind an `RwLock<Arc<_>>`: every check clones the `Arc` (or borrows it
 //! for a moment) and reads without further locking, and a reload (SIGHUP) swaps the whole policy at once, so
-//! the next check of every connection already uses the new rules. Connections are never dropped by a reload.
+//! the next check of every connection already uses the new rules. A reload drops no connection whose login the
+//! new rules still accept; one they no longer accept (anonymous access withdrawn, user removed, password
+//! changed) is disconnected, as Mosquitto does: see [`Auth::still_allowed`].
 
 mod acl;
 mod first_start;
@@ -18,14 +20,15 @@ pub mod sessions;
 mod throttle;
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::hash::{BuildHasher as _, Hash as _};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
 use roost_codec::ReasonCode;
 
-pub use first_start::{FirstStart, first_start};
+pub use first_start::{FirstStart, default_password_file, first_start};
 pub use passwd::{HashKind, LineError, hash_password};
 
 use crate::config::{Anonymous, AuthConfig};
@@ -56,26 +59,64 @@ pub enum AuthError {
         /// Which line and why.
         source: LineError,
     },
+    /// The configuration file could not be read again on reload.
+    #[error("{0}")]
+    Config(String),
 }
 
-/// Who a connection is, once its CONNECT is accepted: a user name, or nobody (anonymous). Cheap to clone and
-/// small (one pointer and length), so every connection keeps one.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Who a connection is, once its CONNECT is accepted: a user name, or nobody (anonymous), and how it proved it.
+/// Cheap to clone and small (a pointer, a length and the proof), so every connection keeps one.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     user: Option<Arc<str>>,
+    /// Kept so a reload can tell whether the new rules still accept this login ([`Auth::still_allowed`]).
+    proof: Proof,
+}
+
+/// How a connection got its identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proof {
+    /// No user name, accepted by `allow_anonymous`; `loopback`: from this machine (what `"loopback"` allows).
+    Anonymous { loopback: bool },
+    /// A password checked against the password file; the fingerprint of the hash it matched, so a changed
+    /// password (or a removed user) is noticed without keeping the hash, or the password, with the connection.
+    Password { fingerprint: u64 },
+    /// Vouched for by the transport: a client certificate verified against `client_ca`
+    /// (`use_identity_as_username`). Not rechecked on reload: TLS verified it, not the password file.
+    Transport,
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Identity {
+            user: None,
+            proof: Proof::Anonymous { loopback: false },
+        }
+    }
 }
 
 impl Identity {
-    /// A client that logged in as `user`.
+    /// A client whose transport vouches that it is `user` (a client certificate).
     pub fn user(user: &str) -> Self {
         Identity {
             user: Some(user.into()),
+            proof: Proof::Transport,
         }
     }
 
     /// A client without a user name.
     pub fn anonymous() -> Self {
         Identity::default()
+    }
+
+    /// A client without a user name, connecting from `peer`.
+    fn anonymous_from(peer: IpAddr) -> Self {
+        Identity {
+            user: None,
+            proof: Proof::Anonymous {
+                loopback: peer.to_canonical().is_loopback(),
+            },
+        }
     }
 
     /// The user name, `None` when anonymous.
@@ -144,9 +185,11 @@ impl Policy {
         self.admins.iter().any(|admin| admin == user)
     }
 
-    /// Whether the password file holds `user`: a dashboard session of a user deleted since stops working.
-    pub fn has_user(&self, user: &str) -> bool {
-        self.users.as_ref().is_some_and(|users| users.contains_key(user))
+    /// A stable digest of `user`'s password hash (see `passwd::Hash::stamp`), `None` when the password file does
+    /// not hold the user: a dashboard session remembers it, and ends when the user's password changes or the user
+    /// is removed.
+    pub fn password_stamp(&self, user: &str) -> Option<[u8; 32]> {
+        self.users.as_ref()?.get(user).map(Hash::stamp)
     }
 
     /// Whether clients without a user name are accepted from `peer`.
@@ -155,11 +198,17 @@ impl Policy {
     }
 }
 
+/// Where a reload reads `[auth]` from: the configuration file again, with the command line's overrides.
+pub type AuthSource = Box<dyn Fn() -> Result<AuthConfig, String> + Send + Sync>;
+
 /// The broker's authentication and authorisation state.
-#[derive(Debug)]
 pub struct Auth {
-    /// Where the files are, for reloads.
-    config: AuthConfig,
+    /// The `[auth]` settings in force, for reloads without a [`AuthSource`].
+    config: RwLock<AuthConfig>,
+    /// Set by `roost serve`: a reload then re-reads the configuration file's `[auth]` too.
+    source: OnceLock<AuthSource>,
+    /// Counts reloads that changed the rules; the broker watches it to have every connection recheck its login.
+    changes: tokio::sync::watch::Sender<u64>,
     /// The rules in force. A `std` lock held only to clone or swap the `Arc`.
     policy: RwLock<Arc<Policy>>,
     /// Failed logins per address.
@@ -175,19 +224,63 @@ impl Auth {
         let policy = load_policy(config)?;
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         Ok(Auth {
-            config: config.clone(),
+            config: RwLock::new(config.clone()),
+            source: OnceLock::new(),
+            changes: tokio::sync::watch::Sender::new(0),
             policy: RwLock::new(Arc::new(policy)),
             throttle: Throttle::default(),
             hashing: tokio::sync::Semaphore::new(cores),
         })
     }
 
-    /// Reads the password and ACL files again and puts them in force for every connection at once. On an error
-    /// the rules in force stay as they were.
+    /// From now on, [`Auth::reload`] re-reads `[auth]` through `source` (the configuration file, with the command
+    /// line's overrides) before the files it names. Set once; a second call is ignored.
+    pub fn set_source(&self, source: AuthSource) {
+        let _ = self.source.set(source);
+    }
+
+    /// Reads `[auth]` again (with a [`AuthSource`]: `allow_anonymous`, `password_file`, `acl_file`, `admins`),
+    /// then the password and ACL files, and puts them in force for every connection at once. Connections whose
+    /// login the new rules refuse are told to close (see [`Auth::changes`]). On an error the rules in force stay
+    /// as they were.
     pub fn reload(&self) -> Result<(), AuthError> {
-        let policy = Arc::new(load_policy(&self.config)?);
+        let config = match self.source.get() {
+            Some(source) => source().map_err(AuthError::Config)?,
+            None => self.config.read().unwrap_or_else(PoisonError::into_inner).clone(),
+        };
+        let policy = Arc::new(load_policy(&config)?);
         *self.policy.write().unwrap_or_else(PoisonError::into_inner) = policy;
+        *self.config.write().unwrap_or_else(PoisonError::into_inner) = config;
+        self.changes.send_modify(|count| *count += 1);
         Ok(())
+    }
+
+    /// Changes with every successful reload: the broker has each connection call [`Auth::still_allowed`].
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Whether the rules in force still accept the login `identity` made: anonymous access still open to it,
+    /// or its user still in the password file with the same password hash (a changed password ends the
+    /// connections that used the old one, as Mosquitto's reload does). Certificate identities stay.
+    pub fn still_allowed(&self, identity: &Identity) -> bool {
+        let policy = self.policy();
+        match identity.proof {
+            Proof::Anonymous { loopback } => {
+                let from = if loopback {
+                    IpAddr::V4(Ipv4Addr::LOCALHOST)
+                } else {
+                    IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+                };
+                policy.anonymous.allows(from)
+            }
+            Proof::Password { fingerprint } => identity
+                .user
+                .as_deref()
+                .and_then(|user| policy.users.as_ref()?.get(user))
+                .is_some_and(|hash| fingerprint_of(hash) == fingerprint),
+            Proof::Transport => true,
+        }
     }
 
     /// The rules in force now; a caller checking many deliveries takes this once and checks each with it.
@@ -215,6 +308,20 @@ impl Auth {
         self.policy().is_admin(user)
     }
 
+    /// The identity of a dashboard connection whose login session is `user`'s: as if it had given the password
+    /// (so a reload that changes that password, or removes the user, ends the connection like any other of the
+    /// user's). `None` when the password file no longer holds the user.
+    pub fn session_identity(&self, user: &str) -> Option<Identity> {
+        let policy = self.policy();
+        let hash = policy.users.as_ref()?.get(user)?;
+        Some(Identity {
+            user: Some(user.into()),
+            proof: Proof::Password {
+                fingerprint: fingerprint_of(hash),
+            },
+        })
+    }
+
     /// Checks a user name and password for the dashboard's login page: the same check as CONNECT's, with the
     /// same per-address delay after a failure and the same bound on hashes verified at once. `None` for a wrong
     /// pair, and always without a password file (then nobody has a password to log in with).
@@ -237,7 +344,7 @@ impl Auth {
         let policy = self.policy();
         let anonymous = || {
             if policy.anonymous.allows(peer) {
-                Ok(Identity::anonymous())
+                Ok(Identity::anonymous_from(peer))
             } else {
                 Err(Refusal::NotAuthorized)
             }
@@ -256,6 +363,7 @@ impl Auth {
             Some(hash) => (Some(hash.clone()), true),
             None => (users.values().next().cloned(), false),
         };
+        let fingerprint = hash.as_ref().map_or(0, fingerprint_of);
         let password = password.map(<[u8]>::to_vec);
         let verified = match (hash, password) {
             (Some(hash), Some(password)) => {
@@ -267,10 +375,31 @@ impl Auth {
             _ => false,
         };
         if known && verified {
-            return Ok(Identity::user(user));
+            return Ok(Identity {
+                user: Some(user.into()),
+                proof: Proof::Password { fingerprint },
+            });
         }
         tokio::time::sleep(self.throttle.failed(peer, Instant::now())).await;
         Err(Refusal::BadCredentials)
+    }
+}
+
+/// A stand-in for a password hash, to notice that it changed: the process's own hasher, as the value never
+/// leaves it.
+fn fingerprint_of(hash: &Hash) -> u64 {
+    static KEYS: OnceLock<std::hash::RandomState> = OnceLock::new();
+    let mut hasher = KEYS.get_or_init(std::hash::RandomState::new).build_hasher();
+    hash.hash(&mut hasher);
+    std::hash::Hasher::finish(&hasher)
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("policy", &self.policy())
+            .field("reloads", &*self.changes.borrow())
+            .finish_non_exhaustive()
     }
 }
 
@@ -392,10 +521,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let passwd = line("alice", "wonder");
         let loopback = auth_with(dir.path(), &passwd, None, Anonymous::Loopback);
-        assert_eq!(
-            loopback.authenticate(None, None, LOCAL).await,
-            Ok(Identity::anonymous())
-        );
+        let local = loopback.authenticate(None, None, LOCAL).await.unwrap();
+        assert_eq!(local.name(), None);
         let v6_local = "::1".parse().unwrap();
         assert!(loopback.authenticate(None, None, v6_local).await.is_ok());
         assert_eq!(
@@ -409,6 +536,57 @@ mod tests {
             open.authenticate(Some("alice"), Some(b"x"), LOCAL).await,
             Err(Refusal::BadCredentials)
         );
+    }
+
+    /// `roost serve` gives a reload the configuration file to read again: `allow_anonymous`, `admins` and the
+    /// files it names change with it, and the logins made under the old rules are judged by the new.
+    #[tokio::test(start_paused = true)]
+    async fn a_reload_rereads_auth_and_judges_existing_logins() {
+        let dir = tempfile::tempdir().unwrap();
+        let alice_line = line("alice", "wonder");
+        let passwd = format!("{alice_line}{}", line("carol", "old"));
+        let auth = auth_with(dir.path(), &passwd, None, Anonymous::Loopback);
+        let alice = auth.authenticate(Some("alice"), Some(b"wonder"), REMOTE).await.unwrap();
+        let carol = auth.authenticate(Some("carol"), Some(b"old"), REMOTE).await.unwrap();
+        let local = auth.authenticate(None, None, LOCAL).await.unwrap();
+        let certified = Identity::user("kitchen-sensor");
+        let mut changes = auth.changes();
+        // What the configuration file says after the edit: anonymous refused, alice the administrator, carol's
+        // password changed.
+        std::fs::write(
+            dir.path().join("passwd"),
+            format!("{alice_line}{}", line("carol", "new")),
+        )
+        .unwrap();
+        let file = AuthConfig {
+            allow_anonymous: Anonymous::Deny,
+            password_file: Some(dir.path().join("passwd")),
+            acl_file: None,
+            admins: vec!["alice".into()],
+        };
+        assert!(auth.is_admin("admin") && !auth.is_admin("alice"));
+        auth.set_source(Box::new(move || Ok(file.clone())));
+        auth.reload().unwrap();
+        assert!(changes.has_changed().unwrap(), "the broker is told to recheck logins");
+        changes.mark_unchanged();
+        assert!(auth.is_admin("alice") && !auth.is_admin("admin"));
+        assert!(auth.still_allowed(&alice), "same password hash: stays");
+        assert!(!auth.still_allowed(&carol), "password changed: out");
+        assert!(!auth.still_allowed(&local), "anonymous withdrawn: out");
+        assert!(
+            auth.still_allowed(&certified),
+            "a certificate is not the password file's to judge"
+        );
+        assert_eq!(auth.authenticate(None, None, LOCAL).await, Err(Refusal::NotAuthorized));
+        auth.authenticate(Some("carol"), Some(b"new"), REMOTE).await.unwrap();
+
+        // A source that fails (a broken configuration file) changes nothing and tells nobody.
+        let broken = Auth::load(&AuthConfig::default()).unwrap();
+        broken.set_source(Box::new(|| Err("roost.toml, line 3: bad".into())));
+        let changes = broken.changes();
+        assert!(matches!(broken.reload(), Err(AuthError::Config(why)) if why.contains("line 3")));
+        assert!(!changes.has_changed().unwrap());
+        assert!(broken.is_admin("admin"));
     }
 
     #[tokio::test]

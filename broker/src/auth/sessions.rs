@@ -1,5 +1,5 @@
 //! The dashboard's login sessions: a random token in an `HttpOnly` cookie, of which only a SHA-256 digest is kept
-//! here with its user and expiry. With a data directory they are kept in its `sessions` file too, so a restart
+//! here with its user, expiry and the stamp of the user's password hash then (so a new password ends it). With a data directory they are kept in its `sessions` file too, so a restart
 //! (an update, a power cut) does not log every browser out; the file holds digests only, so reading it gives no
 //! way in.
 //!
@@ -45,7 +45,13 @@ struct Session {
     user: Arc<str>,
     /// Seconds since the Unix epoch.
     expires: u64,
+    /// The user's password stamp at login (`Auth::password_stamp`).
+    stamp: Stamp,
 }
+
+/// A digest of a user's password hash at login: [`Sessions::user`] returns it, and the caller ends the session when
+/// the user's stamp is no longer this one.
+pub type Stamp = [u8; 32];
 
 /// A session just made: the cookie's value, and its expiry.
 #[derive(Debug)]
@@ -96,14 +102,16 @@ impl Sessions {
         }
     }
 
-    /// Starts a session for `user` lasting `lifetime` from `now`, and keeps it (in the file, if any).
-    pub fn create(&self, user: &str, lifetime: Duration, now: SystemTime) -> std::io::Result<NewSession> {
+    /// Starts a session for `user` (whose password stamp is `stamp`) lasting `lifetime` from `now`, and keeps it
+    /// (in the file, if any).
+    pub fn create(&self, user: &str, stamp: Stamp, lifetime: Duration, now: SystemTime) -> std::io::Result<NewSession> {
         let mut secret = [0u8; TOKEN_BYTES];
         getrandom::fill(&mut secret).map_err(std::io::Error::other)?;
         let token = hex(&secret);
         let session = Session {
             user: user.into(),
             expires: seconds(now).saturating_add(lifetime.as_secs()),
+            stamp,
         };
         {
             let mut table = self.lock();
@@ -118,12 +126,13 @@ impl Sessions {
         Ok(NewSession { token })
     }
 
-    /// The user of the session whose token is `token`, if it exists and has not expired at `now`.
-    pub fn user(&self, token: &str, now: SystemTime) -> Option<Arc<str>> {
+    /// The user of the session whose token is `token`, and the user's password stamp at login, if the session
+    /// exists and has not expired at `now`.
+    pub fn user(&self, token: &str, now: SystemTime) -> Option<(Arc<str>, Stamp)> {
         let digest = digest(token);
         let table = self.lock();
         let session = table.get(&digest)?;
-        (session.expires > seconds(now)).then(|| Arc::clone(&session.user))
+        (session.expires > seconds(now)).then(|| (Arc::clone(&session.user), session.stamp))
     }
 
     /// Ends the session whose token is `token` (logout). Nothing happens for an unknown token.
@@ -155,9 +164,17 @@ impl Sessions {
             return Ok(());
         };
         let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut text = String::from("# Roost dashboard sessions: sha256(token) expiry-unix-seconds user\n");
+        let mut text =
+            String::from("# Roost dashboard sessions: sha256(token) expiry-unix-seconds password-stamp user\n");
         for (digest, session) in self.lock().iter() {
-            let _ = writeln!(text, "{} {} {}", hex(digest), session.expires, session.user);
+            let _ = writeln!(
+                text,
+                "{} {} {} {}",
+                hex(digest),
+                session.expires,
+                hex(&session.stamp),
+                session.user
+            );
         }
         super::passwd::write_private(file, &text)
     }
@@ -181,17 +198,19 @@ impl TruncateTo for HashMap<Digest, Session> {
     }
 }
 
-/// `digest expires user` → the entry, or `None` when the line is not one.
+/// `digest expires stamp user` → the entry, or `None` when the line is not one.
 fn parse_line(line: &str) -> Option<(Digest, Session)> {
-    let mut parts = line.splitn(3, ' ');
+    let mut parts = line.splitn(4, ' ');
     let digest = unhex(parts.next()?)?;
     let expires = parts.next()?.parse().ok()?;
+    let stamp = unhex(parts.next()?)?;
     let user = parts.next().filter(|user| !user.is_empty())?;
     Some((
         digest,
         Session {
             user: user.into(),
             expires,
+            stamp,
         },
     ))
 }
@@ -229,6 +248,7 @@ mod tests {
     use super::*;
 
     const HOUR: Duration = Duration::from_secs(3600);
+    const STAMP: Stamp = [7; 32];
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
@@ -237,17 +257,26 @@ mod tests {
     #[test]
     fn a_session_lasts_until_it_expires_or_is_removed() {
         let sessions = Sessions::memory();
-        let alice = sessions.create("alice", HOUR, at(1_000)).unwrap();
+        let alice = sessions.create("alice", STAMP, HOUR, at(1_000)).unwrap();
         assert_eq!(alice.token.len(), 64);
-        assert_eq!(sessions.user(&alice.token, at(1_000)).as_deref(), Some("alice"));
-        assert_eq!(sessions.user(&alice.token, at(1_000 + 3599)).as_deref(), Some("alice"));
+        assert_eq!(sessions.user(&alice.token, at(1_000)), Some(("alice".into(), STAMP)));
+        assert_eq!(
+            sessions
+                .user(&alice.token, at(1_000 + 3599))
+                .map(|(user, _)| user)
+                .as_deref(),
+            Some("alice")
+        );
         assert_eq!(sessions.user(&alice.token, at(1_000 + 3600)), None, "expired");
         assert_eq!(sessions.user("0".repeat(64).as_str(), at(1_000)), None);
-        let bob = sessions.create("bob", HOUR, at(1_000)).unwrap();
+        let bob = sessions.create("bob", STAMP, HOUR, at(1_000)).unwrap();
         assert_ne!(alice.token, bob.token);
         sessions.remove(&alice.token).unwrap();
         assert_eq!(sessions.user(&alice.token, at(1_001)), None);
-        assert_eq!(sessions.user(&bob.token, at(1_001)).as_deref(), Some("bob"));
+        assert_eq!(
+            sessions.user(&bob.token, at(1_001)).map(|(user, _)| user).as_deref(),
+            Some("bob")
+        );
     }
 
     #[test]
@@ -255,8 +284,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
         let sessions = Sessions::open(path.clone(), at(0));
-        let long = sessions.create("alice", HOUR * 24, at(0)).unwrap();
-        let short = sessions.create("bob", HOUR, at(0)).unwrap();
+        let long = sessions.create("alice", STAMP, HOUR * 24, at(0)).unwrap();
+        let short = sessions.create("bob", STAMP, HOUR, at(0)).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains(&long.token) && !text.contains(&short.token), "{text}");
         assert!(text.contains(" alice\n") && text.contains(" bob\n"), "{text}");
@@ -270,7 +299,7 @@ mod tests {
         // Restarted two hours later: bob's session has expired, alice's is there.
         let reopened = Sessions::open(path.clone(), at(2 * 3600));
         assert_eq!(reopened.len(), 1);
-        assert_eq!(reopened.user(&long.token, at(2 * 3600)).as_deref(), Some("alice"));
+        assert_eq!(reopened.user(&long.token, at(2 * 3600)), Some(("alice".into(), STAMP)));
         assert_eq!(reopened.user(&short.token, at(2 * 3600)), None);
         // A damaged line costs that session only.
         std::fs::write(&path, format!("{text}garbage\n")).unwrap();
@@ -280,9 +309,9 @@ mod tests {
     #[test]
     fn the_table_is_bounded() {
         let sessions = Sessions::memory();
-        let first = sessions.create("alice", HOUR, at(0)).unwrap();
+        let first = sessions.create("alice", STAMP, HOUR, at(0)).unwrap();
         for i in 1..=MAX_SESSIONS as u64 {
-            sessions.create("alice", HOUR, at(i)).unwrap();
+            sessions.create("alice", STAMP, HOUR, at(i)).unwrap();
         }
         assert_eq!(sessions.len(), MAX_SESSIONS);
         assert_eq!(

@@ -178,7 +178,18 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
         return ack_publish(conn, qos_pid, reason, Some(NOT_AUTHORISED).filter(|_| v5)).map(|()| None);
     }
     let now = Instant::now();
-    let message = Arc::new(Message::from_publish(publish, topic, client.id.clone(), now));
+    let mut message = Message::from_publish(publish, topic, client.id.clone(), now);
+    match broker.router().memory().try_charge(message.size()) {
+        Some(charge) => message.charge = charge,
+        // A QoS 2 retransmission of a message already accepted costs nothing more: the router answers it as the
+        // duplicate it is ([MQTT-4.3.3-10] the first copy was kept).
+        None if qos_pid.qos() == QoS::ExactlyOnce
+            && qos_pid
+                .packet_id()
+                .is_some_and(|id| broker.router().is_inbound_duplicate(&client.session, id)) => {}
+        None => return refuse_for_memory(conn, qos_pid, v5, broker, client),
+    }
+    let message = Arc::new(message);
     match qos_pid.qos() {
         QoS::AtMostOnce => {
             let routed = broker.router().publish(message, now);
@@ -229,6 +240,38 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     Ok(None)
+}
+
+/// A PUBLISH that does not fit in `max_memory`: refused before anything is kept or acknowledged. MQTT 5 is told
+/// 0x97 Quota exceeded in its PUBACK/PUBREC (section 3.4.2.1) and may try again; MQTT 3.x has no negative
+/// acknowledgement, and a plain one would promise what was not kept, so a QoS 1/2 publisher is disconnected
+/// unacknowledged and sends the message again when it reconnects ([MQTT-4.4.0-1]). QoS 0 is dropped.
+fn refuse_for_memory<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Connection<S>,
+    qos_pid: QoSPid,
+    v5: bool,
+    broker: &Broker,
+    client: &Client,
+) -> Result<Option<End>, ConnectionError> {
+    static REFUSED: crate::log_text::Throttle = crate::log_text::Throttle::new();
+    let memory = broker.router().memory();
+    if let Some(refused) = REFUSED.hit() {
+        tracing::warn!(
+            client_id = %Clipped(&client.id),
+            refused,
+            used = memory.used(),
+            limit = memory.limit(),
+            "PUBLISH refused: the messages held in memory reached [limits] max_memory"
+        );
+    }
+    if v5 {
+        let why = "the broker's memory for messages is full (max_memory); try again later";
+        return ack_publish(conn, qos_pid, ReasonCode::QuotaExceeded, Some(why)).map(|()| None);
+    }
+    if qos_pid.qos() == QoS::AtMostOnce {
+        return Ok(None);
+    }
+    Ok(Some(End::Abnormal))
 }
 
 /// Why a well-formed PUBLISH to `topic` is not routed, if it is not:

@@ -89,10 +89,11 @@ pub(crate) fn session_token(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The user of the request's session cookie: a session that exists, has not expired, and whose user is still in
-/// the password file. The caller checks the origin where the request could be another page's.
+/// the password file with the password of the login (a new password, or the user's removal, ends it once the
+/// files are reloaded). The caller checks the origin where the request could be another page's.
 pub(crate) fn session_user(state: &AppState, headers: &HeaderMap) -> Option<Arc<str>> {
-    let user = state.sessions.user(session_token(headers)?, SystemTime::now())?;
-    state.broker.auth.policy().has_user(&user).then_some(user)
+    let (user, stamp) = state.sessions.user(session_token(headers)?, SystemTime::now())?;
+    (state.broker.auth.policy().password_stamp(&user) == Some(stamp)).then_some(user)
 }
 
 fn info(state: &AppState, client: &ClientInfo, user: Option<&str>) -> SessionInfo {
@@ -193,6 +194,8 @@ pub(crate) async fn login(
         return error(StatusCode::UNAUTHORIZED, "wrong user name or password");
     };
     let user = identity.name().unwrap_or_default().to_owned();
+    // The password just matched this stamp's hash (a reload in between at worst ends the session at once).
+    let stamp = auth.policy().password_stamp(&user).unwrap_or_default();
     let limits = &state.broker.config.http;
     let remember = form.remember && !limits.remember_lifetime.is_zero();
     let lifetime = if remember {
@@ -202,7 +205,7 @@ pub(crate) async fn login(
     };
     let created = with_sessions(&state, {
         let user = user.clone();
-        move |sessions| sessions.create(&user, lifetime, SystemTime::now())
+        move |sessions| sessions.create(&user, stamp, lifetime, SystemTime::now())
     })
     .await;
     let created = match created {
