@@ -255,9 +255,20 @@ async fn login_checks_the_password_with_the_throttle_and_sets_a_strict_cookie() 
     assert_eq!(info["user"], "alice");
     assert_eq!(info["admin"], false);
 
-    // "Stay signed in": the cookie outlives the browser session, for [http] remember_days (30 by default).
-    let reply = login(&broker, "alice", "wonderland", true).await;
+    // "Stay signed in": the cookie outlives the browser session, for [http] remember_days (30 by default). Logging
+    // in again replaces the browser's previous session.
+    let first = reply.cookie();
+    let body = r#"{"user":"alice","password":"wonderland","remember":true}"#;
+    let origin = own_origin(&broker);
+    let headers = [("Origin", origin.as_str()), ("Cookie", first.as_str())];
+    let reply = http(&broker, "POST", "/api/login", &headers, body).await;
     assert!(reply.set_cookie().unwrap().contains("; max-age=2592000"), "{reply:?}");
+    assert_ne!(reply.cookie(), first);
+    assert_eq!(
+        session_info(&broker, Some(&first)).await["user"],
+        serde_json::Value::Null
+    );
+    assert_eq!(session_info(&broker, Some(&reply.cookie())).await["user"], "alice");
 
     // Login CSRF: a login from another origin's page, or without an Origin, is refused before any check.
     let body = r#"{"user":"alice","password":"wonderland"}"#;

@@ -203,9 +203,16 @@ pub(crate) async fn login(
     } else {
         limits.session_lifetime
     };
+    // A login replaces the browser's previous session, if any, rather than leaving it valid beside the new one.
+    let previous = session_token(&headers).map(str::to_owned);
     let created = with_sessions(&state, {
         let user = user.clone();
-        move |sessions| sessions.create(&user, stamp, lifetime, SystemTime::now())
+        move |sessions| {
+            if let Some(previous) = previous {
+                sessions.remove(&previous)?;
+            }
+            sessions.create(&user, stamp, lifetime, SystemTime::now())
+        }
     })
     .await;
     let created = match created {
