@@ -215,6 +215,9 @@ pub struct HttpLimits {
     /// WebSocket from any other origin is refused with 403, so a web page elsewhere cannot use a visitor's browser
     /// to reach the broker on their network.
     pub allowed_origins: Vec<String>,
+    /// Who may read `/metrics` without logging in: `Loopback` (the default: a Prometheus on the same machine),
+    /// `Allow` (anyone who reaches the port), or `Deny` (nobody; an administrator's dashboard login still can).
+    pub metrics_without_login: Anonymous,
 }
 
 impl Default for HttpLimits {
@@ -228,6 +231,7 @@ impl Default for HttpLimits {
             max_connections: 256,
             max_connections_per_address: 32,
             allowed_origins: Vec::new(),
+            metrics_without_login: Anonymous::Loopback,
         }
     }
 }

@@ -27,7 +27,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::limit::{ConnectionLimits, Refused, Slot};
 use super::tls::Tls;
-use super::{dashboard, websocket};
+use super::{dashboard, operations, websocket};
 use crate::broker::Broker;
 use crate::config::HttpLimits;
 use crate::log_text::Throttle;
@@ -65,6 +65,8 @@ static REFUSED: Throttle = Throttle::new();
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/mqtt", get(websocket::upgrade))
+        .route("/metrics", get(operations::metrics))
+        .route("/healthz", get(operations::healthz))
         .route("/", get(dashboard::index))
         .route("/{*path}", get(dashboard::file))
         .with_state(state)

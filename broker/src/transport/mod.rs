@@ -8,6 +8,7 @@ use std::sync::Arc;
 mod dashboard;
 pub(crate) mod http;
 pub(crate) mod limit;
+mod operations;
 pub(crate) mod tcp;
 pub(crate) mod tls;
 mod websocket;
