@@ -220,6 +220,9 @@ pub struct HttpLimits {
     pub session_lifetime: Duration,
     /// How long "stay signed in on this device" lasts (the cookie's `Max-Age`); zero turns the choice off.
     pub remember_lifetime: Duration,
+    /// Who may read `/metrics` without logging in: `Loopback` (the default: a Prometheus on the same machine),
+    /// `Allow` (anyone who reaches the port), or `Deny` (nobody; an administrator's dashboard login still can).
+    pub metrics_without_login: Anonymous,
 }
 
 impl Default for HttpLimits {
@@ -237,6 +240,7 @@ impl Default for HttpLimits {
             session_lifetime: Duration::from_secs(12 * 3600),
             // A month, then the password again: a lost phone stops being a key to the house by itself.
             remember_lifetime: Duration::from_secs(30 * 24 * 3600),
+            metrics_without_login: Anonymous::Loopback,
         }
     }
 }

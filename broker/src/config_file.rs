@@ -71,6 +71,18 @@ enum AllowAnonymous {
     Word(String),
 }
 
+impl AllowAnonymous {
+    /// What the value says, or the error naming `key`.
+    fn read(self, key: &str) -> Result<Anonymous, String> {
+        match self {
+            AllowAnonymous::Bool(false) => Ok(Anonymous::Deny),
+            AllowAnonymous::Bool(true) => Ok(Anonymous::Allow),
+            AllowAnonymous::Word(word) if word == "loopback" => Ok(Anonymous::Loopback),
+            AllowAnonymous::Word(word) => Err(format!("{key} must be true, false or \"loopback\", not {word:?}")),
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Http {
@@ -83,6 +95,7 @@ struct Http {
     allowed_origins: Option<Vec<String>>,
     session_hours: Option<u64>,
     remember_days: Option<u64>,
+    metrics_without_login: Option<AllowAnonymous>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -311,16 +324,8 @@ impl Config {
             config.sys_interval = Duration::from_secs(secs);
         }
         let auth = file.auth;
-        match auth.allow_anonymous {
-            None => {}
-            Some(AllowAnonymous::Bool(false)) => config.auth.allow_anonymous = Anonymous::Deny,
-            Some(AllowAnonymous::Bool(true)) => config.auth.allow_anonymous = Anonymous::Allow,
-            Some(AllowAnonymous::Word(word)) if word == "loopback" => config.auth.allow_anonymous = Anonymous::Loopback,
-            Some(AllowAnonymous::Word(word)) => {
-                return Err(format!(
-                    "auth.allow_anonymous must be true, false or \"loopback\", not {word:?}"
-                ));
-            }
+        if let Some(value) = auth.allow_anonymous {
+            config.auth.allow_anonymous = value.read("auth.allow_anonymous")?;
         }
         for (target, value) in [
             (&mut config.auth.password_file, auth.password_file),
@@ -399,6 +404,9 @@ fn read_http(http: Http, config: &mut Config) -> Result<(), String> {
             return Err("http.remember_days must be from 0 to 366".into());
         }
         limits.remember_lifetime = Duration::from_secs(days * 24 * 3600);
+    }
+    if let Some(value) = http.metrics_without_login {
+        limits.metrics_without_login = value.read("http.metrics_without_login")?;
     }
     Ok(())
 }

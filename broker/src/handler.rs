@@ -783,6 +783,9 @@ async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
         }
         conn.after_durable(lsn);
         for packet in &packets {
+            if let Packet::Publish(publish) = packet {
+                broker.stats.publish_sent(publish.qos());
+            }
             conn.queue_packet(packet)?;
         }
     }

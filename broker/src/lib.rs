@@ -37,6 +37,7 @@ mod handler;
 mod log_text;
 mod memory;
 mod message;
+mod metrics;
 mod outgoing_aliases;
 mod retained;
 mod router;

@@ -179,6 +179,11 @@ impl RetainedStore {
     pub(crate) fn len(&self) -> usize {
         self.len
     }
+
+    /// Their bytes, as [`Message::size`] counts them.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
 }
 
 #[cfg(test)]

@@ -640,6 +640,22 @@ impl Router {
         self.retained().len()
     }
 
+    /// Messages waiting in session queues (retained-on-subscribe ones included): the sum over every session and
+    /// the largest one, for `/metrics`. The table is copied first, so no session lock is taken under it.
+    pub(crate) fn queue_depths(&self) -> (usize, usize) {
+        let cells: Vec<Arc<SessionCell>> = self.table().values().cloned().collect();
+        cells.iter().fold((0, 0), |(sum, max), cell| {
+            let len = cell.lock().queue.len();
+            (sum + len, max.max(len))
+        })
+    }
+
+    /// How many sessions exist, connected or not, and the bytes of the retained messages kept, for `/metrics`.
+    pub(crate) fn sessions_and_retained_bytes(&self) -> (usize, usize) {
+        let sessions = self.table().len();
+        (sessions, self.retained().bytes())
+    }
+
     /// How many retained messages the retained store refused to keep (full), since start.
     pub(crate) fn retained_refused(&self) -> u64 {
         self.retained().refused

@@ -43,6 +43,25 @@ pub(crate) struct Stats {
     clients_connected: AtomicU64,
     /// The most clients connected at once (`$SYS/broker/clients/maximum`).
     clients_maximum: AtomicU64,
+    /// PUBLISH packets received, by QoS (`/metrics` only).
+    publish_received_qos: [AtomicU64; 3],
+    /// PUBLISH packets handed to connections to send, by QoS (`/metrics` only).
+    publish_sent_qos: [AtomicU64; 3],
+}
+
+/// The counters of [`Stats`] read at one moment, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Figures {
+    pub(crate) messages_received: u64,
+    pub(crate) messages_sent: u64,
+    pub(crate) bytes_received: u64,
+    pub(crate) bytes_sent: u64,
+    pub(crate) clients_connected: u64,
+    pub(crate) clients_maximum: u64,
+    /// PUBLISH packets received, indexed by QoS.
+    pub(crate) publish_received: [u64; 3],
+    /// PUBLISH packets sent, indexed by QoS.
+    pub(crate) publish_sent: [u64; 3],
 }
 
 impl Stats {
@@ -84,6 +103,31 @@ impl Stats {
                 true
             }
             Err(_) => false,
+        }
+    }
+
+    /// A PUBLISH at `qos` was received.
+    pub(crate) fn publish_received(&self, qos: QoS) {
+        self.publish_received_qos[usize::from(qos as u8)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A PUBLISH at `qos` is about to be written to a client.
+    pub(crate) fn publish_sent(&self, qos: QoS) {
+        self.publish_sent_qos[usize::from(qos as u8)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every counter now.
+    pub(crate) fn figures(&self) -> Figures {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        Figures {
+            messages_received: get(&self.messages_received),
+            messages_sent: get(&self.messages_sent),
+            bytes_received: get(&self.bytes_received),
+            bytes_sent: get(&self.bytes_sent),
+            clients_connected: get(&self.clients_connected),
+            clients_maximum: get(&self.clients_maximum),
+            publish_received: self.publish_received_qos.each_ref().map(get),
+            publish_sent: self.publish_sent_qos.each_ref().map(get),
         }
     }
 

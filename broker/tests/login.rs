@@ -559,3 +559,26 @@ async fn a_login_body_is_small() {
     assert_eq!(reply.status, 400, "not JSON: {reply:?}");
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn an_administrators_dashboard_login_may_read_the_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut closed = config(dir.path(), Anonymous::Deny);
+    closed.http.metrics_without_login = Anonymous::Deny;
+    let broker = TestBroker::start_secured(closed).await;
+    let admin = login(&broker, "admin", "root", false).await.cookie();
+    let alice = login(&broker, "alice", "wonderland", false).await.cookie();
+    let metrics = |cookie: Option<String>| {
+        let broker = &broker;
+        async move {
+            let headers: Vec<(&str, &str)> = cookie.iter().map(|cookie| ("Cookie", cookie.as_str())).collect();
+            http(broker, "GET", "/metrics", &headers, "").await
+        }
+    };
+    assert_eq!(metrics(None).await.status, 403);
+    assert_eq!(metrics(Some(alice)).await.status, 403, "alice is no administrator");
+    let reply = metrics(Some(admin)).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(reply.body.contains("roost_clients_connected"), "{reply:?}");
+    broker.stop().await;
+}

@@ -16,7 +16,7 @@
 pub mod args;
 mod fdlimit;
 mod payload;
-mod procstat;
+pub(crate) mod procstat;
 mod progress;
 mod publisher;
 mod report;

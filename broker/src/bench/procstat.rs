@@ -17,6 +17,13 @@ pub(crate) struct Sample {
     pub(crate) rss_kib: u64,
 }
 
+impl Sample {
+    /// The CPU time used (user and system), in seconds.
+    pub(crate) fn cpu_seconds(&self) -> f64 {
+        self.cpu_ticks as f64 / TICKS_PER_SEC
+    }
+}
+
 /// Reads `pid`'s CPU time and RSS; `None` if the process is gone or /proc says something unexpected.
 pub(crate) fn sample(pid: u32) -> Option<Sample> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

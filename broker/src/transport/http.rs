@@ -28,7 +28,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::limit::{ConnectionLimits, Refused, Slot};
 use super::tls::Tls;
-use super::{dashboard, login, websocket};
+use super::{dashboard, login, operations, websocket};
 use crate::auth::sessions::Sessions;
 use crate::broker::Broker;
 use crate::config::HttpLimits;
@@ -80,6 +80,8 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/api/logout", post(login::logout))
         .route("/api/reload", post(login::reload))
+        .route("/metrics", get(operations::metrics))
+        .route("/healthz", get(operations::healthz))
         .route("/", get(dashboard::index))
         .route("/{*path}", get(dashboard::file))
         .with_state(state)

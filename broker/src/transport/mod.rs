@@ -9,6 +9,7 @@ mod dashboard;
 pub(crate) mod http;
 pub(crate) mod limit;
 mod login;
+mod operations;
 pub(crate) mod tcp;
 pub(crate) mod tls;
 mod websocket;
