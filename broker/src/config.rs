@@ -215,6 +215,11 @@ pub struct HttpLimits {
     /// WebSocket from any other origin is refused with 403, so a web page elsewhere cannot use a visitor's browser
     /// to reach the broker on their network.
     pub allowed_origins: Vec<String>,
+    /// How long a dashboard login lasts without "stay signed in": the cookie ends with the browser session, and
+    /// the broker forgets the session after this anyway (a browser left open for days, or restoring its tabs).
+    pub session_lifetime: Duration,
+    /// How long "stay signed in on this device" lasts (the cookie's `Max-Age`); zero turns the choice off.
+    pub remember_lifetime: Duration,
     /// Who may read `/metrics` without logging in: `Loopback` (the default: a Prometheus on the same machine),
     /// `Allow` (anyone who reaches the port), or `Deny` (nobody; an administrator's dashboard login still can).
     pub metrics_without_login: Anonymous,
@@ -231,6 +236,10 @@ impl Default for HttpLimits {
             max_connections: 256,
             max_connections_per_address: 32,
             allowed_origins: Vec::new(),
+            // A working day and evening: a morning's login lasts until the night.
+            session_lifetime: Duration::from_secs(12 * 3600),
+            // A month, then the password again: a lost phone stops being a key to the house by itself.
+            remember_lifetime: Duration::from_secs(30 * 24 * 3600),
             metrics_without_login: Anonymous::Loopback,
         }
     }

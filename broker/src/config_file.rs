@@ -93,6 +93,8 @@ struct Http {
     max_connections: Option<usize>,
     max_connections_per_address: Option<usize>,
     allowed_origins: Option<Vec<String>>,
+    session_hours: Option<u64>,
+    remember_days: Option<u64>,
     metrics_without_login: Option<AllowAnonymous>,
 }
 
@@ -391,6 +393,18 @@ fn read_http(http: Http, config: &mut Config) -> Result<(), String> {
         }
         limits.allowed_origins = origins;
     }
+    if let Some(hours) = http.session_hours {
+        if !(1..=24 * 366).contains(&hours) {
+            return Err("http.session_hours must be from 1 to 8784 (a year)".into());
+        }
+        limits.session_lifetime = Duration::from_secs(hours * 3600);
+    }
+    if let Some(days) = http.remember_days {
+        if days > 366 {
+            return Err("http.remember_days must be from 0 to 366".into());
+        }
+        limits.remember_lifetime = Duration::from_secs(days * 24 * 3600);
+    }
     if let Some(value) = http.metrics_without_login {
         limits.metrics_without_login = value.read("http.metrics_without_login")?;
     }
@@ -626,6 +640,8 @@ mod tests {
             max_connections = 10
             max_connections_per_address = 4
             allowed_origins = ["https://home.example:8443", "http://pi.local:8080"]
+            session_hours = 8
+            remember_days = 7
             [tls]
             cert = "/etc/roost/cert.pem"
             key = "/etc/roost/key.pem"
@@ -655,6 +671,10 @@ mod tests {
             http.allowed_origins,
             ["https://home.example:8443", "http://pi.local:8080"]
         );
+        assert_eq!(
+            (http.session_lifetime, http.remember_lifetime),
+            (Duration::from_secs(8 * 3600), Duration::from_secs(7 * 24 * 3600))
+        );
         let tls = config.tls.unwrap();
         assert_eq!(tls.cert, Path::new("/etc/roost/cert.pem"));
         assert_eq!(tls.client_ca.as_deref(), Some(Path::new("/etc/roost/ca.pem")));
@@ -674,6 +694,8 @@ mod tests {
         assert_eq!(error, "tls.require_client_cert needs tls.client_ca");
         let error = Config::from_toml("[http]\nallowed_origins = [\"pi.local\"]\n").unwrap_err();
         assert!(error.starts_with("http.allowed_origins: "), "{error}");
+        let error = Config::from_toml("[http]\nsession_hours = 0\n").unwrap_err();
+        assert!(error.starts_with("http.session_hours must be"), "{error}");
         let error = Config::from_toml("[http]\nheader_timeout = 0\n").unwrap_err();
         assert_eq!(error, "http.header_timeout must be at least 1 second");
         let error = Config::from_toml("[limits]\nmax_topic_length = 70000\n").unwrap_err();

@@ -16,7 +16,7 @@ use roost_codec::{
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Identity;
+use crate::auth::{Auth, Identity};
 use crate::broker::Broker;
 use crate::config::{Config, MAX_OUTGOING_TOPIC_ALIASES};
 use crate::connection::{Connection, ConnectionError};
@@ -248,12 +248,17 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     tracing::Span::current().record("client_id", tracing::field::display(Clipped(&client_id)));
     // Who the client is, before anything else of it is accepted: a failed authentication check closes the
     // connection (5.0 [MQTT-3.1.4-2]; 3.1.1 section 3.1.4), after a CONNACK saying why. Never log the password.
-    let authenticated = match &peer.certificate_identity {
+    let authenticated = match (
+        &peer.certificate_identity,
+        session_identity(&connect, &peer, &broker.auth),
+    ) {
         // `[tls] use_identity_as_username`: the handshake verified the certificate against `client_ca`, so its
         // Common Name is the user, whatever the CONNECT's user name and password say (as Mosquitto does). A
         // client without a certificate (allowed when `require_client_cert` is off) is checked like any other.
-        Some(user) => Ok(Identity::user(user)),
-        None => {
+        (Some(user), _) => Ok(Identity::user(user)),
+        // The dashboard's login session, from its WebSocket's cookie (see `session_identity`).
+        (None, Some(identity)) => Ok(identity),
+        (None, None) => {
             broker
                 .auth
                 .authenticate(connect.username.as_deref(), connect.password.as_deref(), peer.addr.ip())
@@ -365,6 +370,17 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         return Err(error);
     }
     Ok(Some((client, keep_alive)))
+}
+
+/// The user of the dashboard's login session (see [`Peer::session_user`]) for a CONNECT that names no user or
+/// that same one: the session already proved the password. A CONNECT naming another user is checked as usual.
+fn session_identity(connect: &Connect, peer: &Peer, auth: &Auth) -> Option<Identity> {
+    let user = peer.session_user.as_deref()?;
+    match connect.username.as_deref() {
+        None => auth.session_identity(user),
+        Some(named) if named == user => auth.session_identity(user),
+        Some(_) => None,
+    }
 }
 
 /// The client identifier and the CONNACK for an acceptable CONNECT, or `None` when the identifier cannot be

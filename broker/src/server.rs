@@ -3,10 +3,12 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::sessions::{self, Sessions};
 use crate::auth::{Auth, AuthError};
 use crate::broker::Broker;
 use crate::config::Config;
@@ -31,6 +33,8 @@ pub struct Server {
     secure: Option<Secure>,
     /// The store and what it recovered; `None` keeps everything in memory.
     storage: Option<Storage>,
+    /// The dashboard's login sessions: in the data directory's `sessions` file, or in memory without one.
+    sessions: Arc<Sessions>,
 }
 
 /// The listeners that need TLS, bound, and the TLS state they share.
@@ -89,6 +93,11 @@ impl Server {
             Some(dir) => Some(open_storage(dir, &config)?),
             None => None,
         };
+        // Opened after the store, which created the directory and holds its lock, so no other roost writes it.
+        let sessions = Arc::new(match &config.storage.dir {
+            Some(dir) => Sessions::open(dir.join(sessions::FILE_NAME), SystemTime::now()),
+            None => Sessions::memory(),
+        });
         let (mqtt, mqtt_addr) = bind("MQTT", config.mqtt_addr).await?;
         let (http, http_addr) = bind("HTTP", config.http_addr).await?;
         let secure = match secure {
@@ -112,6 +121,7 @@ impl Server {
             http_addr,
             secure,
             storage,
+            sessions,
         })
     }
 
@@ -152,6 +162,7 @@ impl Server {
             http_addr,
             secure,
             storage,
+            sessions,
         } = self;
         let drain_timeout = config.drain_timeout;
         // One per-address count for every MQTT transport: TCP, TLS and WebSocket.
@@ -182,6 +193,8 @@ impl Server {
         let state = AppState {
             broker: Arc::clone(&broker),
             mqtt_limits: Arc::clone(&mqtt_limits),
+            sessions,
+            tls: secure.as_ref().map(|secure| Arc::clone(&secure.tls)),
         };
         let mut https = None;
         if let Some(Secure {

@@ -661,3 +661,67 @@ async fn insecure_skips_only_the_host_name_check() {
     assert!(!ok, "--insecure accepted a certificate from an unknown CA");
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn the_dashboard_login_cookie_is_secure_over_https_and_reload_reloads_the_certificate() {
+    let pki = Pki::new();
+    let passwd = pki.path("passwd");
+    let hash = roost_broker::auth::hash_password(roost_broker::auth::HashKind::Sha512, b"root").unwrap();
+    std::fs::write(&passwd, format!("admin:{hash}\n")).unwrap();
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut config = Config {
+        https_addr: Some(loopback),
+        tls: Some(pki.files(false, false)),
+        ..Config::default()
+    };
+    config.auth.password_file = Some(passwd);
+    config.auth.allow_anonymous = roost_broker::config::Anonymous::Deny;
+    let broker = TestBroker::start_secured(config).await;
+    let https = broker.https.unwrap();
+    // One request over HTTPS from the dashboard's own (https) origin; the response head, lower case, and body.
+    let post = async |path: &str, cookie: &str, body: &str| {
+        let tcp = within(TcpStream::connect(https)).await.unwrap();
+        let mut tls = within(connector(&pki, false).connect(ServerName::try_from("localhost").unwrap(), tcp))
+            .await
+            .expect("TLS handshake");
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost:{port}\r\nOrigin: https://localhost:{port}\r\n\
+             Connection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{cookie}\r\n{body}",
+            body.len(),
+            port = https.port(),
+        );
+        tls.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        // A TLS peer may close without close_notify after the response; what arrived is enough.
+        let _ = within(tls.read_to_end(&mut response)).await;
+        let response = String::from_utf8_lossy(&response).into_owned();
+        let (head, body) = response.split_once("\r\n\r\n").expect("a whole response");
+        (head.to_ascii_lowercase(), body.to_owned())
+    };
+    let (head, _) = post(
+        "/api/login",
+        "",
+        r#"{"user":"admin","password":"root","remember":true}"#,
+    )
+    .await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let set = head
+        .lines()
+        .find_map(|line| line.strip_prefix("set-cookie: "))
+        .unwrap_or_else(|| panic!("no cookie: {head}"));
+    for attribute in ["; httponly", "; samesite=strict", "; secure", "; max-age="] {
+        assert!(set.contains(attribute), "{attribute} missing: {set}");
+    }
+    let cookie = format!("Cookie: {}\r\n", set.split(';').next().unwrap());
+
+    // The administrator's reload also reloads the certificate: a new one on disk is presented afterwards.
+    let new = pki.issue_server("server");
+    let (head, body) = post("/api/reload", &cookie, "").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        body.contains(r#""ok":true"#) && body.contains("TLS certificate"),
+        "{body}"
+    );
+    assert_eq!(presented(https, &pki).await, new);
+    broker.stop().await;
+}

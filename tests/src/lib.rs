@@ -28,9 +28,16 @@ impl TestBroker {
         Self::start_with(Config::default()).await
     }
 
-    /// Starts a broker with `config`, but on loopback port 0. Storage stays in memory unless the test names a data
-    /// directory of its own (`config.storage.dir` other than the default `data`, the working directory's).
-    pub async fn start_with(config: Config) -> anyhow::Result<Self> {
+    /// Starts a broker with `config`, but on loopback port 0 and open to anonymous clients. Storage stays in
+    /// memory unless the test names a data directory of its own (`config.storage.dir` other than the default
+    /// `data`, the working directory's).
+    pub async fn start_with(mut config: Config) -> anyhow::Result<Self> {
+        config.auth.allow_anonymous = roost_broker::config::Anonymous::Allow;
+        Self::start_secured(config).await
+    }
+
+    /// [`TestBroker::start_with`], keeping the configuration's `[auth]` as it is (the login tests).
+    pub async fn start_secured(config: Config) -> anyhow::Result<Self> {
         let loopback: SocketAddr = "127.0.0.1:0".parse()?;
         let mut config = Config {
             mqtt_addr: loopback,
@@ -40,7 +47,6 @@ impl TestBroker {
         if config.storage.dir == roost_broker::config::StorageConfig::default().dir {
             config.storage.dir = None;
         }
-        config.auth.allow_anonymous = roost_broker::config::Anonymous::Allow;
         let server = Server::bind(config).await?;
         let (mqtt, http) = (server.mqtt_addr(), server.http_addr());
         let shutdown = CancellationToken::new();

@@ -1,8 +1,10 @@
-//! The page: a header, the broker connection's state and settings, the control panel, discovered devices, the
-//! broker's figures, the topic explorer and the publish form.
+//! The page: a header with the account controls, then either the login form or the dashboard: the broker
+//! connection's state and settings, the control panel, discovered devices, the broker's figures, the topic
+//! explorer and the publish form.
 
 use leptos::prelude::*;
 
+use crate::account::{AccountBar, LoginView, SessionInfo, api};
 use crate::broker_view::BrokerView;
 use crate::components::ConnectionStatus;
 use crate::connection::profiles::{ACTIVE_KEY, settings_from_json};
@@ -13,10 +15,73 @@ use crate::panel::{DiscoveredDevices, Panel};
 use crate::publish::saved::load;
 use crate::publish::{PublishForm, PublishTarget};
 
+/// What the page shows, decided once when it loads. Logging in or out loads the page again, so nothing the
+/// previous user's connection received (topics, history, panel) stays on the screen, and the new connection is
+/// the new user's from its first packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screen {
+    /// The login form; `may_cancel` where anonymous clients are welcome (the page was asked for it).
+    Login {
+        /// How many days "stay signed in" lasts; 0 hides the choice.
+        remember_days: u64,
+        /// Whether the dashboard is open without logging in (a "Back" button).
+        may_cancel: bool,
+    },
+    /// The dashboard, with the broker's answer about this browser (`None`: no login API where the page came
+    /// from, such as `trunk serve`: the dashboard as configured, without account controls).
+    Dashboard(Option<SessionInfo>),
+}
+
+impl Screen {
+    /// The screen for the broker's answer to `/api/session`, and whether the page was asked to log in (`?login`).
+    pub fn choose(session: Result<SessionInfo, String>, asked_to_log_in: bool) -> Self {
+        match session {
+            Err(_) => Screen::Dashboard(None),
+            Ok(info) if info.user.is_none() && (asked_to_log_in || !info.anonymous) => Screen::Login {
+                remember_days: info.remember_days,
+                may_cancel: info.anonymous,
+            },
+            Ok(info) => Screen::Dashboard(Some(info)),
+        }
+    }
+}
+
+/// Starts the page: asks the broker who this browser is, then mounts the login form or the dashboard.
+pub fn start() {
+    // The browser's own executor: leptos's `spawn_local` works only once mounting has set one up.
+    wasm_bindgen_futures::spawn_local(async {
+        let asked = window().location().search().is_ok_and(|search| search == "?login");
+        let session = api::session().await;
+        if let Err(why) = &session {
+            leptos::logging::log!("no login here ({why}); connecting as configured");
+        }
+        match Screen::choose(session, asked) {
+            Screen::Login {
+                remember_days,
+                may_cancel,
+            } => leptos::mount::mount_to_body(move || {
+                view! {
+                    <header class="topbar">
+                        <h1>"Roost"</h1>
+                    </header>
+                    <main>
+                        <LoginView remember_days=remember_days may_cancel=may_cancel />
+                    </main>
+                }
+            }),
+            Screen::Dashboard(session) => leptos::mount::mount_to_body(move || view! { <App session=session /> }),
+        }
+    });
+}
+
 /// The dashboard. Connects as soon as it is mounted (with the settings applied last time, else to `/mqtt` on the
 /// page's own origin), and reconnects by itself.
 #[component]
-pub fn App() -> impl IntoView {
+pub fn App(
+    /// The broker's answer about this browser, for the account controls; `None` shows none.
+    #[prop(default = None)]
+    session: Option<SessionInfo>,
+) -> impl IntoView {
     let state = RwSignal::new(ConnectionState::Connecting);
     let tree = RwSignal::new(TopicTree::default());
     let initial = initial_settings();
@@ -54,6 +119,7 @@ pub fn App() -> impl IntoView {
     view! {
         <header class="topbar">
             <h1>"Roost"</h1>
+            {session.map(|info| view! { <AccountBar info=info /> })}
         </header>
         <main>
             {move || view! { <ConnectionStatus state=state broker=broker.get() /> }}

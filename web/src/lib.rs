@@ -1,5 +1,6 @@
 //! The Roost dashboard: a leptos client-side app served by the broker, speaking MQTT over WebSocket.
 //!
+//! - [`account`]: logging in to the broker that serves the page (login form, session, logout, reload).
 //! - [`mqtt`]: the MQTT service layer, the only code that touches the WebSocket and bytes.
 //! - [`components`]: views; they see connection state, never bytes.
 //! - [`connection`]: the connection form and profiles.
@@ -11,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+pub mod account;
 pub mod app;
 pub mod broker_view;
 pub mod components;

@@ -5,6 +5,7 @@
 //! - `acl`: the ACL file format and its matching (publish, subscribe, read).
 //! - `throttle`: failed logins slowed down per client address.
 //! - `first_start`: the `admin` user made on the first start without a password file.
+//! - `sessions`: the dashboard's login sessions (a cookie's token digest → user and expiry).
 //!
 //! The rules in force are one [`Policy`] behind an `RwLock<Arc<_>>`: every check clones the `Arc` (or borrows it
 //! for a moment) and reads without further locking, and a reload (SIGHUP) swaps the whole policy at once, so
@@ -15,6 +16,7 @@
 mod acl;
 mod first_start;
 pub mod passwd;
+pub mod sessions;
 mod throttle;
 
 use std::collections::HashMap;
@@ -182,6 +184,18 @@ impl Policy {
     pub fn is_admin(&self, user: &str) -> bool {
         self.admins.iter().any(|admin| admin == user)
     }
+
+    /// A stable digest of `user`'s password hash (see `passwd::Hash::stamp`), `None` when the password file does
+    /// not hold the user: a dashboard session remembers it, and ends when the user's password changes or the user
+    /// is removed.
+    pub fn password_stamp(&self, user: &str) -> Option<[u8; 32]> {
+        self.users.as_ref()?.get(user).map(Hash::stamp)
+    }
+
+    /// Whether clients without a user name are accepted from `peer`.
+    pub fn allows_anonymous(&self, peer: IpAddr) -> bool {
+        self.anonymous.allows(peer)
+    }
 }
 
 /// Where a reload reads `[auth]` from: the configuration file again, with the command line's overrides.
@@ -292,6 +306,30 @@ impl Auth {
     /// Whether `user` administers Roost (`[auth] admins`).
     pub fn is_admin(&self, user: &str) -> bool {
         self.policy().is_admin(user)
+    }
+
+    /// The identity of a dashboard connection whose login session is `user`'s: as if it had given the password
+    /// (so a reload that changes that password, or removes the user, ends the connection like any other of the
+    /// user's). `None` when the password file no longer holds the user.
+    pub fn session_identity(&self, user: &str) -> Option<Identity> {
+        let policy = self.policy();
+        let hash = policy.users.as_ref()?.get(user)?;
+        Some(Identity {
+            user: Some(user.into()),
+            proof: Proof::Password {
+                fingerprint: fingerprint_of(hash),
+            },
+        })
+    }
+
+    /// Checks a user name and password for the dashboard's login page: the same check as CONNECT's, with the
+    /// same per-address delay after a failure and the same bound on hashes verified at once. `None` for a wrong
+    /// pair, and always without a password file (then nobody has a password to log in with).
+    pub async fn check_password(&self, user: &str, password: &[u8], peer: IpAddr) -> Option<Identity> {
+        match self.authenticate(Some(user), Some(password), peer).await {
+            Ok(identity) if identity.name().is_some() => Some(identity),
+            _ => None,
+        }
     }
 
     /// Checks a CONNECT's credentials. Without a user name the client is anonymous, accepted only where

@@ -76,6 +76,35 @@ impl fmt::Debug for Hash {
 }
 
 impl Hash {
+    /// A stable digest of this hash (SHA-256 over its fields, each length-prefixed), to notice across restarts
+    /// that a user's password changed: the dashboard's stored sessions keep it instead of anything about the
+    /// password. Without the salt, which it does not reveal, it is no help in guessing the password.
+    pub(crate) fn stamp(&self) -> [u8; 32] {
+        let mut digest = sha2::Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            digest.update((bytes.len() as u64).to_be_bytes());
+            digest.update(bytes);
+        };
+        match self {
+            Hash::Sha512 { salt, hash } => {
+                field(b"6");
+                field(salt);
+                field(hash);
+            }
+            Hash::Pbkdf2 { iterations, salt, hash } => {
+                field(b"7");
+                field(&iterations.to_be_bytes());
+                field(salt);
+                field(hash);
+            }
+            Hash::Argon2(phc) => {
+                field(b"argon2");
+                field(phc.as_bytes());
+            }
+        }
+        digest.finalize().into()
+    }
+
     /// Decodes the hash part of a password file line; the error says what is wrong, never the hash itself.
     pub(crate) fn parse(text: &str) -> Result<Self, &'static str> {
         if text.starts_with("$argon2") {

@@ -14,8 +14,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request, header};
-use axum::routing::get;
+use axum::routing::{get, post};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -27,7 +28,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::limit::{ConnectionLimits, Refused, Slot};
 use super::tls::Tls;
-use super::{dashboard, operations, websocket};
+use super::{dashboard, login, operations, websocket};
+use crate::auth::sessions::Sessions;
 use crate::broker::Broker;
 use crate::config::HttpLimits;
 use crate::log_text::Throttle;
@@ -39,6 +41,10 @@ pub(crate) struct AppState {
     pub(crate) broker: Arc<Broker>,
     /// The MQTT per-address cap, which a WebSocket connection counts against once upgraded.
     pub(crate) mqtt_limits: Arc<ConnectionLimits>,
+    /// The dashboard's login sessions, shared by the HTTP and HTTPS listeners.
+    pub(crate) sessions: Arc<Sessions>,
+    /// The TLS state, when a TLS listener is configured, for the dashboard's reload.
+    pub(crate) tls: Option<Arc<Tls>>,
 }
 
 /// Who sent a request, put in each request's extensions by the accept loop.
@@ -59,12 +65,21 @@ Retry-After: 10\r\nConnection: close\r\n\r\ntoo many connections; try later\n";
 /// Connections refused by a cap, for a throttled warning.
 static REFUSED: Throttle = Throttle::new();
 
-/// The HTTP routes. Anything that is neither `/mqtt` nor a file of the dashboard is a 404. Every response carries
+/// The HTTP routes: `/mqtt`, the dashboard's login API under `/api/` (see `login.rs`) and the dashboard's files;
+/// anything else is a 404. Every response carries
 /// the security headers: a Content-Security-Policy (the dashboard's page sets its own, with the hash of the
 /// inline script Trunk writes), no MIME sniffing, no framing, no referrer.
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/mqtt", get(websocket::upgrade))
+        .route("/api/session", get(login::session))
+        // Anyone may send a login: its body is a user name and a password, never more than a few KiB.
+        .route(
+            "/api/login",
+            post(login::login).layer(DefaultBodyLimit::max(login::MAX_BODY)),
+        )
+        .route("/api/logout", post(login::logout))
+        .route("/api/reload", post(login::reload))
         .route("/metrics", get(operations::metrics))
         .route("/healthz", get(operations::healthz))
         .route("/", get(dashboard::index))

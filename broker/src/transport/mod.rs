@@ -8,6 +8,7 @@ use std::sync::Arc;
 mod dashboard;
 pub(crate) mod http;
 pub(crate) mod limit;
+mod login;
 mod operations;
 pub(crate) mod tcp;
 pub(crate) mod tls;
@@ -26,6 +27,9 @@ pub(crate) struct Peer {
     /// client presented a certificate signed by `client_ca`. The CONNECT check uses it as the user name (as
     /// Mosquitto's `use_identity_as_username` does); `None` on every other connection.
     pub(crate) certificate_identity: Option<Arc<str>>,
+    /// The user of the dashboard's login session, when a WebSocket from the dashboard's own origin carried a valid
+    /// session cookie: a CONNECT naming no user (or this one) is this user without a password.
+    pub(crate) session_user: Option<Arc<str>>,
 }
 
 impl Peer {
@@ -35,6 +39,7 @@ impl Peer {
             addr,
             transport,
             certificate_identity: None,
+            session_user: None,
         }
     }
 }

@@ -2,16 +2,23 @@
 
 use axum::Extension;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::http::{AppState, ClientInfo};
+use super::login;
 
 /// `GET /metrics`: every figure in Prometheus' text format, for a client `[http] metrics_without_login` lets in
-/// (by default one on this machine); anyone else gets 403, so the figures of a house (who is connected, how
-/// busy it is) do not leak to the whole network.
-pub(crate) async fn metrics(Extension(client): Extension<ClientInfo>, State(state): State<AppState>) -> Response {
-    if !state.broker.config.http.metrics_without_login.allows(client.addr.ip()) {
+/// (by default one on this machine) or a browser with an administrator's dashboard login; anyone else gets 403,
+/// so the figures of a house (who is connected, how busy it is) do not leak to the whole network. Reading
+/// changes nothing and another origin's page cannot read the answer, so the session needs no origin check here.
+pub(crate) async fn metrics(
+    headers: HeaderMap,
+    Extension(client): Extension<ClientInfo>,
+    State(state): State<AppState>,
+) -> Response {
+    let admin = || login::session_user(&state, &headers).is_some_and(|user| state.broker.auth.is_admin(&user));
+    if !state.broker.config.http.metrics_without_login.allows(client.addr.ip()) && !admin() {
         return (
             StatusCode::FORBIDDEN,
             "metrics are not open to this address; see http.metrics_without_login\n",

@@ -71,6 +71,7 @@ pub(crate) async fn serve(
                                 addr,
                                 transport: Transport::Tls,
                                 certificate_identity: accepted.identity,
+                                session_user: None,
                             };
                             broker.connection(accepted.stream, peer).await;
                         }

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use axum::Extension;
@@ -15,7 +16,7 @@ use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::http::{AppState, ClientInfo};
-use super::{Peer, Transport};
+use super::{Peer, Transport, login};
 use crate::log_text::{Clipped, Throttle};
 
 /// WebSocket requests refused for their Origin or the per-address cap, for a throttled warning.
@@ -45,7 +46,7 @@ pub(crate) async fn upgrade(
     State(state): State<AppState>,
 ) -> Response {
     let addr = client.addr;
-    let broker = state.broker;
+    let broker = Arc::clone(&state.broker);
     if let Some(origin) = headers.get(header::ORIGIN) {
         let host = headers.get(header::HOST).and_then(|host| host.to_str().ok());
         let origin = origin.to_str().unwrap_or("");
@@ -81,6 +82,13 @@ pub(crate) async fn upgrade(
         )
             .into_response();
     };
+    // The dashboard's login session, honoured only from the dashboard's own page: SameSite=Strict already keeps
+    // other sites from sending the cookie, and an origin in `allowed_origins` is still not the dashboard.
+    let session_user = if from_own_origin(&headers, client.secure) {
+        login::session_user(&state, &headers)
+    } else {
+        None
+    };
     let limit = broker.config.max_packet_size as usize + FRAME_SLACK;
     upgrade
         .max_frame_size(limit)
@@ -94,6 +102,7 @@ pub(crate) async fn upgrade(
                     Transport::WebSocket
                 },
                 certificate_identity: client.identity,
+                session_user,
             };
             let connection = broker.connection(WsByteStream::new(socket), peer);
             async move {
@@ -101,6 +110,16 @@ pub(crate) async fn upgrade(
                 connection.await;
             }
         })
+}
+
+/// Whether the request's `Origin` is the dashboard's own (the scheme of this connection and the request's `Host`).
+/// `false` without an `Origin`: programs send none, and only a browser page holds a session cookie.
+pub(crate) fn from_own_origin(headers: &HeaderMap, secure: bool) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|origin| origin.to_str().ok()) else {
+        return false;
+    };
+    let host = headers.get(header::HOST).and_then(|host| host.to_str().ok());
+    origin_allowed(origin, host, secure, &[])
 }
 
 /// Whether a page from `origin` may open `/mqtt`: the dashboard's own origin (the scheme of this connection and
