@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 mod dashboard;
+mod encoding;
 pub(crate) mod http;
 pub(crate) mod limit;
 mod login;
