@@ -1,0 +1,111 @@
+//! The installable dashboard in a real browser: the service worker keeps the app shell, so with the broker
+//! stopped the page still opens and says it is offline; it never keeps `/api/`, `/mqtt` or `/metrics`; and the
+//! page runs under its Content-Security-Policy (service worker registration included) without a violation.
+//!
+//! Needs the dashboard built into `dist/` (`scripts/trunk build --release`), like dashboard.rs.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, ensure};
+use fantoccini::{Client, Locator};
+use roost_tests::TestBroker;
+use roost_tests::browser::{browser_log, screenshot_dir, with_browser};
+
+/// How long the page may take to show something.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Waits for `css` to match an element.
+async fn wait_for(client: &Client, css: &str, why: &str) -> anyhow::Result<fantoccini::elements::Element> {
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .with_context(|| format!("{why}: no {css} on the page within {WAIT:?}"))
+}
+
+/// The paths in the service worker's cache, once it is active and controls the page.
+async fn cached_paths(client: &Client) -> anyhow::Result<Vec<String>> {
+    let paths = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             navigator.serviceWorker.ready \
+               .then(() => caches.open('roost-shell')) \
+               .then((cache) => cache.keys()) \
+               .then((keys) => done(keys.map((request) => new URL(request.url).pathname))) \
+               .catch((error) => done(['error: ' + error]));",
+            vec![],
+        )
+        .await
+        .context("asking the page for the service worker's cache")?;
+    Ok(serde_json::from_value(paths)?)
+}
+
+#[tokio::test]
+async fn the_service_worker_opens_the_dashboard_offline() -> anyhow::Result<()> {
+    let broker = TestBroker::start().await?;
+    let url = broker.dashboard_url();
+    let index = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist/index.html"))?;
+    let wasm = index
+        .split(['"', '\''])
+        .find(|part| part.starts_with('/') && part.ends_with("_bg.wasm"))
+        .context("dist/index.html names no wasm; is dist/ built (scripts/trunk build --release)?")?
+        .to_owned();
+    with_browser(|client| async move {
+        client.goto(&url).await?;
+        wait_for(&client, r#"section.status[data-state="connected"]"#, "online").await?;
+        // The worker installs in the background; its install step fills the cache before it activates. Each
+        // asynchronous script is bounded by WebDriver's default script timeout (30 s).
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let paths = loop {
+            let paths = cached_paths(&client).await?;
+            if paths.contains(&wasm) && paths.iter().any(|path| path == "/") {
+                break paths;
+            }
+            ensure!(
+                tokio::time::Instant::now() < deadline,
+                "the service worker never cached the shell: {paths:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        for path in &paths {
+            ensure!(
+                !(path.starts_with("/api/") || path.starts_with("/mqtt") || path.starts_with("/metrics")),
+                "the service worker cached {path}: {paths:?}"
+            );
+        }
+        for needed in ["/manifest.webmanifest", "/icon-192.png"] {
+            ensure!(
+                paths.iter().any(|path| path == needed),
+                "{needed} not cached: {paths:?}"
+            );
+        }
+        let log = browser_log(&client).await?;
+        let violations: Vec<&String> = log
+            .iter()
+            .filter(|line| line.contains("Content Security Policy") || line.contains("Refused to"))
+            .collect();
+        ensure!(violations.is_empty(), "CSP violations online: {violations:#?}");
+
+        // The broker goes away; the page loads from the service worker and says it is offline.
+        broker.stop().await?;
+        client.refresh().await?;
+        let offline = wait_for(&client, r#"section.offline[data-state="offline"]"#, "broker stopped").await?;
+        let text = offline.text().await?;
+        ensure!(text.contains("Offline"), "the offline notice says {text:?}");
+        ensure!(
+            client.find(Locator::Css("section.status")).await.is_err(),
+            "the dashboard itself showed without the broker"
+        );
+        let png = client.screenshot().await?;
+        std::fs::write(screenshot_dir()?.join("dashboard-offline.png"), png)?;
+        let log = browser_log(&client).await?;
+        let violations: Vec<&String> = log
+            .iter()
+            .filter(|line| line.contains("Content Security Policy"))
+            .collect();
+        ensure!(violations.is_empty(), "CSP violations offline: {violations:#?}");
+        Ok(())
+    })
+    .await
+}
