@@ -49,6 +49,8 @@ fn main() {
     println!("cargo::rerun-if-changed=../dist");
     println!("cargo::rerun-if-changed=build.rs");
     let out = Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("precompressed");
+    // Start empty: copies of an earlier build's files would only take disk space.
+    let _ = fs::remove_dir_all(&out);
     fs::create_dir_all(&out).expect("cannot create OUT_DIR/precompressed");
     let mut table = String::from("&[\n");
     let mut names: Vec<_> = fs::read_dir(&dist)

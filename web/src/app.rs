@@ -101,12 +101,18 @@ pub fn start() {
 /// the page again when the broker answers (the login check then runs as on any load).
 async fn wait_for_the_broker() {
     loop {
+        let mut resolver = None;
         let retry = js_sys::Promise::new(&mut |resolve, _| {
             let window = window();
             let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 5_000);
             let _ = window.add_event_listener_with_callback("online", &resolve);
+            resolver = Some(resolve);
         });
         let _ = wasm_bindgen_futures::JsFuture::from(retry).await;
+        // One listener at a time, however long the broker stays away.
+        if let Some(resolve) = resolver {
+            let _ = window().remove_event_listener_with_callback("online", &resolve);
+        }
         if api::session()
             .await
             .as_ref()
