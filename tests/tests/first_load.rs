@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context as _, ensure};
 use fantoccini::{Client, Locator};
 use roost_tests::TestBroker;
-use roost_tests::browser::{devtools, with_browser};
+use roost_tests::browser::{browser_log, devtools, with_browser};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::time::Instant;

@@ -1,6 +1,7 @@
 //! The installable dashboard in a real browser: the service worker keeps the app shell, so with the broker
-//! stopped the page still opens and says it is offline; it never keeps `/api/`, `/mqtt` or `/metrics`; and the
-//! page runs under its Content-Security-Policy (service worker registration included) without a violation.
+//! stopped the page still opens and says it is offline, and opens the dashboard by itself once the broker is
+//! back; it never keeps `/api/`, `/mqtt` or `/metrics`; and the page runs under its Content-Security-Policy
+//! (service worker registration included) without a violation.
 //!
 //! Needs the dashboard built into `dist/` (`scripts/trunk build --release`), like dashboard.rs.
 
@@ -45,6 +46,7 @@ async fn cached_paths(client: &Client) -> anyhow::Result<Vec<String>> {
 async fn the_service_worker_opens_the_dashboard_offline() -> anyhow::Result<()> {
     let broker = TestBroker::start().await?;
     let url = broker.dashboard_url();
+    let http = broker.http;
     let index = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist/index.html"))?;
     let wasm = index
         .split(['"', '\''])
@@ -105,6 +107,17 @@ async fn the_service_worker_opens_the_dashboard_offline() -> anyhow::Result<()> 
             .filter(|line| line.contains("Content Security Policy"))
             .collect();
         ensure!(violations.is_empty(), "CSP violations offline: {violations:#?}");
+
+        // The broker comes back on the same address: the page notices by itself and opens the dashboard.
+        let back = TestBroker::start_at(http).await?;
+        let reloaded = client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(r#"section.status[data-state="connected"]"#))
+            .await
+            .context("the offline page never opened the dashboard once the broker was back");
+        back.stop().await?;
+        reloaded?;
         Ok(())
     })
     .await
