@@ -130,6 +130,16 @@ async fn the_first_card_shows_quickly_on_a_slow_link() -> anyhow::Result<()> {
             .find(|(name, _, _)| name.ends_with(".wasm"))
             .context("no wasm among the downloads")?;
         ensure!(wasm.1 < wasm.2, "the wasm was not sent compressed: {wasm:?}");
+        // The page preloads /api/session for the app; a preload the app did not take would be a second request
+        // (and, a few seconds after the load, a console warning).
+        let sessions = files.iter().filter(|(name, _, _)| name == "/api/session").count();
+        ensure!(sessions == 1, "/api/session fetched {sessions} times: {files:?}");
+        let log = browser_log(&client).await?;
+        let unused: Vec<&String> = log
+            .iter()
+            .filter(|line| line.contains("preloaded using link preload but not used"))
+            .collect();
+        ensure!(unused.is_empty(), "preload warnings: {unused:#?}");
         ensure!(
             cold <= COLD_BOUND,
             "cold first card after {cold:?} (bound {COLD_BOUND:?})"
