@@ -121,6 +121,8 @@ enum Event {
     TakenOver,
     /// The users or ACL were reloaded: check that the login is still accepted.
     Recheck,
+    /// An administrator disconnected the client.
+    Kicked,
     /// The session was found stuck (MQTT 5 only; a 3.x client cannot be told, and stays).
     Stuck,
     /// The broker is shutting down.
@@ -334,6 +336,11 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             connection_id: id,
             mailbox: Arc::clone(&mailbox),
             user: identity.name().map(Arc::from),
+            info: Some(Box::new(crate::session::ConnectionInfo {
+                peer: peer.addr,
+                keep_alive,
+                since_ms: crate::store::now_ms(),
+            })),
         },
         Instant::now(),
     );
@@ -644,6 +651,17 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
                     return Ok(End::Abnormal);
                 }
             }
+            Event::Kicked => {
+                tracing::info!(client_id = %Clipped(&client.id), "disconnected by an administrator");
+                // 0x98 Administrative action (section 3.14.2.1); an MQTT 3.x client is closed without a word.
+                disconnect(
+                    conn,
+                    ReasonCode::AdministrativeAction,
+                    "disconnected by an administrator",
+                )
+                .await?;
+                return Ok(End::Abnormal);
+            }
             Event::Stuck => {
                 tracing::info!(
                     client_id = &*client.id,
@@ -702,6 +720,8 @@ async fn handle_batch<S: AsyncRead + AsyncWrite + Unpin>(
 fn news(v5: bool, mailbox: &Mailbox) -> Event {
     if mailbox.is_taken_over() {
         Event::TakenOver
+    } else if mailbox.is_kicked() {
+        Event::Kicked
     } else if mailbox.take_recheck() {
         Event::Recheck
     } else if mailbox.is_stuck() && v5 {
