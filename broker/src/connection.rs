@@ -1,6 +1,7 @@
 //! Whole MQTT packets over a byte stream: buffering, decoding and encoding with roost-codec.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
@@ -62,7 +63,28 @@ pub(crate) struct Connection<S> {
     /// PUBLISH whose packet id must survive a restart) leaves before what it acknowledges is on disk.
     store: Store,
     needs_lsn: Lsn,
+    /// Sealed marks in `write_buf`, oldest first: its bytes before `end` wait for the store to be durable up to
+    /// `lsn`. [`Connection::flush_ready`] writes the prefix that is durable and keeps the rest, so the session loop
+    /// goes on reading (and routing) while acknowledgements wait for the disk: a PUBLISH that arrives during an
+    /// fdatasync is forwarded at once instead of waiting in the socket for the sync to end.
+    held: VecDeque<Held>,
 }
+
+/// A prefix of the write buffer that waits for the store ([`Connection::flush_ready`]).
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    /// Where it ends in `write_buf`.
+    end: usize,
+    /// The LSN it waits for.
+    lsn: Lsn,
+    /// `pending_packets` and `pending_publishes` up to `end`, counted for `$SYS` when it is written.
+    packets: usize,
+    publishes: usize,
+}
+
+/// While this much waits in the write buffer for the store, the session loop stops reading from the client: the
+/// client's Receive Maximum bounds what it may send unacknowledged, but not its QoS 0 PUBLISHes or deliveries to it.
+pub(crate) const MAX_HELD_BYTES: usize = 256 * 1024;
 
 /// Why a connection could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -105,10 +127,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             aliases: OutgoingAliases::default(),
             store,
             needs_lsn: 0,
+            held: VecDeque::new(),
         }
     }
 
-    /// What is queued from now on (and what already is) goes out only once the store's log is durable up to `lsn`.
+    /// What is queued since the last flush, and from now on until the next one, goes out only once the store's log
+    /// is durable up to `lsn` (and after everything queued before it).
     pub(crate) fn after_durable(&mut self, lsn: Lsn) {
         self.needs_lsn = self.needs_lsn.max(lsn);
     }
@@ -287,15 +311,94 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.write_timeout = limit;
     }
 
-    /// Sends everything queued in one write (one WebSocket frame), within the write timeout.
+    /// Closes the open mark: what is queued so far waits for `needs_lsn`, what is queued later for the next one.
+    /// A mark with nothing queued after the last one stays open, so it covers the packet queued next.
+    fn seal(&mut self) {
+        let sealed_end = self.held.back().map_or(0, |h| h.end);
+        if self.needs_lsn > 0 && self.write_buf.len() > sealed_end {
+            self.held.push_back(Held {
+                end: self.write_buf.len(),
+                lsn: self.needs_lsn,
+                packets: self.pending_packets,
+                publishes: self.pending_publishes,
+            });
+            self.needs_lsn = 0;
+        }
+    }
+
+    /// The LSN the oldest held bytes wait for, if any wait: the session loop awaits [`Store::durable`] of it
+    /// beside reading, then calls [`Connection::flush_ready`].
+    pub(crate) fn held_lsn(&mut self) -> Option<Lsn> {
+        self.seal();
+        self.held.front().map(|h| h.lsn)
+    }
+
+    /// Whether so much waits for the store that reading from the client should pause ([`MAX_HELD_BYTES`]).
+    pub(crate) fn is_backlogged(&self) -> bool {
+        !self.held.is_empty() && self.write_buf.len() >= MAX_HELD_BYTES
+    }
+
+    /// A handle on the store, for awaiting [`Connection::held_lsn`] without borrowing the connection.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Sends what is queued and does not wait for the store (in order: nothing after bytes that still wait), in
+    /// one write; keeps the rest for a later call. Never waits for the disk, only for the socket.
+    pub(crate) async fn flush_ready(&mut self) -> Result<(), ConnectionError> {
+        self.seal();
+        let mut ready = None;
+        while let Some(held) = self.held.front() {
+            if !self.store.is_durable(held.lsn)? {
+                break;
+            }
+            ready = Some(*held);
+            self.held.pop_front();
+        }
+        if self.held.is_empty() {
+            return self.flush().await;
+        }
+        let Some(ready) = ready else { return Ok(()) };
+        let bytes = self.write_buf.split_to(ready.end);
+        self.write_out(&bytes).await?;
+        self.stats.sent(ready.packets, ready.publishes, bytes.len());
+        self.pending_packets -= ready.packets;
+        self.pending_publishes -= ready.publishes;
+        for held in &mut self.held {
+            held.end -= ready.end;
+            held.packets -= ready.packets;
+            held.publishes -= ready.publishes;
+        }
+        Ok(())
+    }
+
+    /// Writes `bytes` within the write timeout.
+    async fn write_out(&mut self, bytes: &[u8]) -> Result<(), ConnectionError> {
+        let write = async {
+            self.stream.write_all(bytes).await?;
+            self.stream.flush().await
+        };
+        match self.write_timeout {
+            None => write.await?,
+            Some(limit) => match tokio::time::timeout(limit, write).await {
+                Ok(written) => written?,
+                Err(_elapsed) => return Err(ConnectionError::WriteTimeout(limit)),
+            },
+        }
+        Ok(())
+    }
+
+    /// Sends everything queued in one write (one WebSocket frame), within the write timeout, once the store is
+    /// durable up to what it waits for.
     pub(crate) async fn flush(&mut self) -> Result<(), ConnectionError> {
         if self.write_buf.is_empty() {
             return Ok(());
         }
-        if self.needs_lsn > 0 {
+        self.seal();
+        if let Some(held) = self.held.back() {
             // One wait for the whole batch: every acknowledgement in it shares the store's group commit.
-            self.store.durable(self.needs_lsn).await?;
-            self.needs_lsn = 0;
+            self.store.durable(held.lsn).await?;
+            self.held.clear();
         }
         let write = async {
             self.stream.write_all(&self.write_buf).await?;

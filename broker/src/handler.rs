@@ -555,9 +555,17 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 None => std::future::pending().await,
             }
         };
+        // Acknowledgements waiting for the disk do not stop reading: the next PUBLISH is routed while they wait.
+        let held = conn.held_lsn();
+        let store = conn.store().clone();
+        let backlogged = conn.is_backlogged();
         let event = tokio::select! {
             () = shutdown.cancelled() => Event::Shutdown,
-            read = conn.read_packet() => match read {
+            durable = store.durable(held.unwrap_or(0)), if held.is_some() => match durable {
+                Ok(()) => Event::Wake,
+                Err(error) => return Err(error.into()),
+            },
+            read = conn.read_packet(), if !backlogged => match read {
                 Ok(packet) => Event::Packet(packet.map(Box::new)),
                 Err(ConnectionError::Decode(error)) => Event::Malformed(error),
                 Err(error) => return Err(error),
@@ -706,6 +714,8 @@ async fn wait_for_room<S: AsyncRead + AsyncWrite + Unpin>(
                         return Ok(());
                     }
                     send_queued(conn, client, broker).await?;
+                    // What waits for the store goes out too: this wait can be long, and nothing else flushes.
+                    conn.flush().await?;
                 }
             }
         }
@@ -713,8 +723,9 @@ async fn wait_for_room<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// Queues one batch of the session's messages behind whatever replies are queued, and sends it all in one write;
-/// if more messages are ready, wakes ourselves so the loop comes back after checking the socket.
+/// Queues one batch of the session's messages behind whatever replies are queued, and sends in one write what does
+/// not wait for the store (`Connection::flush_ready`; the session loop sends the rest once it is durable); if more
+/// messages are ready, wakes ourselves so the loop comes back after checking the socket.
 async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Connection<S>,
     client: &Client,
@@ -737,7 +748,7 @@ async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
             conn.queue_packet(packet)?;
         }
     }
-    conn.flush().await
+    conn.flush_ready().await
 }
 
 /// Refuses a CONNECT: a CONNACK with `reason` and no session ([MQTT-3.2.2-6]); the caller then closes

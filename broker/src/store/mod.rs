@@ -397,6 +397,19 @@ impl Store {
         ))
     }
 
+    /// Whether everything up to `lsn` is durable now, without waiting; [`StoreError::Failed`] if storage failed.
+    pub fn is_durable(&self, lsn: Lsn) -> Result<bool, StoreError> {
+        let Some(disk) = &self.0.disk else { return Ok(true) };
+        let state = disk.durable.borrow();
+        if state.lsn >= lsn {
+            return Ok(true);
+        }
+        match &state.failed {
+            Some(why) => Err(StoreError::Failed(why.clone())),
+            None => Ok(false),
+        }
+    }
+
     /// Resolves when storage fails, with why; never for the in-memory store or one that closes cleanly.
     pub async fn failed(&self) -> Arc<str> {
         if let Some(disk) = &self.0.disk {
