@@ -2,9 +2,14 @@
 //! "delete" of one key, so replaying them in log order gives the state the broker had (last writer wins).
 //!
 //! The encoding is a small hand-written binary format: a kind byte, then the fields; integers as LEB128 varints
-//! (most are small), byte strings and strings prefixed by their varint length. The CRC and LSN live one level up,
-//! in the entry that frames a whole submit ([`super::log`]), so a record is never replayed without the others
-//! submitted with it.
+//! (most are small), byte strings and strings prefixed by their varint length. Client ids and topics, which repeat
+//! in almost every record, go through a string table that lives as long as one file ([`Encoder`], [`Decoder`]):
+//! the first use in a file writes the string and gives it the next number, later uses write the number (one or two
+//! bytes instead of the 10–40 of a client id or topic). The CRC and LSNs live one level up, in the frame that
+//! holds a whole batch of submits ([`super::log`]), so a record is never replayed without the others submitted
+//! with it.
+
+use std::collections::HashMap;
 
 use bytes::Bytes;
 use bytestring::ByteString;
@@ -209,6 +214,31 @@ mod kind {
     pub(super) const INBOUND_QOS2_DELETE: u8 = 13;
 }
 
+/// The most strings one file's table holds: beyond it strings are written out each time (a workload with millions of
+/// distinct topics must not grow the table, in the writer or in recovery, without bound).
+const MAX_STRINGS: usize = 1 << 16;
+
+/// An interned string field starts with this varint, then the string, which takes the table's next number.
+const STRING_NEW: u64 = 0;
+/// ... or this, then the string, not added (the table is full).
+const STRING_LITERAL: u64 = 1;
+/// ... or the string's number plus this.
+const STRING_NUMBER: u64 = 2;
+
+/// The writer's string table of one file (a log segment or a snapshot): numbers the client ids and topics written
+/// in it. A new file starts a new table, so every file reads on its own (a snapshot replaces the segments before
+/// it, and recovery reads each segment from its start).
+#[derive(Debug, Default)]
+pub(crate) struct Encoder {
+    strings: HashMap<ByteString, u64>,
+}
+
+/// The reader's string table of one file: [`Encoder`]'s numbering, rebuilt by reading the file in order.
+#[derive(Debug, Default)]
+pub(crate) struct Decoder {
+    strings: Vec<ByteString>,
+}
+
 /// Appends LEB128 varints and length-prefixed bytes to a buffer.
 pub(crate) struct Writer<'a>(pub(crate) &'a mut Vec<u8>);
 
@@ -228,6 +258,21 @@ impl Writer<'_> {
     fn bytes(&mut self, b: &[u8]) {
         self.varint(b.len() as u64);
         self.0.extend_from_slice(b);
+    }
+
+    /// A client id or topic, through the file's string table.
+    fn interned(&mut self, s: &ByteString, enc: &mut Encoder) {
+        if let Some(&n) = enc.strings.get(s) {
+            return self.varint(n + STRING_NUMBER);
+        }
+        if enc.strings.len() < MAX_STRINGS {
+            let n = enc.strings.len() as u64;
+            enc.strings.insert(s.clone(), n);
+            self.varint(STRING_NEW);
+        } else {
+            self.varint(STRING_LITERAL);
+        }
+        self.bytes(s.as_bytes());
     }
 }
 
@@ -284,6 +329,26 @@ impl<'a> Reader<'a> {
         let s = std::str::from_utf8(self.slice()?).map_err(|_| DecodeError("string not UTF-8"))?;
         Ok(ByteString::from(s))
     }
+
+    /// What [`Writer::interned`] wrote; a new string joins the table (a clone shares its bytes).
+    fn interned(&mut self, dec: &mut Decoder) -> Result<ByteString, DecodeError> {
+        match self.varint()? {
+            STRING_NEW => {
+                if dec.strings.len() >= MAX_STRINGS {
+                    return Err(DecodeError("string table full"));
+                }
+                let s = self.string()?;
+                dec.strings.push(s.clone());
+                Ok(s)
+            }
+            STRING_LITERAL => self.string(),
+            n => usize::try_from(n - STRING_NUMBER)
+                .ok()
+                .and_then(|i| dec.strings.get(i))
+                .cloned()
+                .ok_or(DecodeError("unknown string number")),
+        }
+    }
 }
 
 const FLAG_RETAIN: u8 = 1 << 2;
@@ -291,7 +356,7 @@ const FLAG_EXPIRY: u8 = 1 << 3;
 const FLAG_PUBLISHER: u8 = 1 << 4;
 
 impl StoredMessage {
-    fn encode(&self, w: &mut Writer<'_>) {
+    fn encode(&self, w: &mut Writer<'_>, enc: &mut Encoder) {
         let mut flags = self.qos as u8;
         if self.retain {
             flags |= FLAG_RETAIN;
@@ -303,18 +368,18 @@ impl StoredMessage {
             flags |= FLAG_PUBLISHER;
         }
         w.u8(flags);
-        w.bytes(self.topic.as_bytes());
+        w.interned(&self.topic, enc);
         w.bytes(&self.payload);
         w.bytes(&self.properties);
         if let Some(at) = self.expires_at_ms {
             w.varint(at);
         }
         if let Some(p) = &self.publisher {
-            w.bytes(p.as_bytes());
+            w.interned(p, enc);
         }
     }
 
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, dec: &mut Decoder) -> Result<Self, DecodeError> {
         let flags = r.u8()?;
         if flags & !(3 | FLAG_RETAIN | FLAG_EXPIRY | FLAG_PUBLISHER) != 0 {
             return Err(DecodeError("message flags"));
@@ -322,7 +387,7 @@ impl StoredMessage {
         Ok(StoredMessage {
             qos: QoS::from_u8(flags & 3).ok_or(DecodeError("QoS"))?,
             retain: flags & FLAG_RETAIN != 0,
-            topic: r.string()?,
+            topic: r.interned(dec)?,
             payload: r.bytes()?,
             properties: r.bytes()?,
             expires_at_ms: if flags & FLAG_EXPIRY != 0 {
@@ -331,7 +396,7 @@ impl StoredMessage {
                 None
             },
             publisher: if flags & FLAG_PUBLISHER != 0 {
-                Some(r.string()?)
+                Some(r.interned(dec)?)
             } else {
                 None
             },
@@ -393,26 +458,26 @@ impl SessionMeta {
 }
 
 impl Record {
-    /// Appends the record's encoding to `buf`.
-    pub fn encode(&self, buf: &mut Vec<u8>) {
+    /// Appends the record's encoding to `buf`, numbering its strings in `enc` (the table of the file it goes to).
+    pub(crate) fn encode(&self, buf: &mut Vec<u8>, enc: &mut Encoder) {
         let mut w = Writer(buf);
         match self {
             Record::RetainedSet { message } => {
                 w.u8(kind::RETAINED_SET);
-                message.encode(&mut w);
+                message.encode(&mut w, enc);
             }
             Record::RetainedDelete { topic } => {
                 w.u8(kind::RETAINED_DELETE);
-                w.bytes(topic.as_bytes());
+                w.interned(topic, enc);
             }
             Record::MessagePut { id, message } => {
                 w.u8(kind::MESSAGE_PUT);
                 w.varint(id.0);
-                message.encode(&mut w);
+                message.encode(&mut w, enc);
             }
             Record::SessionUpsert { client_id, meta } => {
                 w.u8(kind::SESSION_UPSERT);
-                w.bytes(client_id.as_bytes());
+                w.interned(client_id, enc);
                 w.u8(meta.protocol_version);
                 w.varint(u64::from(meta.expiry_interval));
                 match meta.disconnected_at_ms {
@@ -423,14 +488,14 @@ impl Record {
                     Some(will) => {
                         w.u8(1);
                         w.varint(u64::from(will.delay));
-                        will.message.encode(&mut w);
+                        will.message.encode(&mut w, enc);
                     }
                     None => w.u8(0),
                 }
             }
             Record::SessionDelete { client_id } => {
                 w.u8(kind::SESSION_DELETE);
-                w.bytes(client_id.as_bytes());
+                w.interned(client_id, enc);
             }
             Record::SubscriptionSet {
                 client_id,
@@ -438,25 +503,25 @@ impl Record {
                 subscription,
             } => {
                 w.u8(kind::SUBSCRIPTION_SET);
-                w.bytes(client_id.as_bytes());
+                w.interned(client_id, enc);
                 w.bytes(filter.as_bytes());
                 w.u8(subscription.options);
                 w.varint(subscription.identifier.map_or(0, |id| u64::from(id) + 1));
             }
             Record::SubscriptionDelete { client_id, filter } => {
                 w.u8(kind::SUBSCRIPTION_DELETE);
-                w.bytes(client_id.as_bytes());
+                w.interned(client_id, enc);
                 w.bytes(filter.as_bytes());
             }
             Record::QueueAppend { client_id, seq, entry } => {
                 w.u8(kind::QUEUE_APPEND);
-                w.bytes(client_id.as_bytes());
+                w.interned(client_id, enc);
                 w.varint(*seq);
                 entry.encode(&mut w);
             }
             Record::QueueRemove { client_id, seq } => {
                 w.u8(kind::QUEUE_REMOVE);
-                w.bytes(client_id.as_bytes());
+                w.interned(client_id, enc);
                 w.varint(*seq);
             }
             Record::InflightOutSet {
@@ -465,7 +530,7 @@ impl Record {
                 state,
             } => {
                 w.u8(kind::INFLIGHT_OUT_SET);
-                w.bytes(client_id.as_bytes());
+                w.interned(client_id, enc);
                 w.varint(u64::from(*packet_id));
                 match state {
                     OutState::Publish(entry) => {
@@ -477,35 +542,37 @@ impl Record {
             }
             Record::InflightOutDelete { client_id, packet_id } => {
                 w.u8(kind::INFLIGHT_OUT_DELETE);
-                w.bytes(client_id.as_bytes());
+                w.interned(client_id, enc);
                 w.varint(u64::from(*packet_id));
             }
             Record::InboundQos2Set { client_id, packet_id } => {
                 w.u8(kind::INBOUND_QOS2_SET);
-                w.bytes(client_id.as_bytes());
+                w.interned(client_id, enc);
                 w.varint(u64::from(*packet_id));
             }
             Record::InboundQos2Delete { client_id, packet_id } => {
                 w.u8(kind::INBOUND_QOS2_DELETE);
-                w.bytes(client_id.as_bytes());
+                w.interned(client_id, enc);
                 w.varint(u64::from(*packet_id));
             }
         }
     }
 
-    /// Reads one record from the front of `r`.
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    /// Reads one record from the front of `r`, with the string table of the file it is read from.
+    pub(crate) fn decode(r: &mut Reader<'_>, dec: &mut Decoder) -> Result<Self, DecodeError> {
         Ok(match r.u8()? {
             kind::RETAINED_SET => Record::RetainedSet {
-                message: StoredMessage::decode(r)?,
+                message: StoredMessage::decode(r, dec)?,
             },
-            kind::RETAINED_DELETE => Record::RetainedDelete { topic: r.string()? },
+            kind::RETAINED_DELETE => Record::RetainedDelete {
+                topic: r.interned(dec)?,
+            },
             kind::MESSAGE_PUT => Record::MessagePut {
                 id: MessageId(r.varint()?),
-                message: StoredMessage::decode(r)?,
+                message: StoredMessage::decode(r, dec)?,
             },
             kind::SESSION_UPSERT => {
-                let client_id = r.string()?;
+                let client_id = r.interned(dec)?;
                 let protocol_version = r.u8()?;
                 let expiry_interval = r.u32()?;
                 let disconnected_at_ms = r.varint()?.checked_sub(1);
@@ -515,7 +582,7 @@ impl Record {
                         let delay = r.u32()?;
                         Some(StoredWill {
                             delay,
-                            message: StoredMessage::decode(r)?,
+                            message: StoredMessage::decode(r, dec)?,
                         })
                     }
                     _ => return Err(DecodeError("will flag")),
@@ -530,9 +597,11 @@ impl Record {
                     },
                 }
             }
-            kind::SESSION_DELETE => Record::SessionDelete { client_id: r.string()? },
+            kind::SESSION_DELETE => Record::SessionDelete {
+                client_id: r.interned(dec)?,
+            },
             kind::SUBSCRIPTION_SET => Record::SubscriptionSet {
-                client_id: r.string()?,
+                client_id: r.interned(dec)?,
                 filter: r.string()?,
                 subscription: StoredSubscription {
                     options: r.u8()?,
@@ -543,20 +612,20 @@ impl Record {
                 },
             },
             kind::SUBSCRIPTION_DELETE => Record::SubscriptionDelete {
-                client_id: r.string()?,
+                client_id: r.interned(dec)?,
                 filter: r.string()?,
             },
             kind::QUEUE_APPEND => Record::QueueAppend {
-                client_id: r.string()?,
+                client_id: r.interned(dec)?,
                 seq: r.varint()?,
                 entry: QueueEntry::decode(r)?,
             },
             kind::QUEUE_REMOVE => Record::QueueRemove {
-                client_id: r.string()?,
+                client_id: r.interned(dec)?,
                 seq: r.varint()?,
             },
             kind::INFLIGHT_OUT_SET => Record::InflightOutSet {
-                client_id: r.string()?,
+                client_id: r.interned(dec)?,
                 packet_id: r.u16()?,
                 state: match r.u8()? {
                     0 => OutState::Publish(QueueEntry::decode(r)?),
@@ -565,15 +634,15 @@ impl Record {
                 },
             },
             kind::INFLIGHT_OUT_DELETE => Record::InflightOutDelete {
-                client_id: r.string()?,
+                client_id: r.interned(dec)?,
                 packet_id: r.u16()?,
             },
             kind::INBOUND_QOS2_SET => Record::InboundQos2Set {
-                client_id: r.string()?,
+                client_id: r.interned(dec)?,
                 packet_id: r.u16()?,
             },
             kind::INBOUND_QOS2_DELETE => Record::InboundQos2Delete {
-                client_id: r.string()?,
+                client_id: r.interned(dec)?,
                 packet_id: r.u16()?,
             },
             _ => return Err(DecodeError("unknown record kind")),
@@ -615,17 +684,87 @@ pub(crate) mod tests {
 
     fn round_trip(record: &Record) {
         let mut buf = Vec::new();
-        record.encode(&mut buf);
+        record.encode(&mut buf, &mut Encoder::default());
         let mut r = Reader(&buf);
-        assert_eq!(&Record::decode(&mut r).unwrap(), record);
+        assert_eq!(&Record::decode(&mut r, &mut Decoder::default()).unwrap(), record);
         assert!(r.is_empty());
         // Every strict prefix is an error, never a panic or a different record.
         for cut in 0..buf.len() {
             assert!(
-                Record::decode(&mut Reader(&buf[..cut])).is_err(),
+                Record::decode(&mut Reader(&buf[..cut]), &mut Decoder::default()).is_err(),
                 "prefix {cut} of {record:?}"
             );
         }
+    }
+
+    /// The second use of a client id or topic in a file costs its number, and reads back as the same string.
+    #[test]
+    fn strings_repeated_in_a_file_are_written_once() {
+        let put = |id: u64| Record::MessagePut {
+            id: MessageId(id),
+            message: StoredMessage {
+                publisher: Some("a-publisher-client-id".into()),
+                ..message("sensors/building-7/floor-3/temperature", b"21.5")
+            },
+        };
+        let append = Record::QueueAppend {
+            client_id: "a-subscriber-client-id".into(),
+            seq: 1,
+            entry: QueueEntry {
+                message: MessageId(1),
+                qos: QoS::AtLeastOnce,
+                retain: false,
+                subscription_ids: vec![],
+            },
+        };
+        let mut enc = Encoder::default();
+        let (mut first, mut second) = (Vec::new(), Vec::new());
+        put(1).encode(&mut first, &mut enc);
+        append.encode(&mut first, &mut enc);
+        put(2).encode(&mut second, &mut enc);
+        append.encode(&mut second, &mut enc);
+        // Topic (38 bytes), publisher (21) and subscriber (22): each is a one-byte number the second time, instead
+        // of a tag, a length and the string.
+        assert_eq!(first.len() - second.len(), (1 + 38) + (1 + 21) + (1 + 22));
+        let mut dec = Decoder::default();
+        let mut all = Reader(&first);
+        assert_eq!(Record::decode(&mut all, &mut dec).unwrap(), put(1));
+        assert_eq!(Record::decode(&mut all, &mut dec).unwrap(), append);
+        let mut all = Reader(&second);
+        assert_eq!(Record::decode(&mut all, &mut dec).unwrap(), put(2));
+        assert_eq!(Record::decode(&mut all, &mut dec).unwrap(), append);
+        // Read without the file's earlier records, a number means nothing: an error, not another string.
+        assert_eq!(
+            Record::decode(&mut Reader(&second), &mut Decoder::default()),
+            Err(DecodeError("unknown string number"))
+        );
+    }
+
+    /// Past `MAX_STRINGS` distinct strings a file writes them out in full: the tables stay bounded.
+    #[test]
+    fn a_full_string_table_writes_strings_out() {
+        let mut enc = Encoder::default();
+        let mut dec = Decoder::default();
+        let mut buf = Vec::new();
+        let records: Vec<Record> = (0..MAX_STRINGS + 3)
+            .map(|i| Record::RetainedDelete {
+                topic: format!("t/{i}").into(),
+            })
+            .collect();
+        for record in &records {
+            record.encode(&mut buf, &mut enc);
+        }
+        let late = records.last().unwrap().clone();
+        let before = buf.len();
+        late.encode(&mut buf, &mut enc);
+        assert_eq!(buf.len() - before, 1 + 1 + 1 + "t/65538".len(), "written in full again");
+        assert_eq!(enc.strings.len(), MAX_STRINGS);
+        let mut r = Reader(&buf);
+        for record in records.iter().chain([&late]) {
+            assert_eq!(&Record::decode(&mut r, &mut dec).unwrap(), record);
+        }
+        assert!(r.is_empty());
+        assert_eq!(dec.strings.len(), MAX_STRINGS);
     }
 
     #[test]
@@ -728,16 +867,20 @@ pub(crate) mod tests {
 
     #[test]
     fn garbage_is_an_error() {
+        let d = &mut Decoder::default();
         assert_eq!(
-            Record::decode(&mut Reader(&[0xEE])),
+            Record::decode(&mut Reader(&[0xEE]), d),
             Err(DecodeError("unknown record kind"))
         );
         // A subscription id count far beyond the bytes left is refused before anything is allocated.
-        let mut buf = vec![kind::QUEUE_APPEND, 1, b'c', 1, 1, 1];
+        let mut buf = vec![kind::QUEUE_APPEND, 0, 1, b'c', 1, 1, 1];
         Writer(&mut buf).varint(u64::MAX);
-        assert!(Record::decode(&mut Reader(&buf)).is_err());
+        assert_eq!(
+            Record::decode(&mut Reader(&buf), d),
+            Err(DecodeError("subscription id count"))
+        );
         // Invalid UTF-8 in a topic.
-        assert!(Record::decode(&mut Reader(&[kind::RETAINED_DELETE, 1, 0xFF])).is_err());
+        assert!(Record::decode(&mut Reader(&[kind::RETAINED_DELETE, 0, 1, 0xFF]), d).is_err());
         // A varint that never ends.
         assert!(Reader(&[0xFF; 11]).varint().is_err());
     }
