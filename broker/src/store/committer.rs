@@ -1,5 +1,6 @@
 //! Group commit: one OS thread owns the log files (`fdatasync` blocks, so not a tokio task). It takes everything
-//! submitted since its last write, frames it (one frame per batch, split only past [`FRAME_BYTES`]), writes it with one `write(2)`, syncs once, applies it to
+//! submitted since its last write, drops the records that cancel out within it ([`super::cancel`]), frames it
+//! (one frame per batch, split only past [`FRAME_BYTES`]), writes it with one `write(2)`, syncs once, applies it to
 //! its model of the state and publishes the new durable LSN on a watch channel, waking every waiter of the batch
 //! at once. Whatever is submitted while it syncs is the next batch: no timer at low load, no sync per message at
 //! high load.
@@ -11,6 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
+use super::cancel::cancel;
 use super::fs::{AppendFile, Fs};
 use super::log::{self, Lsn};
 use super::record::{Encoder, Record};
@@ -131,8 +133,8 @@ impl Engine {
     }
 
     /// Writes a batch with one append and applies it to the model. Consecutive submits (`items` holds consecutive
-    /// LSNs, as the queue hands them out) form one frame, or several past [`FRAME_BYTES`]; a frame is recovered
-    /// whole or not at all.
+    /// LSNs, as the queue hands them out) form one frame, or several past [`FRAME_BYTES`]; records cancel out only
+    /// within a frame, which is recovered whole or not at all.
     fn write(&mut self, items: Vec<(Lsn, Vec<Record>)>) -> std::io::Result<()> {
         self.buf.clear();
         let growth: u64 = items.iter().flat_map(|(_, records)| records).map(Record::growth).sum();
@@ -149,7 +151,7 @@ impl Engine {
                 frame.extend(next);
                 count += 1;
             }
-            let kept = frame;
+            let kept = cancel(&self.state, frame);
             log::encode_frame(first, count, &kept, &mut self.enc, &mut self.buf);
             // The model moves frame by frame: the next frame's cancelling looks at the state before it.
             for record in kept {

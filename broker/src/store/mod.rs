@@ -34,6 +34,7 @@
 //! - Expired or dropped retained and queued messages: `RetainedDelete` / `QueueRemove`, no wait.
 //! - [`StoreError::Failed`] from `submit` or `durable`: send no acknowledgement, stop the listeners, exit non-zero.
 
+mod cancel;
 mod committer;
 pub mod fs;
 mod log;
@@ -370,6 +371,23 @@ impl Store {
             disk.queue.ready.notify_one();
         }
         Ok(lsn)
+    }
+
+    /// Submits several entries at once, so the committer takes them as one batch (tests of what a batch does).
+    #[cfg(test)]
+    pub(crate) fn submit_batch(&self, submits: Vec<Vec<Record>>) -> Lsn {
+        let disk = self.0.disk.as_ref().expect("a store on disk");
+        let mut queue = disk.queue.lock();
+        for records in submits {
+            let lsn = queue.next_lsn;
+            queue.next_lsn += 1;
+            let growth: u64 = records.iter().map(Record::growth).sum();
+            disk.counters.pending_bytes.fetch_add(growth, Ordering::Relaxed);
+            queue.items.push((lsn, records));
+        }
+        drop(queue);
+        disk.queue.ready.notify_one();
+        self.last_lsn()
     }
 
     /// The LSN of the last submit: waiting for it waits for everything submitted so far.

@@ -705,6 +705,111 @@ fn what_expired_while_stopped_is_dropped_at_start() {
     assert_eq!(recovered.state.retained.keys().collect::<Vec<_>>(), ["new"]);
 }
 
+/// One QoS 1 message to a persistent subscriber, as the router submits it: put and queued; sent (in flight, out of
+/// the queue); acknowledged.
+fn delivery(id: u64, seq: u64, packet_id: u16) -> Vec<Vec<Record>> {
+    let entry = QueueEntry {
+        message: MessageId(id),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        subscription_ids: vec![],
+    };
+    let c: ByteString = "subscriber".into();
+    vec![
+        vec![
+            Record::MessagePut {
+                id: MessageId(id),
+                message: record::tests::message("sensors/1", &[7; 64]),
+            },
+            Record::QueueAppend {
+                client_id: c.clone(),
+                seq,
+                entry: entry.clone(),
+            },
+        ],
+        vec![
+            Record::InflightOutSet {
+                client_id: c.clone(),
+                packet_id,
+                state: OutState::Publish(entry),
+            },
+            Record::QueueRemove {
+                client_id: c.clone(),
+                seq,
+            },
+        ],
+        vec![Record::InflightOutDelete {
+            client_id: c,
+            packet_id,
+        }],
+    ]
+}
+
+/// Deliveries completed within one group-commit batch write almost nothing, their LSNs are durable like any, and
+/// a crash tearing that batch anywhere recovers the state before it or after it, never a part.
+#[test]
+fn a_batch_that_cancels_out_is_recovered_whole_or_not_at_all() {
+    let fs = FaultFs::new();
+    let (store, _) = open(&fs, opts(SyncMode::Always));
+    let setup = vec![vec![Record::SessionUpsert {
+        client_id: "subscriber".into(),
+        meta: SessionMeta {
+            protocol_version: 5,
+            expiry_interval: 300,
+            disconnected_at_ms: None,
+            will: None,
+        },
+    }]];
+    submit_each(&store, &setup);
+    drop(store);
+    // `never`: the batch is written, not synced, so a power cut can tear it at any byte.
+    let (store, _) = open(&fs, opts(SyncMode::Never));
+    let segment = dir().join(log::segment_name(2));
+    let before = fs.contents(&segment).unwrap().len();
+    let mut batch = delivery(1, 1, 1);
+    batch.extend(delivery(2, 2, 2));
+    // The third message is still in flight at the end of the batch: its put and in-flight entry stay.
+    batch.extend(delivery(3, 3, 3).into_iter().take(2));
+    batch.push(vec![retained("r", "kept")]);
+    let lsn = store.submit_batch(batch.clone());
+    assert_eq!(lsn, 1 + batch.len() as u64);
+    block_on(store.durable(lsn)).unwrap();
+    let frame = fs.contents(&segment).unwrap().len() - before;
+    let mut all = Vec::new();
+    for records in &batch {
+        for record in records {
+            record.encode(&mut all, &mut record::Encoder::default());
+        }
+    }
+    assert!(
+        frame * 3 < all.len(),
+        "the frame ({frame} bytes) holds the third message and the retained one, not all {} bytes",
+        all.len()
+    );
+    let mut expected = setup.clone();
+    expected.extend(batch.iter().cloned());
+    // Unsynced: the new segment's header and the frame.
+    let unsynced = before + frame;
+    for keep in 0..=unsynced {
+        let crashed = fs.fork();
+        crashed.power_cut_with(|_, tail| {
+            assert!(tail == 0 || tail == unsynced, "only the new segment is unsynced");
+            keep.min(tail)
+        });
+        let (_, recovered) = open(&crashed, opts(SyncMode::Always));
+        if keep == unsynced {
+            assert_eq!(recovered.report.last_lsn, lsn);
+            assert_eq!(recovered.state, model(&expected));
+            assert!(recovered.state.sessions["subscriber"].inflight_out.contains_key(&3));
+        } else {
+            assert_eq!(recovered.report.last_lsn, 1, "keep {keep} of {frame}");
+            assert_eq!(recovered.state, model(&setup), "keep {keep} of {frame}");
+        }
+        assert!(recovered.report.is_clean(), "{}", recovered.report);
+    }
+    drop(store);
+}
+
 /// A data directory of the first storage format (no file headers) is refused with an error that says what to do,
 /// not set aside as corrupt (which would start empty and lose what an older roost acknowledged).
 #[test]
