@@ -119,16 +119,17 @@ fn holds_references(key: &Key) -> bool {
 /// do not see), everything dropped on its keys is written after all.
 pub(crate) fn cancel(state: &State, records: Vec<Record>) -> Vec<Record> {
     let mut dropped = vec![false; records.len()];
+    let ops: Vec<Op> = records.iter().map(op).collect();
     let mut tracks: HashMap<Key, Track> = HashMap::new();
     let may_drop = |key: &Key, record: &Record| {
         !holds_references(key) || reference(record).is_none_or(|id| !state.knows_message(id))
     };
-    for (i, record) in records.iter().enumerate() {
-        match op(record) {
+    for (i, (record, op)) in records.iter().zip(&ops).enumerate() {
+        match op {
             Op::Set(key) => {
-                let droppable = may_drop(&key, record);
-                let references = holds_references(&key);
-                let track = tracks.entry(key).or_insert_with_key(|key| {
+                let droppable = may_drop(key, record);
+                let references = holds_references(key);
+                let track = tracks.entry(key.clone()).or_insert_with_key(|key| {
                     let absent = !key.in_state(state);
                     Track {
                         absent_before: absent,
@@ -148,8 +149,8 @@ pub(crate) fn cancel(state: &State, records: Vec<Record>) -> Vec<Record> {
                 track.absent = false;
             }
             Op::Delete(key) => {
-                let references = holds_references(&key);
-                let track = tracks.entry(key).or_insert_with_key(|key| {
+                let references = holds_references(key);
+                let track = tracks.entry(key.clone()).or_insert_with_key(|key| {
                     let absent = !key.in_state(state);
                     Track {
                         absent_before: absent,
@@ -172,7 +173,7 @@ pub(crate) fn cancel(state: &State, records: Vec<Record>) -> Vec<Record> {
             Op::DeleteSession(client) => {
                 // Every key of the client is gone; pending sets stay written (the delete covers them anyway).
                 for (key, track) in tracks.iter_mut() {
-                    if key.client() == Some(&client) {
+                    if key.client() == Some(client) {
                         track.absent = true;
                         track.pending_set = None;
                     }
@@ -193,7 +194,7 @@ pub(crate) fn cancel(state: &State, records: Vec<Record>) -> Vec<Record> {
     if fresh.is_empty() {
         return keep(records, &dropped);
     }
-    let all = replay(&records, &vec![false; records.len()], &fresh);
+    let all = replay(&records, &ops, &vec![false; records.len()], &fresh);
     // A new message that no kept record references and that the frame leaves deleted is not put.
     let mut kept_reference: HashSet<MessageId> = HashSet::new();
     for (i, record) in records.iter().enumerate() {
@@ -213,23 +214,24 @@ pub(crate) fn cancel(state: &State, records: Vec<Record>) -> Vec<Record> {
         }
     }
     loop {
-        let kept = replay(&records, &dropped, &fresh);
+        let kept = replay(&records, &ops, &dropped, &fresh);
         let differ: HashSet<MessageId> = fresh.iter().copied().filter(|id| all.get(id) != kept.get(id)).collect();
         if differ.is_empty() {
             return keep(records, &dropped);
         }
         // Keys that ever hold such a message keep their whole history, and the message its puts.
-        let keys: HashSet<Key> = records
+        let keys: HashSet<&Key> = records
             .iter()
-            .filter(|r| reference(r).is_some_and(|id| differ.contains(&id)))
-            .filter_map(|r| match op(r) {
+            .zip(&ops)
+            .filter(|(r, _)| reference(r).is_some_and(|id| differ.contains(&id)))
+            .filter_map(|(_, op)| match op {
                 Op::Set(key) => Some(key),
                 _ => None,
             })
             .collect();
-        for (i, record) in records.iter().enumerate() {
-            let restore = match (op(record), record) {
-                (Op::Set(key) | Op::Delete(key), _) => keys.contains(&key),
+        for (i, (record, op)) in records.iter().zip(&ops).enumerate() {
+            let restore = match (op, record) {
+                (Op::Set(key) | Op::Delete(key), _) => keys.contains(key),
                 (_, Record::MessagePut { id, .. }) => differ.contains(id),
                 _ => false,
             };
@@ -252,7 +254,12 @@ fn keep(records: Vec<Record>, dropped: &[bool]) -> Vec<Record> {
 /// the frame, so keys the frame does not set cannot hold them): whether each is stored at the end, and its
 /// reference count, following `State::apply` (a reference added before the one it replaces is dropped; a message
 /// goes when its count falls to zero).
-fn replay(records: &[Record], dropped: &[bool], fresh: &HashSet<MessageId>) -> HashMap<MessageId, (bool, u32)> {
+fn replay(
+    records: &[Record],
+    ops: &[Op],
+    dropped: &[bool],
+    fresh: &HashSet<MessageId>,
+) -> HashMap<MessageId, (bool, u32)> {
     let mut messages: HashMap<MessageId, (bool, u32)> = fresh.iter().map(|id| (*id, (false, 0))).collect();
     let mut values: HashMap<Key, MessageId> = HashMap::new();
     let release = |messages: &mut HashMap<MessageId, (bool, u32)>, id: Option<MessageId>| {
@@ -265,25 +272,25 @@ fn replay(records: &[Record], dropped: &[bool], fresh: &HashSet<MessageId>) -> H
             }
         }
     };
-    for (record, _) in records.iter().zip(dropped).filter(|(_, dropped)| !**dropped) {
-        match op(record) {
+    for ((record, op), _) in records.iter().zip(ops).zip(dropped).filter(|(_, dropped)| !**dropped) {
+        match op {
             Op::Set(key) => {
                 let new = reference(record).filter(|id| fresh.contains(id));
                 if let Some((_, count)) = new.and_then(|id| messages.get_mut(&id)) {
                     *count += 1;
                 }
                 let old = match new {
-                    Some(id) => values.insert(key, id),
-                    None => values.remove(&key),
+                    Some(id) => values.insert(key.clone(), id),
+                    None => values.remove(key),
                 };
                 release(&mut messages, old);
             }
             Op::Delete(key) => {
-                let old = values.remove(&key);
+                let old = values.remove(key);
                 release(&mut messages, old);
             }
             Op::DeleteSession(client) => {
-                let gone: Vec<Key> = values.keys().filter(|k| k.client() == Some(&client)).cloned().collect();
+                let gone: Vec<Key> = values.keys().filter(|k| k.client() == Some(client)).cloned().collect();
                 for key in gone {
                     let old = values.remove(&key);
                     release(&mut messages, old);

@@ -1,4 +1,4 @@
-//! Recovery at start: the newest valid snapshot, then every log entry after it, in LSN order. A torn tail of the
+//! Recovery at start: the newest valid snapshot, then every log frame after it, in LSN order. A torn tail of the
 //! last segment (what a crash mid-write leaves) is cut off; anything else that does not read back (a bad entry
 //! with whole ones after it, a gap in the LSNs, a corrupt snapshot) is renamed `*.corrupt` and left for a person,
 //! and the broker starts with the consistent prefix read so far. Recovery never refuses to start.
