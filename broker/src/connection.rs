@@ -476,3 +476,85 @@ fn diagnostics_mut(packet: &mut Packet) -> Option<&mut Properties> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use futures_util::FutureExt as _;
+    use roost_codec::{Ack, PacketId};
+    use tokio::io::DuplexStream;
+
+    use super::*;
+    use crate::store::fs::FaultFs;
+    use crate::store::{Record, StoreOptions};
+
+    fn puback(id: u16) -> Packet {
+        Packet::PubAck(Ack::new(PacketId::new(id).expect("not zero")))
+    }
+
+    /// What the client can read right now, without waiting.
+    fn readable(client: &mut DuplexStream) -> Vec<u8> {
+        let mut buf = [0; 64];
+        match client.read(&mut buf).now_or_never() {
+            Some(n) => buf[..n.expect("duplex read")].to_vec(),
+            None => Vec::new(),
+        }
+    }
+
+    fn submit(store: &Store) -> Lsn {
+        store
+            .submit(vec![Record::RetainedDelete { topic: "t".into() }])
+            .expect("store open")
+    }
+
+    /// Acknowledgements wait in the write buffer for their LSN without blocking the connection, leave in order
+    /// (nothing passes one that still waits), and each goes as soon as its own LSN is durable.
+    #[tokio::test]
+    async fn held_acknowledgements_leave_in_order_once_durable() {
+        let fs = Arc::new(FaultFs::new());
+        let (store, _) = Store::open_with(fs, Path::new("/data"), StoreOptions::default()).expect("open");
+        let (mut client, server) = tokio::io::duplex(4096);
+        let mut conn = Connection::new(server, MAX_PACKET_SIZE, Arc::new(Stats::default()), store.clone());
+        // LSNs not submitted yet: they cannot be durable before the test submits them.
+        let first = store.last_lsn() + 1;
+        conn.after_durable(first);
+        conn.queue_packet(&puback(1)).unwrap();
+        conn.flush_ready().await.unwrap();
+        assert_eq!(conn.held_lsn(), Some(first));
+        conn.after_durable(first + 1);
+        conn.queue_packet(&puback(2)).unwrap();
+        // Queued with no LSN of its own, but behind PUBACK 2: it waits for it.
+        conn.queue_packet(&puback(3)).unwrap();
+        conn.flush_ready().await.unwrap();
+        assert!(readable(&mut client).is_empty(), "nothing is durable yet");
+        assert!(!conn.is_backlogged());
+
+        assert_eq!(submit(&store), first);
+        store.durable(first).await.unwrap();
+        conn.flush_ready().await.unwrap();
+        assert_eq!(readable(&mut client), [0x40, 2, 0, 1], "PUBACK 1 only");
+        assert_eq!(conn.held_lsn(), Some(first + 1));
+
+        assert_eq!(submit(&store), first + 1);
+        store.durable(first + 1).await.unwrap();
+        conn.flush_ready().await.unwrap();
+        assert_eq!(readable(&mut client), [0x40, 2, 0, 2, 0x40, 2, 0, 3]);
+        assert_eq!(conn.held_lsn(), None);
+    }
+
+    /// `flush` (used where the connection must not go on, e.g. before CONNACK or DISCONNECT) waits for everything.
+    #[tokio::test]
+    async fn flush_waits_for_the_last_held_lsn() {
+        let fs = Arc::new(FaultFs::new());
+        let (store, _) = Store::open_with(fs, Path::new("/data"), StoreOptions::default()).expect("open");
+        let (mut client, server) = tokio::io::duplex(4096);
+        let mut conn = Connection::new(server, MAX_PACKET_SIZE, Arc::new(Stats::default()), store.clone());
+        let lsn = submit(&store);
+        conn.after_durable(lsn);
+        conn.queue_packet(&puback(1)).unwrap();
+        conn.flush().await.unwrap();
+        assert!(store.is_durable(lsn).unwrap());
+        assert_eq!(readable(&mut client), [0x40, 2, 0, 1]);
+    }
+}
