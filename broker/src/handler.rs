@@ -556,12 +556,15 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
             }
         };
         // Acknowledgements waiting for the disk do not stop reading: the next PUBLISH is routed while they wait.
-        let held = conn.held_lsn();
-        let store = conn.store().clone();
+        // Boxed, and only while something waits: inline, the wait's state would sit in every idle task.
+        let mut durable = conn.held_lsn().map(|lsn| {
+            let store = conn.store().clone();
+            Box::pin(async move { store.durable(lsn).await })
+        });
         let backlogged = conn.is_backlogged();
         let event = tokio::select! {
             () = shutdown.cancelled() => Event::Shutdown,
-            durable = store.durable(held.unwrap_or(0)), if held.is_some() => match durable {
+            done = async { durable.as_mut().expect("guarded").await }, if durable.is_some() => match done {
                 Ok(()) => Event::Wake,
                 Err(error) => return Err(error.into()),
             },
