@@ -231,12 +231,30 @@ const STRING_NUMBER: u64 = 2;
 #[derive(Debug, Default)]
 pub(crate) struct Encoder {
     strings: HashMap<ByteString, u64>,
+    /// The last message id and queue sequence number written in the file: the next ones are written as the
+    /// difference (a put and the queue entry and in-flight entry that reference it are a few ids apart).
+    last_message: u64,
+    last_seq: u64,
 }
 
 /// The reader's string table of one file: [`Encoder`]'s numbering, rebuilt by reading the file in order.
 #[derive(Debug, Default)]
 pub(crate) struct Decoder {
     strings: Vec<ByteString>,
+    last_message: u64,
+    last_seq: u64,
+}
+
+/// A signed difference as an unsigned varint (zigzag: 0, -1, 1, -2, ... become 0, 1, 2, 3, ...).
+fn zigzag(from: u64, to: u64) -> u64 {
+    let d = to.wrapping_sub(from) as i64;
+    ((d << 1) ^ (d >> 63)) as u64
+}
+
+/// What [`zigzag`] encoded, applied to `from`.
+fn unzigzag(from: u64, z: u64) -> u64 {
+    let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
+    from.wrapping_add(d as u64)
 }
 
 /// Appends LEB128 varints and length-prefixed bytes to a buffer.
@@ -258,6 +276,18 @@ impl Writer<'_> {
     fn bytes(&mut self, b: &[u8]) {
         self.varint(b.len() as u64);
         self.0.extend_from_slice(b);
+    }
+
+    /// A message id, as the difference from the last one written in the file.
+    fn message_id(&mut self, id: MessageId, enc: &mut Encoder) {
+        self.varint(zigzag(enc.last_message, id.0));
+        enc.last_message = id.0;
+    }
+
+    /// A queue sequence number, as the difference from the last one written in the file.
+    fn seq(&mut self, seq: u64, enc: &mut Encoder) {
+        self.varint(zigzag(enc.last_seq, seq));
+        enc.last_seq = seq;
     }
 
     /// A client id or topic, through the file's string table.
@@ -328,6 +358,18 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Result<ByteString, DecodeError> {
         let s = std::str::from_utf8(self.slice()?).map_err(|_| DecodeError("string not UTF-8"))?;
         Ok(ByteString::from(s))
+    }
+
+    /// What [`Writer::message_id`] wrote.
+    fn message_id(&mut self, dec: &mut Decoder) -> Result<MessageId, DecodeError> {
+        dec.last_message = unzigzag(dec.last_message, self.varint()?);
+        Ok(MessageId(dec.last_message))
+    }
+
+    /// What [`Writer::seq`] wrote.
+    fn seq(&mut self, dec: &mut Decoder) -> Result<u64, DecodeError> {
+        dec.last_seq = unzigzag(dec.last_seq, self.varint()?);
+        Ok(dec.last_seq)
     }
 
     /// What [`Writer::interned`] wrote; a new string joins the table (a clone shares its bytes).
@@ -417,8 +459,8 @@ impl StoredMessage {
 }
 
 impl QueueEntry {
-    fn encode(&self, w: &mut Writer<'_>) {
-        w.varint(self.message.0);
+    fn encode(&self, w: &mut Writer<'_>, enc: &mut Encoder) {
+        w.message_id(self.message, enc);
         w.u8(self.qos as u8 | if self.retain { FLAG_RETAIN } else { 0 });
         w.varint(self.subscription_ids.len() as u64);
         for id in &self.subscription_ids {
@@ -426,8 +468,8 @@ impl QueueEntry {
         }
     }
 
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let message = MessageId(r.varint()?);
+    fn decode(r: &mut Reader<'_>, dec: &mut Decoder) -> Result<Self, DecodeError> {
+        let message = r.message_id(dec)?;
         let flags = r.u8()?;
         if flags & !(3 | FLAG_RETAIN) != 0 {
             return Err(DecodeError("queue entry flags"));
@@ -472,7 +514,7 @@ impl Record {
             }
             Record::MessagePut { id, message } => {
                 w.u8(kind::MESSAGE_PUT);
-                w.varint(id.0);
+                w.message_id(*id, enc);
                 message.encode(&mut w, enc);
             }
             Record::SessionUpsert { client_id, meta } => {
@@ -516,13 +558,13 @@ impl Record {
             Record::QueueAppend { client_id, seq, entry } => {
                 w.u8(kind::QUEUE_APPEND);
                 w.interned(client_id, enc);
-                w.varint(*seq);
-                entry.encode(&mut w);
+                w.seq(*seq, enc);
+                entry.encode(&mut w, enc);
             }
             Record::QueueRemove { client_id, seq } => {
                 w.u8(kind::QUEUE_REMOVE);
                 w.interned(client_id, enc);
-                w.varint(*seq);
+                w.seq(*seq, enc);
             }
             Record::InflightOutSet {
                 client_id,
@@ -535,7 +577,7 @@ impl Record {
                 match state {
                     OutState::Publish(entry) => {
                         w.u8(0);
-                        entry.encode(&mut w);
+                        entry.encode(&mut w, enc);
                     }
                     OutState::PubRel => w.u8(1),
                 }
@@ -568,7 +610,7 @@ impl Record {
                 topic: r.interned(dec)?,
             },
             kind::MESSAGE_PUT => Record::MessagePut {
-                id: MessageId(r.varint()?),
+                id: r.message_id(dec)?,
                 message: StoredMessage::decode(r, dec)?,
             },
             kind::SESSION_UPSERT => {
@@ -617,18 +659,18 @@ impl Record {
             },
             kind::QUEUE_APPEND => Record::QueueAppend {
                 client_id: r.interned(dec)?,
-                seq: r.varint()?,
-                entry: QueueEntry::decode(r)?,
+                seq: r.seq(dec)?,
+                entry: QueueEntry::decode(r, dec)?,
             },
             kind::QUEUE_REMOVE => Record::QueueRemove {
                 client_id: r.interned(dec)?,
-                seq: r.varint()?,
+                seq: r.seq(dec)?,
             },
             kind::INFLIGHT_OUT_SET => Record::InflightOutSet {
                 client_id: r.interned(dec)?,
                 packet_id: r.u16()?,
                 state: match r.u8()? {
-                    0 => OutState::Publish(QueueEntry::decode(r)?),
+                    0 => OutState::Publish(QueueEntry::decode(r, dec)?),
                     1 => OutState::PubRel,
                     _ => return Err(DecodeError("outbound state")),
                 },
@@ -738,6 +780,29 @@ pub(crate) mod tests {
             Record::decode(&mut Reader(&second), &mut Decoder::default()),
             Err(DecodeError("unknown string number"))
         );
+    }
+
+    /// Message ids and queue sequence numbers are written as differences: a queue entry referencing the message
+    /// put just before it, or the next sequence number, costs one byte however large the ids are.
+    #[test]
+    fn ids_close_to_the_last_one_cost_one_byte() {
+        assert_eq!(unzigzag(7, zigzag(7, 3)), 3);
+        assert_eq!(unzigzag(u64::MAX, zigzag(u64::MAX, 0)), 0);
+        assert_eq!(unzigzag(0, zigzag(0, u64::MAX)), u64::MAX);
+        let mut enc = Encoder::default();
+        let mut dec = Decoder::default();
+        let mut buf = Vec::new();
+        let remove = |seq| Record::QueueRemove {
+            client_id: "c".into(),
+            seq,
+        };
+        remove(1_000_000).encode(&mut buf, &mut enc);
+        let before = buf.len();
+        remove(1_000_001).encode(&mut buf, &mut enc);
+        assert_eq!(buf.len() - before, 3, "kind, client number, seq difference");
+        let mut r = Reader(&buf);
+        assert_eq!(Record::decode(&mut r, &mut dec).unwrap(), remove(1_000_000));
+        assert_eq!(Record::decode(&mut r, &mut dec).unwrap(), remove(1_000_001));
     }
 
     /// Past `MAX_STRINGS` distinct strings a file writes them out in full: the tables stay bounded.
