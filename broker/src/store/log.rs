@@ -27,8 +27,10 @@ fn checksum(lsn: Lsn, body: &[u8]) -> u32 {
 }
 
 /// The storage format this build writes and reads. 1 (before the file headers) had one entry per submit and no
-/// string table; its files are refused with [`HeaderError::Format`] (the project is unreleased: no conversion).
-pub(crate) const FORMAT: u16 = 2;
+/// string table; 2 (never released: only on the branch that introduced it) wrote message ids and sequence numbers
+/// whole. Files of another format are refused with [`HeaderError::Format`] (the project is unreleased: no
+/// conversion).
+pub(crate) const FORMAT: u16 = 3;
 
 /// The first 6 bytes of a log segment; the format version follows as a little-endian u16.
 pub(crate) const SEGMENT_MAGIC: &[u8; 6] = b"RSTWAL";
@@ -70,8 +72,8 @@ pub(crate) fn after_header<'a>(data: &'a [u8], magic: &[u8; 6]) -> Result<Option
         return Ok(None);
     }
     Err(HeaderError::Format(format!(
-        "no storage format {FORMAT} header: written by an older roost (format 1, before issue 11's second \
-         round), or not a roost file"
+        "no storage format {FORMAT} header: written by an older roost (format 1, before the file headers), or \
+         not a roost file"
     )))
 }
 
@@ -277,11 +279,15 @@ mod tests {
             after_header(&entries(2), SEGMENT_MAGIC),
             Err(HeaderError::Format(_))
         ));
-        let mut next = header;
-        next[6] = 3;
-        assert!(
-            matches!(after_header(&next, SEGMENT_MAGIC), Err(HeaderError::Format(why)) if why.contains("format 3"))
-        );
+        // Format 2 (the unreleased one before this) and the next one.
+        for version in [FORMAT - 1, FORMAT + 1] {
+            let mut other = header;
+            other[6..].copy_from_slice(&version.to_le_bytes());
+            let said = format!("format {version}");
+            assert!(
+                matches!(after_header(&other, SEGMENT_MAGIC), Err(HeaderError::Format(why)) if why.contains(&said))
+            );
+        }
         assert!(after_header(&file_header(SNAPSHOT_MAGIC), SEGMENT_MAGIC).is_err());
     }
 

@@ -10,7 +10,7 @@
 //! newest snapshot and the log after it (`recover`) and hands the state to the router as [`Recovered`].
 //!
 //! Files in the data directory: `wal-<first lsn>.log` segments, `snapshot-<lsn>.snap`, and `*.corrupt` files set
-//! aside by recovery. Segments and snapshots start with a header naming the storage format (`log::FORMAT`, 2); a
+//! aside by recovery. Segments and snapshots start with a header naming the storage format (`log::FORMAT`, 3); a
 //! directory of another format is refused at open (no conversion: roost is unreleased).
 //!
 //! # How the router uses it
