@@ -5,9 +5,10 @@
 //! (most are small), byte strings and strings prefixed by their varint length. Client ids and topics, which repeat
 //! in almost every record, go through a string table that lives as long as one file ([`Encoder`], [`Decoder`]):
 //! the first use in a file writes the string and gives it the next number, later uses write the number (one or two
-//! bytes instead of the 10–40 of a client id or topic). The CRC and LSNs live one level up, in the frame that
-//! holds a whole batch of submits ([`super::log`]), so a record is never replayed without the others submitted
-//! with it.
+//! bytes instead of the 10–40 of a client id or topic); message ids and queue sequence numbers are written as the
+//! difference from the previous one in the file (usually one byte). The CRC and LSNs live one level up, in the
+//! frame that holds a whole batch of submits ([`super::log`]), so a record is never replayed without the others
+//! submitted with it.
 
 use std::collections::HashMap;
 
