@@ -565,7 +565,13 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
         let event = tokio::select! {
             () = shutdown.cancelled() => Event::Shutdown,
             done = async { durable.as_mut().expect("guarded").await }, if durable.is_some() => match done {
-                Ok(()) => Event::Wake,
+                Ok(()) => {
+                    if backlogged {
+                        // Nothing was read while we waited: the client was not silent, we were not listening.
+                        deadline = keep_alive.map(|limit| tokio::time::Instant::now() + limit);
+                    }
+                    Event::Wake
+                }
                 Err(error) => return Err(error.into()),
             },
             read = conn.read_packet(), if !backlogged => match read {
@@ -574,7 +580,8 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 Err(error) => return Err(error),
             },
             () = client.mailbox.notified() => news(conn.version().is_v5(), &client.mailbox),
-            () = timer => Event::TimedOut,
+            // Not while backlogged: then we are not reading, so the client's silence proves nothing.
+            () = timer, if !backlogged => Event::TimedOut,
         };
         match event {
             Event::Packet(None) => return Ok(End::Abnormal),
