@@ -590,15 +590,33 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 None => std::future::pending().await,
             }
         };
+        // Acknowledgements waiting for the disk do not stop reading: the next PUBLISH is routed while they wait.
+        // Boxed, and only while something waits: inline, the wait's state would sit in every idle task.
+        let mut durable = conn.held_lsn().map(|lsn| {
+            let store = conn.store().clone();
+            Box::pin(async move { store.durable(lsn).await })
+        });
+        let backlogged = conn.is_backlogged();
         let event = tokio::select! {
             () = shutdown.cancelled() => Event::Shutdown,
-            read = conn.read_packet() => match read {
+            done = async { durable.as_mut().expect("guarded").await }, if durable.is_some() => match done {
+                Ok(()) => {
+                    if backlogged {
+                        // Nothing was read while we waited: the client was not silent, we were not listening.
+                        deadline = keep_alive.map(|limit| tokio::time::Instant::now() + limit);
+                    }
+                    Event::Wake
+                }
+                Err(error) => return Err(error.into()),
+            },
+            read = conn.read_packet(), if !backlogged => match read {
                 Ok(packet) => Event::Packet(packet.map(Box::new)),
                 Err(ConnectionError::Decode(error)) => Event::Malformed(error),
                 Err(error) => return Err(error),
             },
             () = client.mailbox.notified() => news(conn.version().is_v5(), &client.mailbox),
-            () = timer => Event::TimedOut,
+            // Not while backlogged: then we are not reading, so the client's silence proves nothing.
+            () = timer, if !backlogged => Event::TimedOut,
         };
         match event {
             Event::Packet(None) => return Ok(End::Abnormal),
@@ -775,6 +793,8 @@ async fn wait_for_room<S: AsyncRead + AsyncWrite + Unpin>(
                         return Ok(());
                     }
                     send_queued(conn, client, broker).await?;
+                    // What waits for the store goes out too: this wait can be long, and nothing else flushes.
+                    conn.flush().await?;
                 }
             }
         }
@@ -782,8 +802,9 @@ async fn wait_for_room<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// Queues one batch of the session's messages behind whatever replies are queued, and sends it all in one write;
-/// if more messages are ready, wakes ourselves so the loop comes back after checking the socket.
+/// Queues one batch of the session's messages behind whatever replies are queued, and sends in one write what does
+/// not wait for the store (`Connection::flush_ready`; the session loop sends the rest once it is durable); if more
+/// messages are ready, wakes ourselves so the loop comes back after checking the socket.
 async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Connection<S>,
     client: &Client,
@@ -809,7 +830,7 @@ async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
             conn.queue_packet(packet)?;
         }
     }
-    conn.flush().await
+    conn.flush_ready().await
 }
 
 /// Refuses a CONNECT: a CONNACK with `reason` and no session ([MQTT-3.2.2-6]); the caller then closes
