@@ -1,6 +1,7 @@
 //! Whole MQTT packets over a byte stream: buffering, decoding and encoding with roost-codec.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
@@ -62,7 +63,28 @@ pub(crate) struct Connection<S> {
     /// PUBLISH whose packet id must survive a restart) leaves before what it acknowledges is on disk.
     store: Store,
     needs_lsn: Lsn,
+    /// Sealed marks in `write_buf`, oldest first: its bytes before `end` wait for the store to be durable up to
+    /// `lsn`. [`Connection::flush_ready`] writes the prefix that is durable and keeps the rest, so the session loop
+    /// goes on reading (and routing) while acknowledgements wait for the disk: a PUBLISH that arrives during an
+    /// fdatasync is forwarded at once instead of waiting in the socket for the sync to end.
+    held: VecDeque<Held>,
 }
+
+/// A prefix of the write buffer that waits for the store ([`Connection::flush_ready`]).
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    /// Where it ends in `write_buf`.
+    end: usize,
+    /// The LSN it waits for.
+    lsn: Lsn,
+    /// `pending_packets` and `pending_publishes` up to `end`, counted for `$SYS` when it is written.
+    packets: usize,
+    publishes: usize,
+}
+
+/// While this much waits in the write buffer for the store, the session loop stops reading from the client: the
+/// client's Receive Maximum bounds what it may send unacknowledged, but not its QoS 0 PUBLISHes or deliveries to it.
+pub(crate) const MAX_HELD_BYTES: usize = 256 * 1024;
 
 /// Why a connection could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -105,10 +127,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             aliases: OutgoingAliases::default(),
             store,
             needs_lsn: 0,
+            held: VecDeque::new(),
         }
     }
 
-    /// What is queued from now on (and what already is) goes out only once the store's log is durable up to `lsn`.
+    /// What is queued since the last flush, and from now on until the next one, goes out only once the store's log
+    /// is durable up to `lsn` (and after everything queued before it).
     pub(crate) fn after_durable(&mut self, lsn: Lsn) {
         self.needs_lsn = self.needs_lsn.max(lsn);
     }
@@ -287,15 +311,94 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.write_timeout = limit;
     }
 
-    /// Sends everything queued in one write (one WebSocket frame), within the write timeout.
+    /// Closes the open mark: what is queued so far waits for `needs_lsn`, what is queued later for the next one.
+    /// A mark with nothing queued after the last one stays open, so it covers the packet queued next.
+    fn seal(&mut self) {
+        let sealed_end = self.held.back().map_or(0, |h| h.end);
+        if self.needs_lsn > 0 && self.write_buf.len() > sealed_end {
+            self.held.push_back(Held {
+                end: self.write_buf.len(),
+                lsn: self.needs_lsn,
+                packets: self.pending_packets,
+                publishes: self.pending_publishes,
+            });
+            self.needs_lsn = 0;
+        }
+    }
+
+    /// The LSN the oldest held bytes wait for, if any wait: the session loop awaits [`Store::durable`] of it
+    /// beside reading, then calls [`Connection::flush_ready`].
+    pub(crate) fn held_lsn(&mut self) -> Option<Lsn> {
+        self.seal();
+        self.held.front().map(|h| h.lsn)
+    }
+
+    /// Whether so much waits for the store that reading from the client should pause ([`MAX_HELD_BYTES`]).
+    pub(crate) fn is_backlogged(&self) -> bool {
+        !self.held.is_empty() && self.write_buf.len() >= MAX_HELD_BYTES
+    }
+
+    /// A handle on the store, for awaiting [`Connection::held_lsn`] without borrowing the connection.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Sends what is queued and does not wait for the store (in order: nothing after bytes that still wait), in
+    /// one write; keeps the rest for a later call. Never waits for the disk, only for the socket.
+    pub(crate) async fn flush_ready(&mut self) -> Result<(), ConnectionError> {
+        self.seal();
+        let mut ready = None;
+        while let Some(held) = self.held.front() {
+            if !self.store.is_durable(held.lsn)? {
+                break;
+            }
+            ready = Some(*held);
+            self.held.pop_front();
+        }
+        if self.held.is_empty() {
+            return self.flush().await;
+        }
+        let Some(ready) = ready else { return Ok(()) };
+        let bytes = self.write_buf.split_to(ready.end);
+        self.write_out(&bytes).await?;
+        self.stats.sent(ready.packets, ready.publishes, bytes.len());
+        self.pending_packets -= ready.packets;
+        self.pending_publishes -= ready.publishes;
+        for held in &mut self.held {
+            held.end -= ready.end;
+            held.packets -= ready.packets;
+            held.publishes -= ready.publishes;
+        }
+        Ok(())
+    }
+
+    /// Writes `bytes` within the write timeout.
+    async fn write_out(&mut self, bytes: &[u8]) -> Result<(), ConnectionError> {
+        let write = async {
+            self.stream.write_all(bytes).await?;
+            self.stream.flush().await
+        };
+        match self.write_timeout {
+            None => write.await?,
+            Some(limit) => match tokio::time::timeout(limit, write).await {
+                Ok(written) => written?,
+                Err(_elapsed) => return Err(ConnectionError::WriteTimeout(limit)),
+            },
+        }
+        Ok(())
+    }
+
+    /// Sends everything queued in one write (one WebSocket frame), within the write timeout, once the store is
+    /// durable up to what it waits for.
     pub(crate) async fn flush(&mut self) -> Result<(), ConnectionError> {
         if self.write_buf.is_empty() {
             return Ok(());
         }
-        if self.needs_lsn > 0 {
+        self.seal();
+        if let Some(held) = self.held.back() {
             // One wait for the whole batch: every acknowledgement in it shares the store's group commit.
-            self.store.durable(self.needs_lsn).await?;
-            self.needs_lsn = 0;
+            self.store.durable(held.lsn).await?;
+            self.held.clear();
         }
         let write = async {
             self.stream.write_all(&self.write_buf).await?;
@@ -371,5 +474,87 @@ fn diagnostics_mut(packet: &mut Packet) -> Option<&mut Properties> {
         Packet::Disconnect(p) => Some(&mut p.properties),
         Packet::Auth(p) => Some(&mut p.properties),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use futures_util::FutureExt as _;
+    use roost_codec::{Ack, PacketId};
+    use tokio::io::DuplexStream;
+
+    use super::*;
+    use crate::store::fs::FaultFs;
+    use crate::store::{Record, StoreOptions};
+
+    fn puback(id: u16) -> Packet {
+        Packet::PubAck(Ack::new(PacketId::new(id).expect("not zero")))
+    }
+
+    /// What the client can read right now, without waiting.
+    fn readable(client: &mut DuplexStream) -> Vec<u8> {
+        let mut buf = [0; 64];
+        match client.read(&mut buf).now_or_never() {
+            Some(n) => buf[..n.expect("duplex read")].to_vec(),
+            None => Vec::new(),
+        }
+    }
+
+    fn submit(store: &Store) -> Lsn {
+        store
+            .submit(vec![Record::RetainedDelete { topic: "t".into() }])
+            .expect("store open")
+    }
+
+    /// Acknowledgements wait in the write buffer for their LSN without blocking the connection, leave in order
+    /// (nothing passes one that still waits), and each goes as soon as its own LSN is durable.
+    #[tokio::test]
+    async fn held_acknowledgements_leave_in_order_once_durable() {
+        let fs = Arc::new(FaultFs::new());
+        let (store, _) = Store::open_with(fs, Path::new("/data"), StoreOptions::default()).expect("open");
+        let (mut client, server) = tokio::io::duplex(4096);
+        let mut conn = Connection::new(server, MAX_PACKET_SIZE, Arc::new(Stats::default()), store.clone());
+        // LSNs not submitted yet: they cannot be durable before the test submits them.
+        let first = store.last_lsn() + 1;
+        conn.after_durable(first);
+        conn.queue_packet(&puback(1)).unwrap();
+        conn.flush_ready().await.unwrap();
+        assert_eq!(conn.held_lsn(), Some(first));
+        conn.after_durable(first + 1);
+        conn.queue_packet(&puback(2)).unwrap();
+        // Queued with no LSN of its own, but behind PUBACK 2: it waits for it.
+        conn.queue_packet(&puback(3)).unwrap();
+        conn.flush_ready().await.unwrap();
+        assert!(readable(&mut client).is_empty(), "nothing is durable yet");
+        assert!(!conn.is_backlogged());
+
+        assert_eq!(submit(&store), first);
+        store.durable(first).await.unwrap();
+        conn.flush_ready().await.unwrap();
+        assert_eq!(readable(&mut client), [0x40, 2, 0, 1], "PUBACK 1 only");
+        assert_eq!(conn.held_lsn(), Some(first + 1));
+
+        assert_eq!(submit(&store), first + 1);
+        store.durable(first + 1).await.unwrap();
+        conn.flush_ready().await.unwrap();
+        assert_eq!(readable(&mut client), [0x40, 2, 0, 2, 0x40, 2, 0, 3]);
+        assert_eq!(conn.held_lsn(), None);
+    }
+
+    /// `flush` (used where the connection must not go on, e.g. before CONNACK or DISCONNECT) waits for everything.
+    #[tokio::test]
+    async fn flush_waits_for_the_last_held_lsn() {
+        let fs = Arc::new(FaultFs::new());
+        let (store, _) = Store::open_with(fs, Path::new("/data"), StoreOptions::default()).expect("open");
+        let (mut client, server) = tokio::io::duplex(4096);
+        let mut conn = Connection::new(server, MAX_PACKET_SIZE, Arc::new(Stats::default()), store.clone());
+        let lsn = submit(&store);
+        conn.after_durable(lsn);
+        conn.queue_packet(&puback(1)).unwrap();
+        conn.flush().await.unwrap();
+        assert!(store.is_durable(lsn).unwrap());
+        assert_eq!(readable(&mut client), [0x40, 2, 0, 1]);
     }
 }

@@ -121,6 +121,8 @@ enum Event {
     TakenOver,
     /// The users or ACL were reloaded: check that the login is still accepted.
     Recheck,
+    /// An administrator disconnected the client.
+    Kicked,
     /// The session was found stuck (MQTT 5 only; a 3.x client cannot be told, and stays).
     Stuck,
     /// The broker is shutting down.
@@ -334,6 +336,11 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             connection_id: id,
             mailbox: Arc::clone(&mailbox),
             user: identity.name().map(Arc::from),
+            info: Some(Box::new(crate::session::ConnectionInfo {
+                peer: peer.addr,
+                keep_alive,
+                since_ms: crate::store::now_ms(),
+            })),
         },
         Instant::now(),
     );
@@ -583,15 +590,33 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 None => std::future::pending().await,
             }
         };
+        // Acknowledgements waiting for the disk do not stop reading: the next PUBLISH is routed while they wait.
+        // Boxed, and only while something waits: inline, the wait's state would sit in every idle task.
+        let mut durable = conn.held_lsn().map(|lsn| {
+            let store = conn.store().clone();
+            Box::pin(async move { store.durable(lsn).await })
+        });
+        let backlogged = conn.is_backlogged();
         let event = tokio::select! {
             () = shutdown.cancelled() => Event::Shutdown,
-            read = conn.read_packet() => match read {
+            done = async { durable.as_mut().expect("guarded").await }, if durable.is_some() => match done {
+                Ok(()) => {
+                    if backlogged {
+                        // Nothing was read while we waited: the client was not silent, we were not listening.
+                        deadline = keep_alive.map(|limit| tokio::time::Instant::now() + limit);
+                    }
+                    Event::Wake
+                }
+                Err(error) => return Err(error.into()),
+            },
+            read = conn.read_packet(), if !backlogged => match read {
                 Ok(packet) => Event::Packet(packet.map(Box::new)),
                 Err(ConnectionError::Decode(error)) => Event::Malformed(error),
                 Err(error) => return Err(error),
             },
             () = client.mailbox.notified() => news(conn.version().is_v5(), &client.mailbox),
-            () = timer => Event::TimedOut,
+            // Not while backlogged: then we are not reading, so the client's silence proves nothing.
+            () = timer, if !backlogged => Event::TimedOut,
         };
         match event {
             Event::Packet(None) => return Ok(End::Abnormal),
@@ -643,6 +668,17 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
                     disconnect(conn, ReasonCode::NotAuthorized, "your login is no longer accepted").await?;
                     return Ok(End::Abnormal);
                 }
+            }
+            Event::Kicked => {
+                tracing::info!(client_id = %Clipped(&client.id), "disconnected by an administrator");
+                // 0x98 Administrative action (section 3.14.2.1); an MQTT 3.x client is closed without a word.
+                disconnect(
+                    conn,
+                    ReasonCode::AdministrativeAction,
+                    "disconnected by an administrator",
+                )
+                .await?;
+                return Ok(End::Abnormal);
             }
             Event::Stuck => {
                 tracing::info!(
@@ -702,6 +738,8 @@ async fn handle_batch<S: AsyncRead + AsyncWrite + Unpin>(
 fn news(v5: bool, mailbox: &Mailbox) -> Event {
     if mailbox.is_taken_over() {
         Event::TakenOver
+    } else if mailbox.is_kicked() {
+        Event::Kicked
     } else if mailbox.take_recheck() {
         Event::Recheck
     } else if mailbox.is_stuck() && v5 {
@@ -755,6 +793,8 @@ async fn wait_for_room<S: AsyncRead + AsyncWrite + Unpin>(
                         return Ok(());
                     }
                     send_queued(conn, client, broker).await?;
+                    // What waits for the store goes out too: this wait can be long, and nothing else flushes.
+                    conn.flush().await?;
                 }
             }
         }
@@ -762,8 +802,9 @@ async fn wait_for_room<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// Queues one batch of the session's messages behind whatever replies are queued, and sends it all in one write;
-/// if more messages are ready, wakes ourselves so the loop comes back after checking the socket.
+/// Queues one batch of the session's messages behind whatever replies are queued, and sends in one write what does
+/// not wait for the store (`Connection::flush_ready`; the session loop sends the rest once it is durable); if more
+/// messages are ready, wakes ourselves so the loop comes back after checking the socket.
 async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Connection<S>,
     client: &Client,
@@ -789,7 +830,7 @@ async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
             conn.queue_packet(packet)?;
         }
     }
-    conn.flush().await
+    conn.flush_ready().await
 }
 
 /// Refuses a CONNECT: a CONNACK with `reason` and no session ([MQTT-3.2.2-6]); the caller then closes

@@ -143,6 +143,25 @@ pub(crate) struct Restored {
     pub(crate) user: Option<Arc<str>>,
 }
 
+/// A session as the admin API lists it.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientSummary {
+    pub(crate) client_id: ByteString,
+    /// The connection serving it; `None` while offline.
+    pub(crate) connection: Option<crate::session::ConnectionInfo>,
+    /// The user it last logged in as.
+    pub(crate) user: Option<Arc<str>>,
+    pub(crate) protocol: ProtocolVersion,
+    /// Seconds it outlives its connection.
+    pub(crate) expiry_interval: u32,
+    /// Messages waiting to be sent.
+    pub(crate) queued: usize,
+    /// Messages sent and not yet acknowledged.
+    pub(crate) inflight: usize,
+    /// Its subscription filters, sorted.
+    pub(crate) subscriptions: Vec<String>,
+}
+
 /// How a client's CONNECT found its session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Connected {
@@ -648,6 +667,83 @@ impl Router {
             let len = cell.lock().queue.len();
             (sum + len, max.max(len))
         })
+    }
+
+    /// Every session, for the admin API, in client id order. The table is copied first, so no session lock is
+    /// taken under it.
+    pub(crate) fn clients(&self) -> Vec<ClientSummary> {
+        let mut cells: Vec<Arc<SessionCell>> = self.table().values().cloned().collect();
+        cells.sort_unstable_by(|a, b| a.client_id.cmp(&b.client_id));
+        cells
+            .iter()
+            .map(|cell| {
+                let session = cell.lock();
+                let mut subscriptions: Vec<String> = session
+                    .subscriptions
+                    .keys()
+                    .map(|filter| filter.as_str().to_owned())
+                    .collect();
+                subscriptions.sort_unstable();
+                ClientSummary {
+                    client_id: cell.client_id.clone(),
+                    connection: session.attached.as_ref().and_then(|a| a.info.as_deref().cloned()),
+                    user: session.user.clone(),
+                    protocol: session.version,
+                    expiry_interval: session.expiry_interval,
+                    queued: session.queue.len(),
+                    inflight: session.inflight.len(),
+                    subscriptions,
+                }
+            })
+            .collect()
+    }
+
+    /// Tells `client_id`'s connection to close (DISCONNECT 0x98); whether it was connected.
+    pub(crate) fn kick(&self, client_id: &str) -> bool {
+        let Some(cell) = self.table().get(client_id).cloned() else {
+            return false;
+        };
+        let session = cell.lock();
+        let Some(attached) = &session.attached else {
+            return false;
+        };
+        attached.mailbox.kick();
+        true
+    }
+
+    /// The unexpired retained messages matching `filter`, in topic order.
+    pub(crate) fn retained_matching(&self, filter: &roost_codec::TopicFilter, now: Instant) -> Vec<Arc<Message>> {
+        self.retained().matching(filter, now)
+    }
+
+    /// Deletes the retained messages matching `filter` (not `$SYS`'s), in memory and in the store, without
+    /// publishing anything; how many, and the LSN to wait for before saying so.
+    pub(crate) fn delete_retained(&self, filter: &roost_codec::TopicFilter, now: Instant) -> (usize, Lsn) {
+        let mut retained = self.retained();
+        let mut records = Vec::new();
+        let mut deleted = 0;
+        for message in retained.matching(filter, now) {
+            if message.topic.as_str().starts_with("$SYS/") {
+                continue;
+            }
+            let empty = Arc::new(Message {
+                topic: message.topic.clone(),
+                payload: roost_codec::Bytes::new(),
+                qos: QoS::AtMostOnce,
+                retain: true,
+                properties: roost_codec::Properties::default(),
+                expires_at: None,
+                publisher: None,
+                charge: Default::default(),
+            });
+            retained.retain(&empty);
+            records.push(Record::RetainedDelete {
+                topic: message.topic.as_str().into(),
+            });
+            deleted += 1;
+        }
+        // Submitted under the retained store's lock, as every retained change is, so the log's order is memory's.
+        (deleted, self.submit(records))
     }
 
     /// How many sessions exist, connected or not, and the bytes of the retained messages kept, for `/metrics`.
@@ -1246,6 +1342,7 @@ pub(crate) fn attachment(connection_id: u64) -> (Attached, Arc<crate::session::M
             connection_id,
             mailbox: Arc::clone(&mailbox),
             user: None,
+            info: None,
         },
         mailbox,
     )

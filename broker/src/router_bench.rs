@@ -34,6 +34,7 @@ impl RouterBench {
                 connection_id: next_connection,
                 mailbox: Arc::new(Mailbox::default()),
                 user: None,
+                info: None,
             };
             let id = ByteString::from(name);
             router.connect(&id, ProtocolVersion::V5, true, 0, attached, now).1

@@ -45,6 +45,8 @@ impl Mailbox {
     const STUCK: u8 = 2;
     /// The users or ACL were reloaded: the task should check that its login is still accepted.
     const RECHECK: u8 = 4;
+    /// An administrator disconnected the client (admin API).
+    const KICKED: u8 = 8;
 
     /// Messages were queued: the task should look at the session's queue.
     pub(crate) fn wake(&self) {
@@ -86,6 +88,16 @@ impl Mailbox {
         self.raise(Self::RECHECK);
     }
 
+    /// An administrator asked for the client to be disconnected: the task says DISCONNECT 0x98 and closes.
+    pub(crate) fn kick(&self) {
+        self.raise(Self::KICKED);
+    }
+
+    /// Whether `kick` was called.
+    pub(crate) fn is_kicked(&self) -> bool {
+        self.has(Self::KICKED)
+    }
+
     /// Whether `recheck` was called since the last call of this; clears it.
     pub(crate) fn take_recheck(&self) -> bool {
         // AcqRel: clears the flag this wake-up carried, and a later `recheck` raises it again.
@@ -107,6 +119,19 @@ pub(crate) struct Attached {
     pub(crate) mailbox: std::sync::Arc<Mailbox>,
     /// The user name the connection authenticated as (`None`: anonymous), for the ACL's read checks.
     pub(crate) user: Option<std::sync::Arc<str>>,
+    /// What the admin API shows of the connection; boxed, as it is read rarely and every connection has one.
+    pub(crate) info: Option<Box<ConnectionInfo>>,
+}
+
+/// A connection as the admin API lists it.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionInfo {
+    /// The client's address.
+    pub(crate) peer: std::net::SocketAddr,
+    /// The keep alive in force (seconds; 0: none).
+    pub(crate) keep_alive: u16,
+    /// When the CONNECT was accepted, wall-clock Unix milliseconds.
+    pub(crate) since_ms: u64,
 }
 
 /// A message sent to the client and not yet fully acknowledged, in the order it was first sent.
@@ -646,6 +671,7 @@ mod tests {
             connection_id: 7,
             mailbox: Arc::clone(&mailbox),
             user: None,
+            info: None,
         };
         (attached, mailbox)
     }

@@ -192,6 +192,11 @@ impl Policy {
         self.users.as_ref()?.get(user).map(Hash::stamp)
     }
 
+    /// Whether any user exists (a password file with at least one line).
+    pub fn has_users(&self) -> bool {
+        self.users.as_ref().is_some_and(|users| !users.is_empty())
+    }
+
     /// Whether clients without a user name are accepted from `peer`.
     pub fn allows_anonymous(&self, peer: IpAddr) -> bool {
         self.anonymous.allows(peer)

@@ -56,6 +56,11 @@ pub struct BenchArgs {
     /// Seconds of publishing (storm: seconds the connections are held idle).
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
+    /// Seconds after publishing starts from which the steady rate (`steady msgs/s`) is measured, beside the
+    /// overall one: with `--stuck`, longer than the broker's slow_subscriber_timeout shows the healthy
+    /// subscribers' rate once the stuck one no longer holds anyone back. 0: no steady rate.
+    #[arg(long, default_value_t = 0.0)]
+    pub settle: f64,
     /// Messages per second per publisher; 0 publishes as fast as the in-flight window allows.
     #[arg(long, default_value_t = 0.0)]
     pub rate: f64,

@@ -107,6 +107,8 @@ pub async fn run(args: &BenchArgs) -> Result<Report, CliError> {
         duplicated: 0,
         out_of_order: 0,
         msgs_per_sec: 0.0,
+        steady_msgs_per_sec: None,
+        after_settle: 0,
         latency: None,
         publish_failures: 0,
         stalls: 0,
@@ -238,6 +240,10 @@ pub async fn run(args: &BenchArgs) -> Result<Report, CliError> {
         ])
     });
     let started = shared.now_nanos();
+    let settle_nanos = (args.settle > 0.0).then(|| started + (args.settle * 1e9) as u64);
+    if let Some(at) = settle_nanos {
+        shared.settle_nanos.store(at, Relaxed);
+    }
     let end = Instant::now() + duration;
     let interval = (args.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / args.rate));
     let mut receiving = JoinSet::new();
@@ -263,6 +269,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, CliError> {
         publishing.spawn(publisher::run(session, shared.clone(), plan));
     }
     let result = finish(&mut publishing, &mut receiving, &shared, &mut report).await;
+    let last_nanos = (report.elapsed_secs * 1e9) as u64;
     if let Some(p) = progress {
         p.abort();
     }
@@ -280,6 +287,10 @@ pub async fn run(args: &BenchArgs) -> Result<Report, CliError> {
     } else {
         0.0
     };
+    report.steady_msgs_per_sec = settle_nanos.map(|at| {
+        let window = last_nanos.saturating_sub(at) as f64 / 1e9;
+        if window > 0.0 { report.after_settle as f64 / window } else { 0.0 }
+    });
     report.broker = broker_start.zip(broker_end).map(|(s, e)| procstat::usage(s, e));
     Ok(report)
 }
@@ -303,6 +314,7 @@ async fn finish(
     while let Some(tracker) = receiving.join_next().await {
         let mut tracker = tracker.map_err(task_failed)??;
         report.delivered += tracker.received;
+        report.after_settle += tracker.after_settle;
         report.duplicated += tracker.duplicated;
         report.out_of_order += tracker.out_of_order;
         unique += tracker.unique();

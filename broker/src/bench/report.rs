@@ -74,6 +74,11 @@ pub struct Report {
     pub out_of_order: u64,
     /// Delivered messages per second over `elapsed_secs`.
     pub msgs_per_sec: f64,
+    /// Delivered messages per second from `--settle` seconds after publishing started to the last receipt;
+    /// `None` without `--settle`.
+    pub steady_msgs_per_sec: Option<f64>,
+    /// Messages received after the settle point (the steady rate's numerator).
+    pub after_settle: u64,
     /// Publish-to-receive latency; `None` when nothing arrived.
     pub latency: Option<Latency>,
     /// QoS 1/2 publications the broker refused or never completed.
@@ -127,6 +132,9 @@ impl Report {
             self.idle_matched,
             self.stuck,
         );
+        if let Some(steady) = self.steady_msgs_per_sec {
+            let _ = write!(j, ",\"steady_msgs_per_sec\":{}", num(steady));
+        }
         match self.latency {
             Some(l) => {
                 let _ = write!(
@@ -218,6 +226,10 @@ impl Report {
                     format!("{} / {}", self.delivered, self.expected),
                 ),
                 ("delivered msgs/s", format!("{:.0}", self.msgs_per_sec)),
+                (
+                    "steady msgs/s",
+                    self.steady_msgs_per_sec.map_or("-".to_owned(), |r| format!("{r:.0}")),
+                ),
                 (
                     "lost / dup / out of order",
                     format!("{} / {} / {}", self.lost, self.duplicated, self.out_of_order),

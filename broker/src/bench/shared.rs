@@ -27,6 +27,9 @@ pub(crate) struct Shared {
     pub(crate) received: AtomicU64,
     /// Set when every publisher has stopped publishing: subscribers then drain and stop.
     pub(crate) publishing_done: AtomicBool,
+    /// From when (nanoseconds since `start`) receipts count towards the steady rate; `u64::MAX`: never. Set once,
+    /// before the subscribers start reading.
+    pub(crate) settle_nanos: AtomicU64,
 }
 
 impl Shared {
@@ -56,6 +59,7 @@ impl Shared {
             hears,
             received: AtomicU64::new(0),
             publishing_done: AtomicBool::new(false),
+            settle_nanos: AtomicU64::new(u64::MAX),
         }
     }
 

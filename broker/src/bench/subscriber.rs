@@ -79,7 +79,7 @@ pub(crate) async fn hold(mut session: Session, shared: Arc<Shared>) -> Result<u6
 
 /// Receives until the run is over, then disconnects. `index` is this subscriber's place in [`Shared`].
 pub(crate) async fn run(mut session: Session, shared: Arc<Shared>, index: usize) -> Result<Tracker, CliError> {
-    let mut tracker = Tracker::new(shared.hears(index));
+    let mut tracker = Tracker::new(shared.hears(index)).settle_at(shared.settle_nanos.load(Relaxed));
     let mut drain_until = None;
     loop {
         match session.next(None, Some(Instant::now() + TICK)).await? {

@@ -29,6 +29,10 @@ pub(crate) struct Tracker {
     pub(crate) latencies: Vec<u64>,
     /// When the last message arrived, nanoseconds since the run started: where throughput is measured to.
     pub(crate) last_nanos: u64,
+    /// Messages (duplicates included) received at or after `settle_nanos`, for the steady rate.
+    pub(crate) after_settle: u64,
+    /// From when messages count towards `after_settle`, nanoseconds since the run started (`u64::MAX`: never).
+    settle_nanos: u64,
 }
 
 impl Tracker {
@@ -39,8 +43,15 @@ impl Tracker {
                 .iter()
                 .map(|&p| (u32::try_from(p).unwrap_or(u32::MAX), Sequences::default()))
                 .collect(),
+            settle_nanos: u64::MAX,
             ..Self::default()
         }
+    }
+
+    /// Counts messages received from `nanos` on (since the run started) towards the steady rate.
+    pub(crate) fn settle_at(mut self, nanos: u64) -> Self {
+        self.settle_nanos = nanos;
+        self
     }
 
     /// Records message `seq` of `publisher`, sent and received at these nanoseconds since the run started.
@@ -52,6 +63,9 @@ impl Tracker {
         };
         let sequences = &mut self.publishers[slot].1;
         self.received += 1;
+        if received >= self.settle_nanos {
+            self.after_settle += 1;
+        }
         self.latencies.push(received.saturating_sub(sent));
         self.last_nanos = self.last_nanos.max(received);
         let (word, bit) = ((seq / 64) as usize, seq % 64);
@@ -92,5 +106,15 @@ mod tests {
         assert_eq!(t.record(5, 0, 10, 20), None);
         assert_eq!((t.received, t.duplicated, t.out_of_order, t.foreign), (5, 1, 1, 1));
         assert_eq!(t.unique(), 4);
+        assert_eq!(t.after_settle, 0, "no settle point, no steady count");
+    }
+
+    #[test]
+    fn counts_what_arrives_after_the_settle_point() {
+        let mut t = Tracker::new(&[0]).settle_at(100);
+        t.record(0, 0, 10, 99);
+        t.record(0, 1, 10, 100);
+        t.record(0, 2, 10, 150);
+        assert_eq!((t.received, t.after_settle), (3, 2));
     }
 }

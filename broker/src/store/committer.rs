@@ -1,7 +1,9 @@
 //! Group commit: one OS thread owns the log files (`fdatasync` blocks, so not a tokio task). It takes everything
-//! submitted since its last write, writes it with one `write(2)`, syncs once, applies it to its model of the
-//! state and publishes the new durable LSN on a watch channel, waking every waiter of the batch at once.
-//! Whatever is submitted while it syncs is the next batch: no timer at low load, no sync per message at high load.
+//! submitted since its last write, drops the records that cancel out within it ([`super::cancel`]), frames it
+//! (one frame per batch, split only past [`FRAME_BYTES`]), writes it with one `write(2)`, syncs once, applies it to
+//! its model of the state and publishes the new durable LSN on a watch channel, waking every waiter of the batch
+//! at once. Whatever is submitted while it syncs is the next batch: no timer at low load, no sync per message at
+//! high load.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,9 +12,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
+use super::cancel::cancel;
 use super::fs::{AppendFile, Fs};
 use super::log::{self, Lsn};
-use super::record::Record;
+use super::record::{Encoder, Record};
 use super::snapshot;
 use super::state::State;
 use super::{StoreOptions, SyncMode};
@@ -73,6 +76,8 @@ pub(crate) struct Engine {
     pub(crate) dir: PathBuf,
     pub(crate) options: StoreOptions,
     file: Box<dyn AppendFile>,
+    /// The string table of the current segment (a new segment starts a new one).
+    enc: Encoder,
     segment_bytes: u64,
     /// Log bytes written since the last snapshot: compaction starts when they outgrow the live state.
     log_since_snapshot: u64,
@@ -108,13 +113,15 @@ impl Engine {
     ) -> std::io::Result<Self> {
         let file = open_segment(&*fs, &dir, last_lsn + 1)?;
         counters.live_bytes.store(state.live_bytes(), Ordering::Relaxed);
+        counters.log_bytes.fetch_add(log::FILE_HEADER as u64, Ordering::Relaxed);
         Ok(Engine {
             snapshot_floor: options.snapshot_min_bytes,
             fs,
             dir,
             options,
             file,
-            segment_bytes: 0,
+            enc: Encoder::default(),
+            segment_bytes: log::FILE_HEADER as u64,
             log_since_snapshot: log_bytes,
             state,
             written: last_lsn,
@@ -125,26 +132,39 @@ impl Engine {
         })
     }
 
-    /// Writes a batch with one append and applies it to the model.
+    /// Writes a batch with one append and applies it to the model. Consecutive submits (`items` holds consecutive
+    /// LSNs, as the queue hands them out) form one frame, or several past [`FRAME_BYTES`]; records cancel out only
+    /// within a frame, which is recovered whole or not at all.
     fn write(&mut self, items: Vec<(Lsn, Vec<Record>)>) -> std::io::Result<()> {
         self.buf.clear();
-        for (lsn, records) in &items {
-            log::encode_entry(*lsn, records, &mut self.buf);
+        let growth: u64 = items.iter().flat_map(|(_, records)| records).map(Record::growth).sum();
+        let Some(&(last, _)) = items.last() else { return Ok(()) };
+        let mut items = items.into_iter();
+        while let Some((first, records)) = items.next() {
+            let mut frame = records;
+            let mut count = 1;
+            let mut estimate = frame_estimate(&frame);
+            while estimate < FRAME_BYTES
+                && let Some((_, next)) = items.next()
+            {
+                estimate += frame_estimate(&next);
+                frame.extend(next);
+                count += 1;
+            }
+            let kept = cancel(&self.state, frame);
+            log::encode_frame(first, count, &kept, &mut self.enc, &mut self.buf);
+            // The model moves frame by frame: the next frame's cancelling looks at the state before it.
+            for record in kept {
+                self.state.apply(record);
+            }
         }
         self.file.append(&self.buf)?;
+        self.written = last;
         let n = self.buf.len() as u64;
         self.segment_bytes += n;
         self.log_since_snapshot += n;
         self.counters.log_bytes.fetch_add(n, Ordering::Relaxed);
         self.counters.batches.fetch_add(1, Ordering::Relaxed);
-        let mut growth = 0;
-        for (lsn, records) in items {
-            for record in records {
-                growth += record.growth();
-                self.state.apply(record);
-            }
-            self.written = lsn;
-        }
         self.counters.pending_bytes.fetch_sub(growth, Ordering::Relaxed);
         self.counters
             .live_bytes
@@ -204,7 +224,12 @@ impl Engine {
         // Entries before the new segment must not be lost with it: sync them first.
         self.sync()?;
         self.file = open_segment(&*self.fs, &self.dir, self.written + 1)?;
-        self.segment_bytes = 0;
+        self.enc = Encoder::default();
+        self.segment_bytes = log::FILE_HEADER as u64;
+        self.log_since_snapshot += log::FILE_HEADER as u64;
+        self.counters
+            .log_bytes
+            .fetch_add(log::FILE_HEADER as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -269,10 +294,25 @@ impl Engine {
     }
 }
 
-/// Creates the segment that starts at `first` and makes its directory entry durable, so a power cut cannot
-/// lose a whole file of synced entries.
+/// A frame is closed once its submits are estimated past this many bytes: a frame is read back whole, so one must
+/// stay far below the reader's limit on an entry, whatever a batch holds.
+const FRAME_BYTES: u64 = 1024 * 1024;
+
+/// Roughly what a submit's records take in a frame.
+fn frame_estimate(records: &[Record]) -> u64 {
+    records.iter().map(|r| r.growth() + 32).sum()
+}
+
+/// Creates the segment that starts at `first`, with its header, and makes its directory entry durable, so a power
+/// cut cannot lose a whole file of synced entries. A file of that name left by a crash holds nothing recovered
+/// (recovery read every whole frame before `first`), so it is emptied first.
 fn open_segment(fs: &dyn Fs, dir: &std::path::Path, first: Lsn) -> std::io::Result<Box<dyn AppendFile>> {
-    let file = fs.open_append(&dir.join(log::segment_name(first)))?;
+    let path = dir.join(log::segment_name(first));
+    if fs.list(dir)?.contains(&log::segment_name(first)) {
+        fs.truncate(&path, 0)?;
+    }
+    let mut file = fs.open_append(&path)?;
+    file.append(&log::file_header(log::SEGMENT_MAGIC))?;
     fs.sync_dir(dir)?;
     Ok(file)
 }

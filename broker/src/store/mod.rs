@@ -10,7 +10,8 @@
 //! newest snapshot and the log after it (`recover`) and hands the state to the router as [`Recovered`].
 //!
 //! Files in the data directory: `wal-<first lsn>.log` segments, `snapshot-<lsn>.snap`, and `*.corrupt` files set
-//! aside by recovery.
+//! aside by recovery. Segments and snapshots start with a header naming the storage format (`log::FORMAT`, 3); a
+//! directory of another format is refused at open (no conversion: roost is unreleased).
 //!
 //! # How the router uses it
 //! Records of one event go in one submit (recovered all or none). Properties are stored with
@@ -34,6 +35,7 @@
 //! - Expired or dropped retained and queued messages: `RetainedDelete` / `QueueRemove`, no wait.
 //! - [`StoreError::Failed`] from `submit` or `durable`: send no acknowledgement, stop the listeners, exit non-zero.
 
+mod cancel;
 mod committer;
 pub mod fs;
 mod log;
@@ -372,6 +374,23 @@ impl Store {
         Ok(lsn)
     }
 
+    /// Submits several entries at once, so the committer takes them as one batch (tests of what a batch does).
+    #[cfg(test)]
+    pub(crate) fn submit_batch(&self, submits: Vec<Vec<Record>>) -> Lsn {
+        let disk = self.0.disk.as_ref().expect("a store on disk");
+        let mut queue = disk.queue.lock();
+        for records in submits {
+            let lsn = queue.next_lsn;
+            queue.next_lsn += 1;
+            let growth: u64 = records.iter().map(Record::growth).sum();
+            disk.counters.pending_bytes.fetch_add(growth, Ordering::Relaxed);
+            queue.items.push((lsn, records));
+        }
+        drop(queue);
+        disk.queue.ready.notify_one();
+        self.last_lsn()
+    }
+
     /// The LSN of the last submit: waiting for it waits for everything submitted so far.
     pub fn last_lsn(&self) -> Lsn {
         match &self.0.disk {
@@ -395,6 +414,19 @@ impl Store {
         Err(StoreError::Failed(
             state.failed.clone().unwrap_or_else(|| "storage failed".into()),
         ))
+    }
+
+    /// Whether everything up to `lsn` is durable now, without waiting; [`StoreError::Failed`] if storage failed.
+    pub fn is_durable(&self, lsn: Lsn) -> Result<bool, StoreError> {
+        let Some(disk) = &self.0.disk else { return Ok(true) };
+        let state = disk.durable.borrow();
+        if state.lsn >= lsn {
+            return Ok(true);
+        }
+        match &state.failed {
+            Some(why) => Err(StoreError::Failed(why.clone())),
+            None => Ok(false),
+        }
     }
 
     /// Resolves when storage fails, with why; never for the in-memory store or one that closes cleanly.

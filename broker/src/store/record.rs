@@ -2,9 +2,15 @@
 //! "delete" of one key, so replaying them in log order gives the state the broker had (last writer wins).
 //!
 //! The encoding is a small hand-written binary format: a kind byte, then the fields; integers as LEB128 varints
-//! (most are small), byte strings and strings prefixed by their varint length. The CRC and LSN live one level up,
-//! in the entry that frames a whole submit ([`super::log`]), so a record is never replayed without the others
+//! (most are small), byte strings and strings prefixed by their varint length. Client ids and topics, which repeat
+//! in almost every record, go through a string table that lives as long as one file ([`Encoder`], [`Decoder`]):
+//! the first use in a file writes the string and gives it the next number, later uses write the number (one or two
+//! bytes instead of the 10–40 of a client id or topic); message ids and queue sequence numbers are written as the
+//! difference from the previous one in the file (usually one byte). The CRC and LSNs live one level up, in the
+//! frame that holds a whole batch of submits ([`super::log`]), so a record is never replayed without the others
 //! submitted with it.
+
+use std::collections::HashMap;
 
 use bytes::Bytes;
 use bytestring::ByteString;
@@ -209,6 +215,49 @@ mod kind {
     pub(super) const INBOUND_QOS2_DELETE: u8 = 13;
 }
 
+/// The most strings one file's table holds: beyond it strings are written out each time (a workload with millions of
+/// distinct topics must not grow the table, in the writer or in recovery, without bound).
+const MAX_STRINGS: usize = 1 << 16;
+
+/// An interned string field starts with this varint, then the string, which takes the table's next number.
+const STRING_NEW: u64 = 0;
+/// ... or this, then the string, not added (the table is full).
+const STRING_LITERAL: u64 = 1;
+/// ... or the string's number plus this.
+const STRING_NUMBER: u64 = 2;
+
+/// The writer's string table of one file (a log segment or a snapshot): numbers the client ids and topics written
+/// in it. A new file starts a new table, so every file reads on its own (a snapshot replaces the segments before
+/// it, and recovery reads each segment from its start).
+#[derive(Debug, Default)]
+pub(crate) struct Encoder {
+    strings: HashMap<ByteString, u64>,
+    /// The last message id and queue sequence number written in the file: the next ones are written as the
+    /// difference (a put and the queue entry and in-flight entry that reference it are a few ids apart).
+    last_message: u64,
+    last_seq: u64,
+}
+
+/// The reader's string table of one file: [`Encoder`]'s numbering, rebuilt by reading the file in order.
+#[derive(Debug, Default)]
+pub(crate) struct Decoder {
+    strings: Vec<ByteString>,
+    last_message: u64,
+    last_seq: u64,
+}
+
+/// A signed difference as an unsigned varint (zigzag: 0, -1, 1, -2, ... become 0, 1, 2, 3, ...).
+fn zigzag(from: u64, to: u64) -> u64 {
+    let d = to.wrapping_sub(from) as i64;
+    ((d << 1) ^ (d >> 63)) as u64
+}
+
+/// What [`zigzag`] encoded, applied to `from`.
+fn unzigzag(from: u64, z: u64) -> u64 {
+    let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
+    from.wrapping_add(d as u64)
+}
+
 /// Appends LEB128 varints and length-prefixed bytes to a buffer.
 pub(crate) struct Writer<'a>(pub(crate) &'a mut Vec<u8>);
 
@@ -228,6 +277,33 @@ impl Writer<'_> {
     fn bytes(&mut self, b: &[u8]) {
         self.varint(b.len() as u64);
         self.0.extend_from_slice(b);
+    }
+
+    /// A message id, as the difference from the last one written in the file.
+    fn message_id(&mut self, id: MessageId, enc: &mut Encoder) {
+        self.varint(zigzag(enc.last_message, id.0));
+        enc.last_message = id.0;
+    }
+
+    /// A queue sequence number, as the difference from the last one written in the file.
+    fn seq(&mut self, seq: u64, enc: &mut Encoder) {
+        self.varint(zigzag(enc.last_seq, seq));
+        enc.last_seq = seq;
+    }
+
+    /// A client id or topic, through the file's string table.
+    fn interned(&mut self, s: &ByteString, enc: &mut Encoder) {
+        if let Some(&n) = enc.strings.get(s) {
+            return self.varint(n + STRING_NUMBER);
+        }
+        if enc.strings.len() < MAX_STRINGS {
+            let n = enc.strings.len() as u64;
+            enc.strings.insert(s.clone(), n);
+            self.varint(STRING_NEW);
+        } else {
+            self.varint(STRING_LITERAL);
+        }
+        self.bytes(s.as_bytes());
     }
 }
 
@@ -284,6 +360,38 @@ impl<'a> Reader<'a> {
         let s = std::str::from_utf8(self.slice()?).map_err(|_| DecodeError("string not UTF-8"))?;
         Ok(ByteString::from(s))
     }
+
+    /// What [`Writer::message_id`] wrote.
+    fn message_id(&mut self, dec: &mut Decoder) -> Result<MessageId, DecodeError> {
+        dec.last_message = unzigzag(dec.last_message, self.varint()?);
+        Ok(MessageId(dec.last_message))
+    }
+
+    /// What [`Writer::seq`] wrote.
+    fn seq(&mut self, dec: &mut Decoder) -> Result<u64, DecodeError> {
+        dec.last_seq = unzigzag(dec.last_seq, self.varint()?);
+        Ok(dec.last_seq)
+    }
+
+    /// What [`Writer::interned`] wrote; a new string joins the table (a clone shares its bytes).
+    fn interned(&mut self, dec: &mut Decoder) -> Result<ByteString, DecodeError> {
+        match self.varint()? {
+            STRING_NEW => {
+                if dec.strings.len() >= MAX_STRINGS {
+                    return Err(DecodeError("string table full"));
+                }
+                let s = self.string()?;
+                dec.strings.push(s.clone());
+                Ok(s)
+            }
+            STRING_LITERAL => self.string(),
+            n => usize::try_from(n - STRING_NUMBER)
+                .ok()
+                .and_then(|i| dec.strings.get(i))
+                .cloned()
+                .ok_or(DecodeError("unknown string number")),
+        }
+    }
 }
 
 const FLAG_RETAIN: u8 = 1 << 2;
@@ -291,7 +399,7 @@ const FLAG_EXPIRY: u8 = 1 << 3;
 const FLAG_PUBLISHER: u8 = 1 << 4;
 
 impl StoredMessage {
-    fn encode(&self, w: &mut Writer<'_>) {
+    fn encode(&self, w: &mut Writer<'_>, enc: &mut Encoder) {
         let mut flags = self.qos as u8;
         if self.retain {
             flags |= FLAG_RETAIN;
@@ -303,18 +411,18 @@ impl StoredMessage {
             flags |= FLAG_PUBLISHER;
         }
         w.u8(flags);
-        w.bytes(self.topic.as_bytes());
+        w.interned(&self.topic, enc);
         w.bytes(&self.payload);
         w.bytes(&self.properties);
         if let Some(at) = self.expires_at_ms {
             w.varint(at);
         }
         if let Some(p) = &self.publisher {
-            w.bytes(p.as_bytes());
+            w.interned(p, enc);
         }
     }
 
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, dec: &mut Decoder) -> Result<Self, DecodeError> {
         let flags = r.u8()?;
         if flags & !(3 | FLAG_RETAIN | FLAG_EXPIRY | FLAG_PUBLISHER) != 0 {
             return Err(DecodeError("message flags"));
@@ -322,7 +430,7 @@ impl StoredMessage {
         Ok(StoredMessage {
             qos: QoS::from_u8(flags & 3).ok_or(DecodeError("QoS"))?,
             retain: flags & FLAG_RETAIN != 0,
-            topic: r.string()?,
+            topic: r.interned(dec)?,
             payload: r.bytes()?,
             properties: r.bytes()?,
             expires_at_ms: if flags & FLAG_EXPIRY != 0 {
@@ -331,7 +439,7 @@ impl StoredMessage {
                 None
             },
             publisher: if flags & FLAG_PUBLISHER != 0 {
-                Some(r.string()?)
+                Some(r.interned(dec)?)
             } else {
                 None
             },
@@ -352,8 +460,8 @@ impl StoredMessage {
 }
 
 impl QueueEntry {
-    fn encode(&self, w: &mut Writer<'_>) {
-        w.varint(self.message.0);
+    fn encode(&self, w: &mut Writer<'_>, enc: &mut Encoder) {
+        w.message_id(self.message, enc);
         w.u8(self.qos as u8 | if self.retain { FLAG_RETAIN } else { 0 });
         w.varint(self.subscription_ids.len() as u64);
         for id in &self.subscription_ids {
@@ -361,8 +469,8 @@ impl QueueEntry {
         }
     }
 
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let message = MessageId(r.varint()?);
+    fn decode(r: &mut Reader<'_>, dec: &mut Decoder) -> Result<Self, DecodeError> {
+        let message = r.message_id(dec)?;
         let flags = r.u8()?;
         if flags & !(3 | FLAG_RETAIN) != 0 {
             return Err(DecodeError("queue entry flags"));
@@ -393,26 +501,26 @@ impl SessionMeta {
 }
 
 impl Record {
-    /// Appends the record's encoding to `buf`.
-    pub fn encode(&self, buf: &mut Vec<u8>) {
+    /// Appends the record's encoding to `buf`, numbering its strings in `enc` (the table of the file it goes to).
+    pub(crate) fn encode(&self, buf: &mut Vec<u8>, enc: &mut Encoder) {
         let mut w = Writer(buf);
         match self {
             Record::RetainedSet { message } => {
                 w.u8(kind::RETAINED_SET);
-                message.encode(&mut w);
+                message.encode(&mut w, enc);
             }
             Record::RetainedDelete { topic } => {
                 w.u8(kind::RETAINED_DELETE);
-                w.bytes(topic.as_bytes());
+                w.interned(topic, enc);
             }
             Record::MessagePut { id, message } => {
                 w.u8(kind::MESSAGE_PUT);
-                w.varint(id.0);
-                message.encode(&mut w);
+                w.message_id(*id, enc);
+                message.encode(&mut w, enc);
             }
             Record::SessionUpsert { client_id, meta } => {
                 w.u8(kind::SESSION_UPSERT);
-                w.bytes(client_id.as_bytes());
+                w.interned(client_id, enc);
                 w.u8(meta.protocol_version);
                 w.varint(u64::from(meta.expiry_interval));
                 match meta.disconnected_at_ms {
@@ -423,14 +531,14 @@ impl Record {
                     Some(will) => {
                         w.u8(1);
                         w.varint(u64::from(will.delay));
-                        will.message.encode(&mut w);
+                        will.message.encode(&mut w, enc);
                     }
                     None => w.u8(0),
                 }
             }
             Record::SessionDelete { client_id } => {
                 w.u8(kind::SESSION_DELETE);
-                w.bytes(client_id.as_bytes());
+                w.interned(client_id, enc);
             }
             Record::SubscriptionSet {
                 client_id,
@@ -438,26 +546,26 @@ impl Record {
                 subscription,
             } => {
                 w.u8(kind::SUBSCRIPTION_SET);
-                w.bytes(client_id.as_bytes());
+                w.interned(client_id, enc);
                 w.bytes(filter.as_bytes());
                 w.u8(subscription.options);
                 w.varint(subscription.identifier.map_or(0, |id| u64::from(id) + 1));
             }
             Record::SubscriptionDelete { client_id, filter } => {
                 w.u8(kind::SUBSCRIPTION_DELETE);
-                w.bytes(client_id.as_bytes());
+                w.interned(client_id, enc);
                 w.bytes(filter.as_bytes());
             }
             Record::QueueAppend { client_id, seq, entry } => {
                 w.u8(kind::QUEUE_APPEND);
-                w.bytes(client_id.as_bytes());
-                w.varint(*seq);
-                entry.encode(&mut w);
+                w.interned(client_id, enc);
+                w.seq(*seq, enc);
+                entry.encode(&mut w, enc);
             }
             Record::QueueRemove { client_id, seq } => {
                 w.u8(kind::QUEUE_REMOVE);
-                w.bytes(client_id.as_bytes());
-                w.varint(*seq);
+                w.interned(client_id, enc);
+                w.seq(*seq, enc);
             }
             Record::InflightOutSet {
                 client_id,
@@ -465,47 +573,49 @@ impl Record {
                 state,
             } => {
                 w.u8(kind::INFLIGHT_OUT_SET);
-                w.bytes(client_id.as_bytes());
+                w.interned(client_id, enc);
                 w.varint(u64::from(*packet_id));
                 match state {
                     OutState::Publish(entry) => {
                         w.u8(0);
-                        entry.encode(&mut w);
+                        entry.encode(&mut w, enc);
                     }
                     OutState::PubRel => w.u8(1),
                 }
             }
             Record::InflightOutDelete { client_id, packet_id } => {
                 w.u8(kind::INFLIGHT_OUT_DELETE);
-                w.bytes(client_id.as_bytes());
+                w.interned(client_id, enc);
                 w.varint(u64::from(*packet_id));
             }
             Record::InboundQos2Set { client_id, packet_id } => {
                 w.u8(kind::INBOUND_QOS2_SET);
-                w.bytes(client_id.as_bytes());
+                w.interned(client_id, enc);
                 w.varint(u64::from(*packet_id));
             }
             Record::InboundQos2Delete { client_id, packet_id } => {
                 w.u8(kind::INBOUND_QOS2_DELETE);
-                w.bytes(client_id.as_bytes());
+                w.interned(client_id, enc);
                 w.varint(u64::from(*packet_id));
             }
         }
     }
 
-    /// Reads one record from the front of `r`.
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    /// Reads one record from the front of `r`, with the string table of the file it is read from.
+    pub(crate) fn decode(r: &mut Reader<'_>, dec: &mut Decoder) -> Result<Self, DecodeError> {
         Ok(match r.u8()? {
             kind::RETAINED_SET => Record::RetainedSet {
-                message: StoredMessage::decode(r)?,
+                message: StoredMessage::decode(r, dec)?,
             },
-            kind::RETAINED_DELETE => Record::RetainedDelete { topic: r.string()? },
+            kind::RETAINED_DELETE => Record::RetainedDelete {
+                topic: r.interned(dec)?,
+            },
             kind::MESSAGE_PUT => Record::MessagePut {
-                id: MessageId(r.varint()?),
-                message: StoredMessage::decode(r)?,
+                id: r.message_id(dec)?,
+                message: StoredMessage::decode(r, dec)?,
             },
             kind::SESSION_UPSERT => {
-                let client_id = r.string()?;
+                let client_id = r.interned(dec)?;
                 let protocol_version = r.u8()?;
                 let expiry_interval = r.u32()?;
                 let disconnected_at_ms = r.varint()?.checked_sub(1);
@@ -515,7 +625,7 @@ impl Record {
                         let delay = r.u32()?;
                         Some(StoredWill {
                             delay,
-                            message: StoredMessage::decode(r)?,
+                            message: StoredMessage::decode(r, dec)?,
                         })
                     }
                     _ => return Err(DecodeError("will flag")),
@@ -530,9 +640,11 @@ impl Record {
                     },
                 }
             }
-            kind::SESSION_DELETE => Record::SessionDelete { client_id: r.string()? },
+            kind::SESSION_DELETE => Record::SessionDelete {
+                client_id: r.interned(dec)?,
+            },
             kind::SUBSCRIPTION_SET => Record::SubscriptionSet {
-                client_id: r.string()?,
+                client_id: r.interned(dec)?,
                 filter: r.string()?,
                 subscription: StoredSubscription {
                     options: r.u8()?,
@@ -543,37 +655,37 @@ impl Record {
                 },
             },
             kind::SUBSCRIPTION_DELETE => Record::SubscriptionDelete {
-                client_id: r.string()?,
+                client_id: r.interned(dec)?,
                 filter: r.string()?,
             },
             kind::QUEUE_APPEND => Record::QueueAppend {
-                client_id: r.string()?,
-                seq: r.varint()?,
-                entry: QueueEntry::decode(r)?,
+                client_id: r.interned(dec)?,
+                seq: r.seq(dec)?,
+                entry: QueueEntry::decode(r, dec)?,
             },
             kind::QUEUE_REMOVE => Record::QueueRemove {
-                client_id: r.string()?,
-                seq: r.varint()?,
+                client_id: r.interned(dec)?,
+                seq: r.seq(dec)?,
             },
             kind::INFLIGHT_OUT_SET => Record::InflightOutSet {
-                client_id: r.string()?,
+                client_id: r.interned(dec)?,
                 packet_id: r.u16()?,
                 state: match r.u8()? {
-                    0 => OutState::Publish(QueueEntry::decode(r)?),
+                    0 => OutState::Publish(QueueEntry::decode(r, dec)?),
                     1 => OutState::PubRel,
                     _ => return Err(DecodeError("outbound state")),
                 },
             },
             kind::INFLIGHT_OUT_DELETE => Record::InflightOutDelete {
-                client_id: r.string()?,
+                client_id: r.interned(dec)?,
                 packet_id: r.u16()?,
             },
             kind::INBOUND_QOS2_SET => Record::InboundQos2Set {
-                client_id: r.string()?,
+                client_id: r.interned(dec)?,
                 packet_id: r.u16()?,
             },
             kind::INBOUND_QOS2_DELETE => Record::InboundQos2Delete {
-                client_id: r.string()?,
+                client_id: r.interned(dec)?,
                 packet_id: r.u16()?,
             },
             _ => return Err(DecodeError("unknown record kind")),
@@ -615,17 +727,110 @@ pub(crate) mod tests {
 
     fn round_trip(record: &Record) {
         let mut buf = Vec::new();
-        record.encode(&mut buf);
+        record.encode(&mut buf, &mut Encoder::default());
         let mut r = Reader(&buf);
-        assert_eq!(&Record::decode(&mut r).unwrap(), record);
+        assert_eq!(&Record::decode(&mut r, &mut Decoder::default()).unwrap(), record);
         assert!(r.is_empty());
         // Every strict prefix is an error, never a panic or a different record.
         for cut in 0..buf.len() {
             assert!(
-                Record::decode(&mut Reader(&buf[..cut])).is_err(),
+                Record::decode(&mut Reader(&buf[..cut]), &mut Decoder::default()).is_err(),
                 "prefix {cut} of {record:?}"
             );
         }
+    }
+
+    /// The second use of a client id or topic in a file costs its number, and reads back as the same string.
+    #[test]
+    fn strings_repeated_in_a_file_are_written_once() {
+        let put = |id: u64| Record::MessagePut {
+            id: MessageId(id),
+            message: StoredMessage {
+                publisher: Some("a-publisher-client-id".into()),
+                ..message("sensors/building-7/floor-3/temperature", b"21.5")
+            },
+        };
+        let append = Record::QueueAppend {
+            client_id: "a-subscriber-client-id".into(),
+            seq: 1,
+            entry: QueueEntry {
+                message: MessageId(1),
+                qos: QoS::AtLeastOnce,
+                retain: false,
+                subscription_ids: vec![],
+            },
+        };
+        let mut enc = Encoder::default();
+        let (mut first, mut second) = (Vec::new(), Vec::new());
+        put(1).encode(&mut first, &mut enc);
+        append.encode(&mut first, &mut enc);
+        put(2).encode(&mut second, &mut enc);
+        append.encode(&mut second, &mut enc);
+        // Topic (38 bytes), publisher (21) and subscriber (22): each is a one-byte number the second time, instead
+        // of a tag, a length and the string.
+        assert_eq!(first.len() - second.len(), (1 + 38) + (1 + 21) + (1 + 22));
+        let mut dec = Decoder::default();
+        let mut all = Reader(&first);
+        assert_eq!(Record::decode(&mut all, &mut dec).unwrap(), put(1));
+        assert_eq!(Record::decode(&mut all, &mut dec).unwrap(), append);
+        let mut all = Reader(&second);
+        assert_eq!(Record::decode(&mut all, &mut dec).unwrap(), put(2));
+        assert_eq!(Record::decode(&mut all, &mut dec).unwrap(), append);
+        // Read without the file's earlier records, a number means nothing: an error, not another string.
+        assert_eq!(
+            Record::decode(&mut Reader(&second), &mut Decoder::default()),
+            Err(DecodeError("unknown string number"))
+        );
+    }
+
+    /// Message ids and queue sequence numbers are written as differences: a queue entry referencing the message
+    /// put just before it, or the next sequence number, costs one byte however large the ids are.
+    #[test]
+    fn ids_close_to_the_last_one_cost_one_byte() {
+        assert_eq!(unzigzag(7, zigzag(7, 3)), 3);
+        assert_eq!(unzigzag(u64::MAX, zigzag(u64::MAX, 0)), 0);
+        assert_eq!(unzigzag(0, zigzag(0, u64::MAX)), u64::MAX);
+        let mut enc = Encoder::default();
+        let mut dec = Decoder::default();
+        let mut buf = Vec::new();
+        let remove = |seq| Record::QueueRemove {
+            client_id: "c".into(),
+            seq,
+        };
+        remove(1_000_000).encode(&mut buf, &mut enc);
+        let before = buf.len();
+        remove(1_000_001).encode(&mut buf, &mut enc);
+        assert_eq!(buf.len() - before, 3, "kind, client number, seq difference");
+        let mut r = Reader(&buf);
+        assert_eq!(Record::decode(&mut r, &mut dec).unwrap(), remove(1_000_000));
+        assert_eq!(Record::decode(&mut r, &mut dec).unwrap(), remove(1_000_001));
+    }
+
+    /// Past `MAX_STRINGS` distinct strings a file writes them out in full: the tables stay bounded.
+    #[test]
+    fn a_full_string_table_writes_strings_out() {
+        let mut enc = Encoder::default();
+        let mut dec = Decoder::default();
+        let mut buf = Vec::new();
+        let records: Vec<Record> = (0..MAX_STRINGS + 3)
+            .map(|i| Record::RetainedDelete {
+                topic: format!("t/{i}").into(),
+            })
+            .collect();
+        for record in &records {
+            record.encode(&mut buf, &mut enc);
+        }
+        let late = records.last().unwrap().clone();
+        let before = buf.len();
+        late.encode(&mut buf, &mut enc);
+        assert_eq!(buf.len() - before, 1 + 1 + 1 + "t/65538".len(), "written in full again");
+        assert_eq!(enc.strings.len(), MAX_STRINGS);
+        let mut r = Reader(&buf);
+        for record in records.iter().chain([&late]) {
+            assert_eq!(&Record::decode(&mut r, &mut dec).unwrap(), record);
+        }
+        assert!(r.is_empty());
+        assert_eq!(dec.strings.len(), MAX_STRINGS);
     }
 
     #[test]
@@ -728,16 +933,20 @@ pub(crate) mod tests {
 
     #[test]
     fn garbage_is_an_error() {
+        let d = &mut Decoder::default();
         assert_eq!(
-            Record::decode(&mut Reader(&[0xEE])),
+            Record::decode(&mut Reader(&[0xEE]), d),
             Err(DecodeError("unknown record kind"))
         );
         // A subscription id count far beyond the bytes left is refused before anything is allocated.
-        let mut buf = vec![kind::QUEUE_APPEND, 1, b'c', 1, 1, 1];
+        let mut buf = vec![kind::QUEUE_APPEND, 0, 1, b'c', 1, 1, 1];
         Writer(&mut buf).varint(u64::MAX);
-        assert!(Record::decode(&mut Reader(&buf)).is_err());
+        assert_eq!(
+            Record::decode(&mut Reader(&buf), d),
+            Err(DecodeError("subscription id count"))
+        );
         // Invalid UTF-8 in a topic.
-        assert!(Record::decode(&mut Reader(&[kind::RETAINED_DELETE, 1, 0xFF])).is_err());
+        assert!(Record::decode(&mut Reader(&[kind::RETAINED_DELETE, 0, 1, 0xFF]), d).is_err());
         // A varint that never ends.
         assert!(Reader(&[0xFF; 11]).varint().is_err());
     }

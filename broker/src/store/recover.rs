@@ -1,4 +1,4 @@
-//! Recovery at start: the newest valid snapshot, then every log entry after it, in LSN order. A torn tail of the
+//! Recovery at start: the newest valid snapshot, then every log frame after it, in LSN order. A torn tail of the
 //! last segment (what a crash mid-write leaves) is cut off; anything else that does not read back (a bad entry
 //! with whole ones after it, a gap in the LSNs, a corrupt snapshot) is renamed `*.corrupt` and left for a person,
 //! and the broker starts with the consistent prefix read so far. Recovery never refuses to start.
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::fs::Fs;
 use super::log::{self, Lsn, Stop};
+use super::record::Decoder;
 use super::snapshot;
 use super::state::State;
 
@@ -19,7 +20,7 @@ pub struct RecoveryReport {
     pub snapshot_lsn: Option<Lsn>,
     /// The last LSN recovered: the state is exactly the log up to it.
     pub last_lsn: Lsn,
-    /// Log entries replayed after the snapshot.
+    /// Submits (LSNs) replayed after the snapshot.
     pub entries_replayed: u64,
     /// Bytes cut from the end of the last segment (a write torn by a crash).
     pub torn_bytes: u64,
@@ -47,7 +48,7 @@ impl fmt::Display for RecoveryReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "recovered {} retained messages and {} sessions up to LSN {} ({}, {} log entries) in {} ms",
+            "recovered {} retained messages and {} sessions up to LSN {} ({}, {} LSNs replayed) in {} ms",
             self.retained,
             self.sessions,
             self.last_lsn,
@@ -92,7 +93,20 @@ fn set_aside(fs: &dyn Fs, dir: &Path, name: &str, why: String, report: &mut Reco
     }
 }
 
-/// Reads the directory's snapshot and log into a state. Errors only when the directory cannot be listed.
+/// A file of another storage format: recovery refuses the directory rather than set aside (and so lose) what an
+/// older roost acknowledged.
+fn format_error(name: &str, why: String) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!(
+            "{name}: {why}; this roost does not convert older data directories (roost is unreleased): stop, move \
+             the directory away (or empty it) and start again"
+        ),
+    )
+}
+
+/// Reads the directory's snapshot and log into a state. Errors when the directory cannot be listed, or holds a
+/// file of another storage format ([`log::FORMAT`]).
 pub(crate) fn recover(fs: &dyn Fs, dir: &Path, now_ms: u64) -> std::io::Result<Recovery> {
     let started = Instant::now();
     let mut report = RecoveryReport::default();
@@ -112,7 +126,8 @@ pub(crate) fn recover(fs: &dyn Fs, dir: &Path, now_ms: u64) -> std::io::Result<R
                 report.snapshot_lsn = Some(lsn);
                 break;
             }
-            Err(why) => set_aside(fs, dir, &name, why, &mut report),
+            Err(snapshot::ReadError::Format(why)) => return Err(format_error(&name, why)),
+            Err(snapshot::ReadError::Bad(why)) => set_aside(fs, dir, &name, why, &mut report),
         }
     }
     let mut expected = report.snapshot_lsn.unwrap_or(0) + 1;
@@ -147,18 +162,30 @@ pub(crate) fn recover(fs: &dyn Fs, dir: &Path, now_ms: u64) -> std::io::Result<R
             }
         };
         log_bytes += data.len() as u64;
-        let stop = log::read_entries(&data, |entry| {
-            if entry.lsn < expected {
+        let entries = match log::after_header(&data, log::SEGMENT_MAGIC) {
+            Ok(Some(entries)) => entries,
+            Ok(None) => &[],
+            Err(log::HeaderError::Format(why)) => return Err(format_error(&name, why)),
+        };
+        // Offsets below are in `entries`; the file's are `header` more.
+        let header = data.len() - entries.len();
+        // Each segment has its own string table, rebuilt from its first frame: frames already in the snapshot are
+        // decoded too, only not applied.
+        let mut dec = Decoder::default();
+        let stop = log::read_entries(entries, |entry| {
+            let (count, records) = log::decode_frame(entry.body, &mut dec).map_err(|e| e.0)?;
+            let last = entry.lsn.checked_add(count - 1).ok_or("LSN count")?;
+            if last < expected {
                 return Ok(()); // already in the snapshot
             }
-            if entry.lsn > expected {
+            if entry.lsn != expected {
                 return Err("LSN out of order");
             }
-            for record in log::decode_records(entry.body).map_err(|e| e.0)? {
+            for record in records {
                 state.apply(record);
             }
-            expected += 1;
-            report.entries_replayed += 1;
+            expected = last + 1;
+            report.entries_replayed += count;
             Ok(())
         });
         if let Stop::Bad {
@@ -170,11 +197,11 @@ pub(crate) fn recover(fs: &dyn Fs, dir: &Path, now_ms: u64) -> std::io::Result<R
             let last = i + 1 == segments.len();
             // Entries found further on mean the damage is not the end of the last write.
             let later = whole_entry_follows
-                || log::any_entry_within(&data[offset + 1..], expected + 1..=expected.saturating_add(1 << 20));
+                || log::any_entry_within(&entries[offset + 1..], expected + 1..=expected.saturating_add(1 << 20));
             if last && !later {
                 // A crash in the middle of the last write: cut it off so new entries follow whole ones.
-                report.torn_bytes = (data.len() - offset) as u64;
-                if let Err(e) = fs.truncate(&dir.join(&name), offset as u64) {
+                report.torn_bytes = (entries.len() - offset) as u64;
+                if let Err(e) = fs.truncate(&dir.join(&name), (header + offset) as u64) {
                     set_aside(fs, dir, &name, format!("torn tail could not be cut: {e}"), &mut report);
                 }
             } else {

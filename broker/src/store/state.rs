@@ -56,6 +56,17 @@ impl State {
         self.messages.keys().map(|id| id.0).max().unwrap_or(0)
     }
 
+    /// Whether `id` is stored or referenced (a put of it is not new).
+    pub(crate) fn knows_message(&self, id: MessageId) -> bool {
+        self.messages.contains_key(&id) || self.refs.contains_key(&id)
+    }
+
+    /// The reference counts, for tests that compare states in full.
+    #[cfg(test)]
+    pub(crate) fn references(&self) -> &HashMap<MessageId, u32> {
+        &self.refs
+    }
+
     fn add_ref(&mut self, id: MessageId) {
         *self.refs.entry(id).or_default() += 1;
     }

@@ -76,6 +76,22 @@ fn submit_all(store: &Store, submits: &[Vec<Record>]) -> Lsn {
     lsn
 }
 
+/// Submits each entry and waits for it before the next: one frame per submit.
+fn submit_each(store: &Store, submits: &[Vec<Record>]) -> Lsn {
+    let mut lsn = 0;
+    for records in submits {
+        lsn = store.submit(records.clone()).unwrap();
+        block_on(store.durable(lsn)).unwrap();
+    }
+    lsn
+}
+
+/// The length of the first frame in a segment's `data`.
+fn first_frame_len(data: &[u8]) -> usize {
+    let at = log::FILE_HEADER;
+    log::HEADER + u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize
+}
+
 fn history(n: usize) -> Vec<Vec<Record>> {
     (0..n)
         .map(|i| vec![retained(&format!("t/{}", i % 7), &format!("value {i}"))])
@@ -115,29 +131,35 @@ fn a_write_torn_at_every_byte_recovers_the_entries_before_it() {
     let unsynced: Vec<Vec<Record>> = (0..3)
         .map(|i| vec![retained("t/x", &format!("late {i}")), retained(&format!("u/{i}"), "y")])
         .collect();
+    // One frame per submit (each written before the next is submitted), measured in the new segment.
+    let segment = dir().join(log::segment_name(4));
     let mut sizes = Vec::new();
-    for (i, records) in unsynced.iter().enumerate() {
-        let mut buf = Vec::new();
-        log::encode_entry(4 + i as u64, records, &mut buf);
-        sizes.push(buf.len());
+    let mut len = fs.contents(&segment).unwrap().len();
+    assert_eq!(len, log::FILE_HEADER);
+    for records in &unsynced {
+        submit_each(&store, std::slice::from_ref(records));
+        let now = fs.contents(&segment).unwrap().len();
+        sizes.push(now - len);
+        len = now;
     }
-    submit_all(&store, &unsynced);
-    let total: usize = sizes.iter().sum();
+    let total: usize = log::FILE_HEADER + sizes.iter().sum::<usize>();
     for keep in 0..=total {
         let crashed = fs.fork();
         crashed.power_cut_with(|_, unsynced_len| {
             assert!(
                 unsynced_len == 0 || unsynced_len == total,
-                "only the new entries are unsynced"
+                "only the new segment (header and frames) is unsynced"
             );
             keep.min(unsynced_len)
         });
         let (_, recovered) = open(&crashed, opts(SyncMode::Always));
+        // A torn header is a segment with nothing in it; after the header, whole frames count.
+        let frames_kept = keep.saturating_sub(log::FILE_HEADER);
         let whole = sizes.iter().scan(0, |sum, s| {
             *sum += s;
             Some(*sum)
         });
-        let entries = whole.take_while(|end| *end <= keep).count();
+        let entries = whole.take_while(|end| *end <= frames_kept).count();
         let mut expected = synced.clone();
         expected.extend_from_slice(&unsynced[..entries]);
         assert_eq!(recovered.state, model(&expected), "keep {keep}");
@@ -147,7 +169,7 @@ fn a_write_torn_at_every_byte_recovers_the_entries_before_it() {
             "a torn tail is not corruption: {}",
             recovered.report
         );
-        let torn = keep - sizes[..entries].iter().sum::<usize>();
+        let torn = frames_kept - sizes[..entries].iter().sum::<usize>();
         assert_eq!(recovered.report.torn_bytes, torn as u64, "keep {keep}");
         // Whatever was cut, the store goes on from there and the next start is clean.
         let (store, _) = open(&crashed, opts(SyncMode::Always));
@@ -167,12 +189,12 @@ fn a_truncated_tail_is_cut_and_reported_in_one_line() {
     let fs = FaultFs::new();
     let (store, _) = open(&fs, opts(SyncMode::Always));
     let submits = history(5);
-    submit_all(&store, &submits);
+    submit_each(&store, &submits);
     drop(store);
     let segment = fs
         .names(dir())
         .into_iter()
-        .find(|n| n.starts_with("wal-") && !fs.contents(&dir().join(n)).unwrap().is_empty())
+        .find(|n| n.starts_with("wal-") && fs.contents(&dir().join(n)).unwrap().len() > log::FILE_HEADER)
         .unwrap();
     let path = dir().join(&segment);
     let mut data = fs.contents(&path).unwrap();
@@ -193,18 +215,17 @@ fn corruption_before_the_tail_is_set_aside_and_the_prefix_kept() {
     let fs = FaultFs::new();
     let first = history(4);
     let (store, _) = open(&fs, opts(SyncMode::Always));
-    submit_all(&store, &first);
+    submit_each(&store, &first);
     drop(store);
     let second: Vec<Vec<Record>> = vec![vec![retained("z", "1")], vec![retained("z", "2")]];
     let (store, _) = open(&fs, opts(SyncMode::Always));
-    submit_all(&store, &second);
+    submit_each(&store, &second);
     drop(store);
-    // Flip a byte inside the second entry of the first segment: entries 3, 4 and the whole next segment follow.
+    // Flip a byte inside the second frame of the first segment: frames 3, 4 and the whole next segment follow.
     let first_segment = dir().join(log::segment_name(1));
     let mut data = fs.contents(&first_segment).unwrap();
-    let mut one = Vec::new();
-    log::encode_entry(1, &first[0], &mut one);
-    data[one.len() + log::HEADER + 3] ^= 0x40;
+    let at = log::FILE_HEADER + first_frame_len(&data) + log::HEADER + 3;
+    data[at] ^= 0x40;
     fs.set_contents(&first_segment, data);
     let (store, recovered) = open(&fs, opts(SyncMode::Always));
     assert_eq!(
@@ -249,7 +270,8 @@ fn a_corrupt_snapshot_is_set_aside_and_an_older_state_used() {
         ..opts(SyncMode::Always)
     };
     let (store, _) = open(&fs, small);
-    submit_all(&store, &history(10));
+    // One frame each: in one frame, overwrites of a topic would cancel out and leave too little log to compact.
+    submit_each(&store, &history(10));
     drop(store);
     let snapshot = fs
         .names(dir())
@@ -324,9 +346,8 @@ fn snapshots_compact_the_log_and_round_trip() {
     };
     let (store, _) = open(&fs, small);
     let submits = history(2000);
-    for chunk in submits.chunks(100) {
-        submit_all(&store, chunk);
-    }
+    // One frame each: in one frame, overwrites of a topic would cancel out and leave too little log to compact.
+    submit_each(&store, &submits);
     // Closing waits for the committer, so its last snapshot is counted.
     store.close().unwrap();
     let stats = store.stats();
@@ -606,7 +627,9 @@ fn the_real_file_system_recovers_torn_and_corrupt_files() {
         let mut segments: Vec<_> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| p.to_string_lossy().ends_with(".log") && std::fs::metadata(p).unwrap().len() > 0)
+            .filter(|p| {
+                p.to_string_lossy().ends_with(".log") && std::fs::metadata(p).unwrap().len() > log::FILE_HEADER as u64
+            })
             .collect();
         segments.sort();
         segments.pop().unwrap()
@@ -626,12 +649,12 @@ fn the_real_file_system_recovers_torn_and_corrupt_files() {
         "the torn entry is gone, the rest is there"
     );
     assert!(recovered.report.torn_bytes > 0 && recovered.report.is_clean());
-    submit_all(&store, &[vec![retained("t/2", "a")], vec![retained("t/3", "b")]]);
+    submit_each(&store, &[vec![retained("t/2", "a")], vec![retained("t/3", "b")]]);
     drop(store);
-    // A flipped byte in the first of the two entries just written: set aside, the state before it kept.
+    // A flipped byte in the first of the two frames just written: set aside, the state before it kept.
     let segment = newest(&dir);
     let mut data = std::fs::read(&segment).unwrap();
-    data[log::HEADER + 2] ^= 0xFF;
+    data[log::FILE_HEADER + log::HEADER + 2] ^= 0xFF;
     std::fs::write(&segment, data).unwrap();
     let (_, recovered) = Store::open(&dir, small).unwrap();
     assert_eq!(recovered.state, model(&submits));
@@ -680,4 +703,139 @@ fn what_expired_while_stopped_is_dropped_at_start() {
         "the will survives"
     );
     assert_eq!(recovered.state.retained.keys().collect::<Vec<_>>(), ["new"]);
+}
+
+/// One QoS 1 message to a persistent subscriber, as the router submits it: put and queued; sent (in flight, out of
+/// the queue); acknowledged.
+fn delivery(id: u64, seq: u64, packet_id: u16) -> Vec<Vec<Record>> {
+    let entry = QueueEntry {
+        message: MessageId(id),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        subscription_ids: vec![],
+    };
+    let c: ByteString = "subscriber".into();
+    vec![
+        vec![
+            Record::MessagePut {
+                id: MessageId(id),
+                message: record::tests::message("sensors/1", &[7; 64]),
+            },
+            Record::QueueAppend {
+                client_id: c.clone(),
+                seq,
+                entry: entry.clone(),
+            },
+        ],
+        vec![
+            Record::InflightOutSet {
+                client_id: c.clone(),
+                packet_id,
+                state: OutState::Publish(entry),
+            },
+            Record::QueueRemove {
+                client_id: c.clone(),
+                seq,
+            },
+        ],
+        vec![Record::InflightOutDelete {
+            client_id: c,
+            packet_id,
+        }],
+    ]
+}
+
+/// Deliveries completed within one group-commit batch write almost nothing, their LSNs are durable like any, and
+/// a crash tearing that batch anywhere recovers the state before it or after it, never a part.
+#[test]
+fn a_batch_that_cancels_out_is_recovered_whole_or_not_at_all() {
+    let fs = FaultFs::new();
+    let (store, _) = open(&fs, opts(SyncMode::Always));
+    let setup = vec![vec![Record::SessionUpsert {
+        client_id: "subscriber".into(),
+        meta: SessionMeta {
+            protocol_version: 5,
+            expiry_interval: 300,
+            disconnected_at_ms: None,
+            will: None,
+        },
+    }]];
+    submit_each(&store, &setup);
+    drop(store);
+    // `never`: the batch is written, not synced, so a power cut can tear it at any byte.
+    let (store, _) = open(&fs, opts(SyncMode::Never));
+    let segment = dir().join(log::segment_name(2));
+    let before = fs.contents(&segment).unwrap().len();
+    let mut batch = delivery(1, 1, 1);
+    batch.extend(delivery(2, 2, 2));
+    // The third message is still in flight at the end of the batch: its put and in-flight entry stay.
+    batch.extend(delivery(3, 3, 3).into_iter().take(2));
+    batch.push(vec![retained("r", "kept")]);
+    let lsn = store.submit_batch(batch.clone());
+    assert_eq!(lsn, 1 + batch.len() as u64);
+    block_on(store.durable(lsn)).unwrap();
+    let frame = fs.contents(&segment).unwrap().len() - before;
+    let mut all = Vec::new();
+    for records in &batch {
+        for record in records {
+            record.encode(&mut all, &mut record::Encoder::default());
+        }
+    }
+    assert!(
+        frame * 3 < all.len(),
+        "the frame ({frame} bytes) holds the third message and the retained one, not all {} bytes",
+        all.len()
+    );
+    let mut expected = setup.clone();
+    expected.extend(batch.iter().cloned());
+    // Unsynced: the new segment's header and the frame.
+    let unsynced = before + frame;
+    for keep in 0..=unsynced {
+        let crashed = fs.fork();
+        crashed.power_cut_with(|_, tail| {
+            assert!(tail == 0 || tail == unsynced, "only the new segment is unsynced");
+            keep.min(tail)
+        });
+        let (_, recovered) = open(&crashed, opts(SyncMode::Always));
+        if keep == unsynced {
+            assert_eq!(recovered.report.last_lsn, lsn);
+            assert_eq!(recovered.state, model(&expected));
+            assert!(recovered.state.sessions["subscriber"].inflight_out.contains_key(&3));
+        } else {
+            assert_eq!(recovered.report.last_lsn, 1, "keep {keep} of {frame}");
+            assert_eq!(recovered.state, model(&setup), "keep {keep} of {frame}");
+        }
+        assert!(recovered.report.is_clean(), "{}", recovered.report);
+    }
+    drop(store);
+}
+
+/// A data directory of the first storage format (no file headers) is refused with an error that says what to do,
+/// not set aside as corrupt (which would start empty and lose what an older roost acknowledged).
+#[test]
+fn an_older_format_is_refused_with_a_clear_error() {
+    let fs = FaultFs::new();
+    // Format 1: an entry `len | crc | lsn | records` from the file's first byte.
+    let mut old = Vec::new();
+    old.extend_from_slice(&5u32.to_le_bytes());
+    old.extend_from_slice(&[0xAB; 4]);
+    old.extend_from_slice(&1u64.to_le_bytes());
+    old.extend_from_slice(&[2, 0, 1, b't', 0]);
+    {
+        use super::fs::Fs as _;
+        fs.create_dir_all(dir()).unwrap();
+        fs.open_append(&dir().join(log::segment_name(1)))
+            .unwrap()
+            .append(&old)
+            .unwrap();
+    }
+    let error = Store::open_with(Arc::new(fs.clone()), dir(), opts(SyncMode::Always)).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, StoreError::Open { .. }) && message.contains("older roost") && message.contains("move"),
+        "{message}"
+    );
+    // Nothing was renamed or removed: the directory is as it was.
+    assert_eq!(fs.names(dir()), vec![log::segment_name(1)]);
+    assert_eq!(fs.contents(&dir().join(log::segment_name(1))), Some(old));
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request, header};
-use axum::routing::{get, post};
+use axum::routing::{any, delete, get, post};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -28,7 +28,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::limit::{ConnectionLimits, Refused, Slot};
 use super::tls::Tls;
-use super::{dashboard, login, operations, websocket};
+use super::{admin_api, dashboard, login, operations, websocket};
 use crate::auth::sessions::Sessions;
 use crate::broker::Broker;
 use crate::config::HttpLimits;
@@ -80,6 +80,14 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/api/logout", post(login::logout))
         .route("/api/reload", post(login::reload))
+        .route("/api/v1/clients", get(admin_api::clients))
+        .route("/api/v1/clients/{client_id}", delete(admin_api::disconnect))
+        .route(
+            "/api/v1/retained",
+            get(admin_api::retained).delete(admin_api::delete_retained),
+        )
+        .route("/api/v1/reload", post(admin_api::reload))
+        .route("/api/v1/{*rest}", any(admin_api::not_found))
         .route("/metrics", get(operations::metrics))
         .route("/healthz", get(operations::healthz))
         .route("/", get(dashboard::index))

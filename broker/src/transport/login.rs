@@ -262,6 +262,13 @@ pub(crate) async fn reload(
     if !state.broker.auth.is_admin(&user) {
         return error(StatusCode::FORBIDDEN, "only administrators may reload");
     }
+    let (ok, message) = reload_everything(&state, &user);
+    answer(StatusCode::OK, Reloaded { ok, message }, None)
+}
+
+/// Reloads users, ACL and TLS files for `who` (an administrator): whether all went well, and what happened in
+/// words. What failed keeps the old rules (or certificate) in force.
+pub(crate) fn reload_everything(state: &AppState, who: &str) -> (bool, String) {
     let mut problems = Vec::new();
     match state.broker.auth.reload() {
         Ok(()) => {}
@@ -284,11 +291,11 @@ pub(crate) async fn reload(
         problems.join("; ") + "; the previous ones stay in force."
     };
     if ok {
-        tracing::info!(user = %Clipped(&user), "dashboard: {message}");
+        tracing::info!(user = %Clipped(who), "dashboard: {message}");
     } else {
-        tracing::error!(user = %Clipped(&user), "dashboard reload: {message}");
+        tracing::error!(user = %Clipped(who), "dashboard reload: {message}");
     }
-    answer(StatusCode::OK, Reloaded { ok, message }, None)
+    (ok, message)
 }
 
 #[cfg(test)]

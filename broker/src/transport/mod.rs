@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+mod admin_api;
 mod dashboard;
 mod encoding;
 pub(crate) mod http;
