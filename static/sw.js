@@ -1,9 +1,10 @@
 // Roost's service worker: keeps the dashboard's app shell (the page, its hashed script, wasm and stylesheet, the
 // manifest and icons) so the dashboard opens without the broker, where the page itself says it is offline.
 //
-// - The page (`/`) is fetched from the network first, so a new `roost` serving a new build is seen on the next
-//   load; each good answer refreshes the cache with the files that page names and drops the ones it no longer
-//   names. Only when the network fails does the cached page answer.
+// - The page (`/`) comes from the cache when it is there, and from the network at the same time: when the network's
+//   page differs (a new `roost` serving a new build), the cache takes it and the files it names, drops the ones it
+//   no longer names, and the open page is told (`roost-new-build`), so it offers to reload; the next load shows
+//   the new build in any case.
 // - Other shell files are served from the cache first: Trunk names them by content hash, so a name never changes
 //   content.
 // - Nothing under /api/ (the login and who the browser is: the page asks /api/session on every load, so the cache
@@ -33,19 +34,32 @@ self.addEventListener('fetch', (event) => {
   }
 });
 
-// A navigation: the network's answer, and a refreshed shell from it; the cached page when the network fails.
+// A navigation to the page: the cached page at once when there is one (a round trip less before the first card),
+// while the network's page is fetched beside it; when that one names another build, the cache takes the new build
+// and the page is told, so it can offer to reload (the next load shows the new build anyway). Without a cached
+// page, the network's. Other paths: the network only.
 async function page(event) {
-  try {
-    const response = await fetch(event.request);
-    if (response.ok && new URL(event.request.url).pathname === '/') {
-      event.waitUntil(refreshShell(response.clone()).catch(() => {}));
+  const url = new URL(event.request.url);
+  if (url.pathname !== '/') return fetch(event.request);
+  const cached = await caches.match('/');
+  // Read now: once `cached` is handed to the page its body is used and can no longer be cloned.
+  const cachedText = cached ? cached.clone().text() : Promise.resolve(null);
+  const fresh = fetch(event.request).then(async (response) => {
+    if (response.ok && (await response.clone().text()) !== (await cachedText)) {
+      await refreshShell(response.clone());
+      if (cached) await tell(event.resultingClientId || event.clientId, 'roost-new-build');
     }
     return response;
-  } catch (offline) {
-    const cached = await caches.match('/');
-    if (cached) return cached;
-    throw offline;
-  }
+  });
+  if (!cached) return fresh;
+  event.waitUntil(fresh.catch(() => {})); // offline: the cached page is all there is
+  return cached;
+}
+
+// Posts `message` to the page with id `id`, if it is still open.
+async function tell(id, message) {
+  const client = id && (await self.clients.get(id));
+  if (client) client.postMessage(message);
 }
 
 // Caches the page (`response`, or fetched) and every same-origin file it names, then drops whatever it no longer
@@ -62,7 +76,7 @@ async function refreshShell(response) {
   for (const name of names) {
     if (name === '/') continue;
     // Hashed names never change content: fetched once. The others are small and revalidated.
-    if (/-[0-9a-f]{16}(_bg)?\.[a-z]+$/.test(name) && (await cache.match(name))) continue;
+    if (/-[0-9a-f]{8,16}(_bg)?\.[a-z]+$/.test(name) && (await cache.match(name))) continue;
     const file = await fetch(name, { cache: 'no-cache' });
     if (file.ok) await cache.put(name, file);
   }

@@ -72,13 +72,14 @@ async fn first_card(client: &Client, url: &str) -> anyhow::Result<Duration> {
     Ok(elapsed)
 }
 
-/// What the page downloaded: (name, bytes on the wire, bytes decoded) of the page and each resource, from the
-/// Resource Timing API (same-origin, so the sizes are exposed).
-async fn downloaded(client: &Client) -> anyhow::Result<Vec<(String, u64, u64)>> {
+/// What the page downloaded: (name, bytes on the wire, bytes decoded, milliseconds from the navigation's start
+/// to the last byte) of the page and each resource, from the Resource Timing API (same-origin, so the sizes are
+/// exposed).
+async fn downloaded(client: &Client) -> anyhow::Result<Vec<(String, u64, u64, u64)>> {
     let entries = client
         .execute(
             "return performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource')) \
-               .map((e) => [new URL(e.name).pathname, e.transferSize, e.decodedBodySize]);",
+               .map((e) => [new URL(e.name).pathname, e.transferSize, e.decodedBodySize, Math.round(e.responseEnd)]);",
             vec![],
         )
         .await?;
@@ -107,8 +108,8 @@ async fn the_first_card_shows_quickly_on_a_slow_link() -> anyhow::Result<()> {
         .await?;
         let cold = first_card(&client, &url).await?;
         let files = downloaded(&client).await?;
-        let wire: u64 = files.iter().map(|(_, wire, _)| wire).sum();
-        let decoded: u64 = files.iter().map(|(_, _, decoded)| decoded).sum();
+        let wire: u64 = files.iter().map(|(_, wire, _, _)| wire).sum();
+        let decoded: u64 = files.iter().map(|(_, _, decoded, _)| decoded).sum();
         // Wait for the service worker to finish caching the shell, so the warm load can use it (WebDriver's
         // default script timeout, 30 s, bounds the wait).
         client
@@ -119,20 +120,20 @@ async fn the_first_card_shows_quickly_on_a_slow_link() -> anyhow::Result<()> {
             .await?;
         let warm = first_card(&client, &url).await?;
         let warm_files = downloaded(&client).await?;
-        let warm_wire: u64 = warm_files.iter().map(|(_, wire, _)| wire).sum();
+        let warm_wire: u64 = warm_files.iter().map(|(_, wire, _, _)| wire).sum();
         eprintln!(
             "slow link (1.6 Mbit/s, 150 ms): first card cold {cold:?} (target {COLD_TARGET:?}), warm {warm:?} \
              (target {WARM_TARGET:?}); cold download {wire} B on the wire ({decoded} B decoded): {files:?}; \
-             warm {warm_wire} B on the wire"
+             warm {warm_wire} B on the wire: {warm_files:?}"
         );
         let wasm = files
             .iter()
-            .find(|(name, _, _)| name.ends_with(".wasm"))
+            .find(|(name, _, _, _)| name.ends_with(".wasm"))
             .context("no wasm among the downloads")?;
         ensure!(wasm.1 < wasm.2, "the wasm was not sent compressed: {wasm:?}");
         // The page preloads /api/session for the app; a preload the app did not take would be a second request
         // (and, a few seconds after the load, a console warning).
-        let sessions = files.iter().filter(|(name, _, _)| name == "/api/session").count();
+        let sessions = files.iter().filter(|(name, _, _, _)| name == "/api/session").count();
         ensure!(sessions == 1, "/api/session fetched {sessions} times: {files:?}");
         let log = browser_log(&client).await?;
         let unused: Vec<&String> = log

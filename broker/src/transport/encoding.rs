@@ -93,12 +93,15 @@ pub(crate) fn negotiate(headers: &HeaderMap, has_brotli: bool, has_gzip: bool) -
 }
 
 /// Whether a file name carries Trunk's content hash (`roost-web-4c6aef24c0a7de47_bg.wasm`,
-/// `roost-60f90ed70b3beeb5.css`): 16 hex digits after the last `-` of its stem. Such a name never changes content.
+/// `roost-60f90ed70b3beeb5.css`): a 64-bit hash in hex after the last `-` of its stem, without leading zeros
+/// (`roost-e32a5886398e5e3.css`), so 8 to 16 digits here (a shorter one is too rare to matter and too easy to
+/// mistake for a word). Such a name never changes content.
 pub(crate) fn is_hashed(path: &str) -> bool {
     let stem = path.rsplit_once('.').map_or(path, |(stem, _)| stem);
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    stem.rsplit_once('-')
-        .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+    stem.rsplit_once('-').is_some_and(|(_, hash)| {
+        (8..=16).contains(&hash.len()) && hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    })
 }
 
 /// `Cache-Control` for a file: hashed names are kept a year without asking again (a new build names new files);
@@ -179,6 +182,7 @@ mod tests {
             "roost-web-4c6aef24c0a7de47_bg.wasm",
             "roost-web-4c6aef24c0a7de47.js",
             "roost-60f90ed70b3beeb5.css",
+            "roost-e32a5886398e5e3.css",
         ] {
             assert!(is_hashed(hashed), "{hashed}");
             assert_eq!(cache_control(hashed), "public, max-age=31536000, immutable");
@@ -189,7 +193,8 @@ mod tests {
             "manifest.webmanifest",
             "icon-192.png",
             "roost-web.js",
-            "a-4c6aef24c0a7de4.js",
+            "a-4c6aef2.js",
+            "a-4C6AEF24C0A7DE47.js",
         ] {
             assert!(!is_hashed(plain), "{plain}");
             assert_eq!(cache_control(plain), "no-cache");
