@@ -173,6 +173,60 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    fn accepting(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[tokio::test]
+    async fn files_go_out_in_the_negotiated_encoding_from_the_build_time_copies() {
+        // build.rs always compresses dist/index.html (the placeholder page when the dashboard is not built), and
+        // cargo reruns it whenever dist/ changes, so the copies match the file at test time.
+        let page = precompressed("index.html", &Dist::get("index.html").unwrap().metadata.sha256_hash())
+            .expect("build.rs compressed dist/index.html");
+        let cases = [
+            ("gzip, deflate, br", Some("br"), page.br.unwrap()),
+            ("gzip", Some("gzip"), page.gzip.unwrap()),
+            ("identity", None, &Dist::get("index.html").unwrap().data[..]),
+        ];
+        for (accept, encoding, body) in cases {
+            let response = serve("index.html", &accepting(accept));
+            let headers = response.headers();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(
+                headers
+                    .get(header::CONTENT_ENCODING)
+                    .map(|value| value.to_str().unwrap()),
+                encoding,
+                "{accept}"
+            );
+            assert_eq!(headers[header::VARY], "accept-encoding");
+            assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
+            // The tag names the encoding, so revalidating one representation never answers for another.
+            let etag = headers[header::ETAG].clone();
+            let mut again = accepting(accept);
+            again.insert(header::IF_NONE_MATCH, etag);
+            assert_eq!(
+                serve("index.html", &again).status(),
+                StatusCode::NOT_MODIFIED,
+                "{accept}"
+            );
+            let mut other = accepting(if encoding == Some("br") { "gzip" } else { "br" });
+            other.insert(header::IF_NONE_MATCH, headers[header::ETAG].clone());
+            assert_eq!(serve("index.html", &other).status(), StatusCode::OK, "{accept}");
+            let sent = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            assert_eq!(sent, body, "{accept}");
+        }
+        assert_eq!(serve("no-such-file", &accepting("br")).status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn a_copy_of_another_version_of_a_file_is_never_sent() {
+        // A debug build reading a newer dist/ from disk: the copies' hash no longer matches the file.
+        assert!(precompressed("index.html", &[0; 32]).is_none());
+    }
+
     #[test]
     fn base64_matches_the_standard() {
         // RFC 4648 section 10.
