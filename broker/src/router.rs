@@ -441,6 +441,8 @@ impl Router {
             let mut session = cell.lock();
             session.stored = true;
             session.expiry_interval = meta.expiry_interval;
+            // Offline deliveries and a delayed will are checked against the ACL as this user, as before the restart.
+            session.user = meta.user.as_deref().map(Arc::from);
             for (filter, subscription) in stored.subscriptions {
                 let (Ok(filter), Some(options)) = (
                     roost_codec::TopicFilter::new(filter),
@@ -1292,6 +1294,7 @@ fn session_meta(session: &Session) -> SessionMeta {
         expiry_interval: session.expiry_interval,
         disconnected_at_ms: session.attached.is_none().then_some(session.offline_since_ms).flatten(),
         will: None,
+        user: session.user.as_deref().map(ByteString::from),
     }
 }
 

@@ -289,7 +289,11 @@ pub async fn run(args: &BenchArgs) -> Result<Report, CliError> {
     };
     report.steady_msgs_per_sec = settle_nanos.map(|at| {
         let window = last_nanos.saturating_sub(at) as f64 / 1e9;
-        if window > 0.0 { report.after_settle as f64 / window } else { 0.0 }
+        if window > 0.0 {
+            report.after_settle as f64 / window
+        } else {
+            0.0
+        }
     });
     report.broker = broker_start.zip(broker_end).map(|(s, e)| procstat::usage(s, e));
     Ok(report)
