@@ -159,6 +159,7 @@ async fn steady_state(dir: &Path, workload: Workload) -> anyhow::Result<()> {
                 expiry_interval: u32::MAX,
                 disconnected_at_ms: None,
                 will: None,
+                user: None,
             },
         }])?;
         store.durable(lsn).await?;

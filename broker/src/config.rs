@@ -106,6 +106,10 @@ pub struct Config {
     /// (MQTT 5 PUBACK/PUBREC 0x97; MQTT 3.x QoS 1/2: the connection is closed unacknowledged, so the client sends
     /// it again later; QoS 0: dropped). 0: no limit.
     pub max_memory: usize,
+    /// `[[retained.expiry]]`: how long retained messages on some topics are kept (for publishers that never
+    /// clean up, such as telemetry of devices long gone), in file order; the first matching rule applies. A
+    /// message's own Message Expiry Interval still applies when it is sooner.
+    pub retained_expiry: Vec<RetainedExpiry>,
     /// How often the broker publishes its status under `$SYS/broker/...` (Mosquitto's `sys_interval`), so
     /// dashboards and monitoring read it with a subscription. `Duration::ZERO` turns `$SYS` off.
     pub sys_interval: Duration,
@@ -245,6 +249,15 @@ impl Default for HttpLimits {
     }
 }
 
+/// One `[[retained.expiry]]` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetainedExpiry {
+    /// The topics it covers.
+    pub filter: roost_codec::TopicFilter,
+    /// How long their retained messages are kept.
+    pub after: Duration,
+}
+
 /// Whether a client may connect without a user name (`[auth] allow_anonymous`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Anonymous {
@@ -349,6 +362,7 @@ impl Default for Config {
             max_retained_bytes: 64 * 1024 * 1024,
             // A quarter of a 1 GB Raspberry Pi: room for the retained store's own bound four times over.
             max_memory: 256 * 1024 * 1024,
+            retained_expiry: Vec::new(),
             // Mosquitto's default.
             sys_interval: Duration::from_secs(10),
             auth: AuthConfig::default(),

@@ -52,6 +52,24 @@ struct File {
     tls: Option<Tls>,
     #[serde(default)]
     storage: Storage,
+    #[serde(default)]
+    retained: Retained,
+}
+
+/// `[retained]`: so far only its `[[retained.expiry]]` rules.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Retained {
+    #[serde(default)]
+    expiry: Vec<RetainedExpiryRule>,
+}
+
+/// `[[retained.expiry]] filter = "tele/#" seconds = 86400`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetainedExpiryRule {
+    filter: String,
+    seconds: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -342,6 +360,20 @@ impl Config {
         read_http(file.http, &mut config)?;
         read_tls(file.listeners.mqtts, file.listeners.https, file.tls, &mut config)?;
         storage(&mut config.storage, &file.storage)?;
+        for rule in file.retained.expiry {
+            let filter = roost_codec::TopicFilter::new(rule.filter.clone())
+                .map_err(|_| format!("retained.expiry: {:?} is not a topic filter", rule.filter))?;
+            if rule.seconds == 0 {
+                return Err(format!(
+                    "retained.expiry: seconds for {:?} must be at least 1",
+                    rule.filter
+                ));
+            }
+            config.retained_expiry.push(crate::config::RetainedExpiry {
+                filter,
+                after: Duration::from_secs(rule.seconds),
+            });
+        }
         Ok(config)
     }
 }
@@ -506,6 +538,25 @@ mod tests {
         assert!(error.starts_with("line 2,"), "{error}");
         let error = Config::from_toml("[sys]\nintervall = 1\n").unwrap_err();
         assert!(error.contains("unknown field `intervall`"), "{error}");
+    }
+
+    #[test]
+    fn retained_expiry_rules_are_read_in_order_and_checked() {
+        let config = Config::from_toml(
+            "[[retained.expiry]]\nfilter = \"tele/#\"\nseconds = 86400\n\
+             [[retained.expiry]]\nfilter = \"+/lwt\"\nseconds = 60\n",
+        )
+        .unwrap();
+        let rules: Vec<(&str, u64)> = config
+            .retained_expiry
+            .iter()
+            .map(|rule| (rule.filter.as_str(), rule.after.as_secs()))
+            .collect();
+        assert_eq!(rules, [("tele/#", 86_400), ("+/lwt", 60)]);
+        let error = Config::from_toml("[[retained.expiry]]\nfilter = \"a/#/b\"\nseconds = 1\n").unwrap_err();
+        assert_eq!(error, "retained.expiry: \"a/#/b\" is not a topic filter");
+        let error = Config::from_toml("[[retained.expiry]]\nfilter = \"a\"\nseconds = 0\n").unwrap_err();
+        assert_eq!(error, "retained.expiry: seconds for \"a\" must be at least 1");
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub(crate) struct Router {
     store: Store,
     /// `[limits] max_memory`: every accepted PUBLISH is charged to it, restored messages too.
     memory: Arc<crate::memory::MemoryBudget>,
+    /// `[[retained.expiry]]`, in file order: the first rule matching a retained message's topic sets its life.
+    retained_expiry: Vec<crate::config::RetainedExpiry>,
 }
 
 /// How many messages matched a subscription and were not delivered to it, by reason: relaxed atomic counters, read
@@ -241,6 +243,7 @@ impl Router {
             auth: None,
             store: Store::memory(),
             memory: crate::memory::MemoryBudget::new(config.max_memory),
+            retained_expiry: config.retained_expiry.clone(),
         }
     }
 
@@ -441,6 +444,8 @@ impl Router {
             let mut session = cell.lock();
             session.stored = true;
             session.expiry_interval = meta.expiry_interval;
+            // Offline deliveries and a delayed will are checked against the ACL as this user, as before the restart.
+            session.user = meta.user.as_deref().map(Arc::from);
             for (filter, subscription) in stored.subscriptions {
                 let (Ok(filter), Some(options)) = (
                     roost_codec::TopicFilter::new(filter),
@@ -885,13 +890,53 @@ impl Router {
     /// `None` when the store is full (`[storage] max_bytes`): then it is not retained at all, since what a client
     /// reads back must be what a restart gives back.
     fn publish_retained(&self, message: &Arc<Message>, stored: &mut StoredCopy<'_>) -> Option<Lsn> {
-        let mut retained = self.retained();
         if message.topic.as_str().starts_with("$SYS/") {
             // The broker's own status, published again every `sys_interval` and stale after a restart: kept in
             // memory only, so an idle broker writes nothing to its disk.
-            retained.retain(message);
+            self.retained().retain(message);
             return Some(0);
         }
+        // `[[retained.expiry]]`: the retained copy of a topic whose publisher never cleans up expires after the
+        // configured time (or its own Message Expiry, if sooner). Live deliveries keep the message as published.
+        if let Some(copy) = self.with_configured_expiry(message, stored.now) {
+            let mut own = StoredCopy::new(&copy, stored.now);
+            return self.keep_retained(&copy, &mut own);
+        }
+        self.keep_retained(message, stored)
+    }
+
+    /// `message` as the retained store should keep it under `[[retained.expiry]]`, when a rule shortens its life:
+    /// a copy expiring after the first matching rule's time. `None` when no rule matches, or its own expiry is
+    /// sooner, or it deletes.
+    fn with_configured_expiry(&self, message: &Message, now: Instant) -> Option<Arc<Message>> {
+        if message.payload.is_empty() {
+            return None;
+        }
+        let after = self
+            .retained_expiry
+            .iter()
+            .find(|rule| rule.filter.matches(&message.topic))?
+            .after;
+        let expires_at = now + after;
+        if message.expires_at.is_some_and(|own| own <= expires_at) {
+            return None;
+        }
+        Some(Arc::new(Message {
+            topic: message.topic.clone(),
+            payload: message.payload.clone(),
+            qos: message.qos,
+            retain: message.retain,
+            properties: message.properties.clone(),
+            expires_at: Some(expires_at),
+            publisher: message.publisher.clone(),
+            // The live message carries the budget's charge; the copy shares its payload bytes.
+            charge: Default::default(),
+        }))
+    }
+
+    /// Keeps (or deletes) `message` in the retained store and submits its record.
+    fn keep_retained(&self, message: &Arc<Message>, stored: &mut StoredCopy<'_>) -> Option<Lsn> {
+        let mut retained = self.retained();
         let record = if message.payload.is_empty() {
             Record::RetainedDelete {
                 topic: message.topic.as_str().into(),
@@ -1292,6 +1337,7 @@ fn session_meta(session: &Session) -> SessionMeta {
         expiry_interval: session.expiry_interval,
         disconnected_at_ms: session.attached.is_none().then_some(session.offline_since_ms).flatten(),
         will: None,
+        user: session.user.as_deref().map(ByteString::from),
     }
 }
 
@@ -1797,5 +1843,56 @@ mod tests {
 
     fn pid(id: u16) -> PacketId {
         PacketId::new(id).unwrap()
+    }
+
+    fn retained_message(topic: &str, expiry: Option<u32>) -> Arc<Message> {
+        let mut publish = Publish::new(TopicName::new(topic).unwrap(), "x");
+        publish.retain = true;
+        publish.properties.message_expiry_interval = expiry;
+        let topic = publish.topic.clone();
+        Arc::new(Message::from_publish(publish, topic, "pub".into(), Instant::now()))
+    }
+
+    #[test]
+    fn retained_expiry_rules_shorten_the_life_of_retained_copies_only() {
+        let rule = |filter: &str, secs| crate::config::RetainedExpiry {
+            filter: roost_codec::TopicFilter::new(filter).unwrap(),
+            after: Duration::from_secs(secs),
+        };
+        let router = Router::new(&Config {
+            // The first matching rule applies: tele/plug/# is 60 s although tele/# would say 3,600.
+            retained_expiry: vec![rule("tele/plug/#", 60), rule("tele/#", 3600)],
+            ..Config::default()
+        });
+        let start = Instant::now();
+        let plug = retained_message("tele/plug/STATE", None);
+        router.publish(Arc::clone(&plug), start);
+        router.publish(retained_message("tele/lamp/STATE", None), start);
+        // Its own Message Expiry (10 s) is sooner than the rule's 3,600 s: it stays.
+        router.publish(retained_message("tele/door/STATE", Some(10)), start);
+        router.publish(retained_message("stat/plug/POWER", None), start);
+        let all = roost_codec::TopicFilter::new("#").unwrap();
+        let kept = |at: Instant| -> Vec<String> {
+            let mut topics: Vec<String> = router
+                .retained_matching(&all, at)
+                .iter()
+                .map(|m| m.topic.as_str().to_owned())
+                .collect();
+            topics.sort();
+            topics
+        };
+        assert_eq!(kept(start + Duration::from_secs(5)).len(), 4);
+        assert_eq!(
+            kept(start + Duration::from_secs(15)),
+            ["stat/plug/POWER", "tele/lamp/STATE", "tele/plug/STATE"],
+            "the door's own 10 s expiry, sooner than its rule's, still applies"
+        );
+        assert_eq!(
+            kept(start + Duration::from_secs(61)),
+            ["stat/plug/POWER", "tele/lamp/STATE"],
+            "the plug's retained copy expired after its rule's 60 s"
+        );
+        assert!(plug.expires_at.is_none(), "the live message never had an expiry");
+        assert_eq!(kept(start + Duration::from_secs(3601)), ["stat/plug/POWER"]);
     }
 }

@@ -227,3 +227,59 @@ async fn sys_reports_what_storage_does_and_keeps_sys_out_of_the_store() {
     assert_eq!(&reader.recv_publish().await.payload[..], b"ON");
     broker.stop().await;
 }
+
+/// The ACL judges an offline session's deliveries as the user who last logged in with it, after a restart too:
+/// before, a restored session had no user and was judged as anonymous, so what its user may read was not
+/// queued for it.
+#[tokio::test]
+async fn a_restored_session_keeps_its_users_rights() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = |user: &str, password: &str| {
+        let hash = roost_broker::auth::hash_password(roost_broker::auth::HashKind::Sha512, password.as_bytes());
+        format!("{user}:{}\n", hash.unwrap())
+    };
+    std::fs::write(dir.path().join("passwd"), line("alice", "a") + &line("bob", "b")).unwrap();
+    std::fs::write(
+        dir.path().join("acl"),
+        "user alice\ntopic read alice/#\nuser bob\ntopic write alice/#\n",
+    )
+    .unwrap();
+    let config = || Config {
+        auth: roost_broker::config::AuthConfig {
+            password_file: Some(dir.path().join("passwd")),
+            acl_file: Some(dir.path().join("acl")),
+            ..roost_broker::config::AuthConfig::default()
+        },
+        ..stored(&dir.path().join("data"))
+    };
+    let login = |user: &str, password: &str, persistent_session: bool| {
+        let mut connect = if persistent_session {
+            persistent(V5, user)
+        } else {
+            connect_packet(V5, user)
+        };
+        connect.username = Some(user.into());
+        connect.password = Some(Bytes::copy_from_slice(password.as_bytes()));
+        connect
+    };
+    let broker = TestBroker::start_secured(config()).await;
+    let (mut alice, _) = RawClient::connect(&broker, login("alice", "a", true)).await;
+    assert_eq!(
+        alice.subscribe("alice/#", QoS::AtLeastOnce).await,
+        [ReasonCode::GrantedQoS1]
+    );
+    drop(alice);
+    broker.stop().await;
+
+    let broker = TestBroker::start_secured(config()).await;
+    let (mut bob, _) = RawClient::connect(&broker, login("bob", "b", false)).await;
+    // Queued for alice's offline session: she may read it.
+    assert_eq!(
+        bob.publish(publish("alice/inbox", QoS::AtLeastOnce, b"hi")).await,
+        ReasonCode::Success
+    );
+    let (mut alice, connack) = RawClient::connect(&broker, login("alice", "a", true)).await;
+    assert!(connack.session_present);
+    assert_eq!(alice.recv_publish().await.topic.as_str(), "alice/inbox");
+    broker.stop().await;
+}

@@ -479,6 +479,7 @@ mod tests {
                     expiry_interval: 60,
                     disconnected_at_ms: None,
                     will: None,
+                    user: None,
                 },
             }),
         ]

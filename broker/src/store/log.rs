@@ -28,9 +28,9 @@ fn checksum(lsn: Lsn, body: &[u8]) -> u32 {
 
 /// The storage format this build writes and reads. 1 (before the file headers) had one entry per submit and no
 /// string table; 2 (never released: only on the branch that introduced it) wrote message ids and sequence numbers
-/// whole. Files of another format are refused with [`HeaderError::Format`] (the project is unreleased: no
+/// whole; 3 (never released) kept no user with a session. Files of another format are refused with [`HeaderError::Format`] (the project is unreleased: no
 /// conversion).
-pub(crate) const FORMAT: u16 = 3;
+pub(crate) const FORMAT: u16 = 4;
 
 /// The first 6 bytes of a log segment; the format version follows as a little-endian u16.
 pub(crate) const SEGMENT_MAGIC: &[u8; 6] = b"RSTWAL";

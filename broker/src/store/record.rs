@@ -53,6 +53,9 @@ pub struct SessionMeta {
     pub disconnected_at_ms: Option<u64>,
     /// The will, if it has one that is not yet published.
     pub will: Option<StoredWill>,
+    /// The user the client last logged in as (`None`: anonymous): the ACL checks deliveries to the session while
+    /// it is offline, and its delayed will, as this user, after a restart too.
+    pub user: Option<ByteString>,
 }
 
 /// A will message and its Will Delay Interval.
@@ -497,6 +500,7 @@ impl QueueEntry {
 impl SessionMeta {
     pub(crate) fn approx_size(&self) -> u64 {
         24 + self.will.as_ref().map_or(0, |w| w.message.approx_size())
+            + self.user.as_ref().map_or(0, |u| u.len() as u64)
     }
 }
 
@@ -532,6 +536,13 @@ impl Record {
                         w.u8(1);
                         w.varint(u64::from(will.delay));
                         will.message.encode(&mut w, enc);
+                    }
+                    None => w.u8(0),
+                }
+                match &meta.user {
+                    Some(user) => {
+                        w.u8(1);
+                        w.interned(user, enc);
                     }
                     None => w.u8(0),
                 }
@@ -630,6 +641,11 @@ impl Record {
                     }
                     _ => return Err(DecodeError("will flag")),
                 };
+                let user = match r.u8()? {
+                    0 => None,
+                    1 => Some(r.interned(dec)?),
+                    _ => return Err(DecodeError("user flag")),
+                };
                 Record::SessionUpsert {
                     client_id,
                     meta: SessionMeta {
@@ -637,6 +653,7 @@ impl Record {
                         expiry_interval,
                         disconnected_at_ms,
                         will,
+                        user,
                     },
                 }
             }
@@ -871,6 +888,7 @@ pub(crate) mod tests {
                         message: full.clone(),
                         delay: 30,
                     }),
+                    user: Some("alice".into()),
                 },
             },
             Record::SessionUpsert {
@@ -880,6 +898,7 @@ pub(crate) mod tests {
                     expiry_interval: 0,
                     disconnected_at_ms: None,
                     will: None,
+                    user: None,
                 },
             },
             Record::SessionDelete { client_id: c.clone() },

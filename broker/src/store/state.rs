@@ -454,6 +454,7 @@ mod tests {
                 expiry_interval: 10,
                 disconnected_at_ms: Some(500),
                 will: None,
+                user: None,
             },
         });
         state.apply(Record::SessionUpsert {
@@ -463,6 +464,7 @@ mod tests {
                 expiry_interval: u32::MAX,
                 disconnected_at_ms: Some(0),
                 will: None,
+                user: None,
             },
         });
         state.apply(Record::MessagePut {

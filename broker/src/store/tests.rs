@@ -475,6 +475,7 @@ fn op() -> impl Strategy<Value = Vec<Record>> {
                 expiry_interval: expiry,
                 disconnected_at_ms: None,
                 will: None,
+                user: None,
             },
         }]),
         client.prop_map(|c| vec![Record::SessionDelete { client_id: c }]),
@@ -677,6 +678,7 @@ fn what_expired_while_stopped_is_dropped_at_start() {
                 message: record::tests::message("will", b"gone"),
                 delay: 5,
             }),
+            user: None,
         },
     };
     let mut stale = record::tests::message("old", b"x");
@@ -758,6 +760,7 @@ fn a_batch_that_cancels_out_is_recovered_whole_or_not_at_all() {
             expiry_interval: 300,
             disconnected_at_ms: None,
             will: None,
+            user: None,
         },
     }]];
     submit_each(&store, &setup);
