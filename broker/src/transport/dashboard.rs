@@ -57,6 +57,8 @@ pub(crate) async fn index(headers: HeaderMap) -> Response {
 ///   tree's indentation); `<style>` elements stay refused;
 /// - connections: our own origin (CSP 3's `'self'` also matches `ws:`/`wss:` to the same host) and any `ws:`/
 ///   `wss:` URL, because the connection settings let a person point the dashboard at another MQTT broker;
+/// - the service worker (`/sw.js`) and no other worker: `worker-src 'self'`, said outright rather than left to
+///   fall back to `script-src`;
 /// - no framing (`frame-ancestors 'none'`), no `<base>`, no plugins, no form posts.
 pub(crate) fn content_security_policy(script_hashes: &[String]) -> HeaderValue {
     let mut scripts = String::from("'self' 'wasm-unsafe-eval'");
@@ -66,8 +68,8 @@ pub(crate) fn content_security_policy(script_hashes: &[String]) -> HeaderValue {
     }
     let policy = format!(
         "default-src 'none'; script-src {scripts}; style-src 'self'; style-src-attr 'unsafe-inline'; \
-         img-src 'self' data:; connect-src 'self' ws: wss:; manifest-src 'self'; base-uri 'none'; \
-         form-action 'none'; frame-ancestors 'none'; object-src 'none'"
+         img-src 'self' data:; connect-src 'self' ws: wss:; manifest-src 'self'; worker-src 'self'; \
+         base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'"
     );
     HeaderValue::from_str(&policy).expect("the policy is ASCII without control characters")
 }
