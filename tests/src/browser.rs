@@ -198,6 +198,31 @@ pub async fn browser_log(client: &Client) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
+/// ChromeDriver's endpoint for a Chrome DevTools Protocol command, which W3C WebDriver lacks.
+#[derive(Debug)]
+struct DevTools {
+    body: String,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/goog/cdp/execute", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.body.clone()))
+    }
+}
+
+/// Runs a Chrome DevTools Protocol command (`Network.emulateNetworkConditions`, say) on the current page.
+pub async fn devtools(client: &Client, command: &str, params: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    let body = serde_json::json!({ "cmd": command, "params": params }).to_string();
+    client
+        .issue_cmd(DevTools { body })
+        .await
+        .with_context(|| format!("the DevTools command {command}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::listening_port;

@@ -36,12 +36,24 @@ impl TestBroker {
         Self::start_secured(config).await
     }
 
+    /// [`TestBroker::start`], with HTTP on `http`: the address of a broker stopped earlier, so a page it served
+    /// (and its service worker) finds "the same" broker back.
+    pub async fn start_at(http: SocketAddr) -> anyhow::Result<Self> {
+        let mut config = Config::default();
+        config.auth.allow_anonymous = roost_broker::config::Anonymous::Allow;
+        Self::start_on(config, http).await
+    }
+
     /// [`TestBroker::start_with`], keeping the configuration's `[auth]` as it is (the login tests).
     pub async fn start_secured(config: Config) -> anyhow::Result<Self> {
+        Self::start_on(config, "127.0.0.1:0".parse()?).await
+    }
+
+    async fn start_on(config: Config, http: SocketAddr) -> anyhow::Result<Self> {
         let loopback: SocketAddr = "127.0.0.1:0".parse()?;
         let mut config = Config {
             mqtt_addr: loopback,
-            http_addr: loopback,
+            http_addr: http,
             ..config
         };
         if config.storage.dir == roost_broker::config::StorageConfig::default().dir {

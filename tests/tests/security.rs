@@ -72,6 +72,8 @@ async fn the_dashboard_runs_under_its_content_security_policy() -> anyhow::Resul
         page.contains("'sha256-"),
         "the page's policy names no script hash: {page}"
     );
+    // The service worker is allowed by name, not by falling back to script-src.
+    ensure!(page.contains("worker-src 'self'"), "no worker-src: {page}");
     let url = broker.dashboard_url();
     with_browser(|client| async move {
         client.goto(&url).await?;

@@ -27,6 +27,9 @@ pub enum Screen {
         /// Whether the dashboard is open without logging in (a "Back" button).
         may_cancel: bool,
     },
+    /// No answer at all from the broker (the page came from the service worker's cache, or the broker stopped
+    /// after serving it): the page says it is offline and loads itself again once the broker answers.
+    Offline,
     /// The dashboard, with the broker's answer about this browser (`None`: no login API where the page came
     /// from, such as `trunk serve`: the dashboard as configured, without account controls).
     Dashboard(Option<SessionInfo>),
@@ -36,6 +39,7 @@ impl Screen {
     /// The screen for the broker's answer to `/api/session`, and whether the page was asked to log in (`?login`).
     pub fn choose(session: Result<SessionInfo, String>, asked_to_log_in: bool) -> Self {
         match session {
+            Err(why) if why == api::UNREACHABLE => Screen::Offline,
             Err(_) => Screen::Dashboard(None),
             Ok(info) if info.user.is_none() && (asked_to_log_in || !info.anonymous) => Screen::Login {
                 remember_days: info.remember_days,
@@ -69,9 +73,56 @@ pub fn start() {
                     </main>
                 }
             }),
+            Screen::Offline => {
+                leptos::mount::mount_to_body(|| {
+                    view! {
+                        <header class="topbar">
+                            <h1>"Roost"</h1>
+                        </header>
+                        <main>
+                            <section class="offline" data-state="offline" role="status">
+                                <h2>"Offline"</h2>
+                                <p>
+                                    "Roost cannot be reached: this device is offline or the broker is not running. "
+                                    "This page opens the dashboard by itself as soon as the broker answers."
+                                </p>
+                            </section>
+                        </main>
+                    }
+                });
+                wait_for_the_broker().await;
+            }
             Screen::Dashboard(session) => leptos::mount::mount_to_body(move || view! { <App session=session /> }),
         }
     });
+}
+
+/// Asks `/api/session` again every few seconds, or at once when the browser says it is back online, and loads
+/// the page again when the broker answers (the login check then runs as on any load).
+async fn wait_for_the_broker() {
+    loop {
+        let mut resolver = None;
+        let retry = js_sys::Promise::new(&mut |resolve, _| {
+            let window = window();
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 5_000);
+            let _ = window.add_event_listener_with_callback("online", &resolve);
+            resolver = Some(resolve);
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(retry).await;
+        // One listener at a time, however long the broker stays away.
+        if let Some(resolve) = resolver {
+            let _ = window().remove_event_listener_with_callback("online", &resolve);
+        }
+        if api::session()
+            .await
+            .as_ref()
+            .err()
+            .is_none_or(|why| why != api::UNREACHABLE)
+        {
+            let _ = window().location().reload();
+            return;
+        }
+    }
 }
 
 /// The dashboard. Connects as soon as it is mounted (with the settings applied last time, else to `/mqtt` on the
@@ -99,6 +150,21 @@ pub fn App(
     let problems = service.subscription_problems();
     let service = StoredValue::new_local(service);
     let reconnect = move |_| service.with_value(MqttService::reconnect_now);
+    // A phone that wakes up, or a network that comes back, should not wait out the reconnect back-off (up to
+    // 30 s): a new attempt at once, if disconnected. The listeners live as long as the app.
+    let wake = move || {
+        if !document().hidden() {
+            service.try_with_value(MqttService::reconnect_now);
+        }
+    };
+    let online = window_event_listener_untyped("online", move |_| wake());
+    let visible = window_event_listener_untyped("visibilitychange", move |_| wake());
+    let shown = window_event_listener_untyped("pageshow", move |_| wake());
+    on_cleanup(move || {
+        online.remove();
+        visible.remove();
+        shown.remove();
+    });
     // Components publish through this handle; a message sent after the app unmounted goes nowhere, and says so.
     provide_context(Publisher::new(move |outgoing| {
         service

@@ -3,7 +3,7 @@
 //! refused with its HTTP status, in words).
 
 use leptos::prelude::*;
-use roost_web::account::api::refusal;
+use roost_web::account::api::{self, refusal};
 use roost_web::account::{LoginView, SessionInfo};
 use roost_web::app::Screen;
 use wasm_bindgen::JsCast;
@@ -77,6 +77,8 @@ fn the_screen_follows_the_broker() {
     assert_eq!(Screen::choose(Ok(alice.clone()), true), Screen::Dashboard(Some(alice)));
     // No login API where the page came from: the dashboard as configured.
     assert_eq!(Screen::choose(Err("404".into()), false), Screen::Dashboard(None));
+    // No answer at all: offline (the page came from the service worker's cache).
+    assert_eq!(Screen::choose(Err(api::UNREACHABLE.into()), false), Screen::Offline);
 }
 
 /// Resolves after `ms` milliseconds of the browser's clock.

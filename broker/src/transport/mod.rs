@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 mod admin_api;
 mod dashboard;
+mod encoding;
 pub(crate) mod http;
 pub(crate) mod limit;
 mod login;

@@ -72,9 +72,12 @@ fn capitalised(text: &str) -> String {
     out
 }
 
+/// The error of a request the network failed (no answer at all): the device is offline or the broker stopped.
+pub const UNREACHABLE: &str = "The broker cannot be reached.";
+
 /// One same-origin request; the status and the body's text.
 async fn request(method: &str, path: &str, body: Option<&str>) -> Result<(u16, String), String> {
-    let unreachable = |_| "The broker cannot be reached.".to_owned();
+    let unreachable = |_| UNREACHABLE.to_owned();
     let window = web_sys::window().ok_or("No browser window.")?;
     let init = RequestInit::new();
     init.set_method(method);
