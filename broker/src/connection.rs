@@ -247,7 +247,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub(crate) fn buffered_packet(&mut self) -> Result<Option<Packet>, DecodeError> {
         let packet = Packet::decode(&mut self.read_buf, self.version, self.max_packet_size)?;
         if let Some(packet) = &packet {
-            self.stats.packet_received(matches!(packet, Packet::Publish(_)));
+            self.stats.packet_received(match packet {
+                Packet::Publish(publish) => Some(publish.qos()),
+                _ => None,
+            });
             packet.check_sent_by_client()?;
         }
         Ok(packet)

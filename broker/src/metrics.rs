@@ -133,7 +133,11 @@ impl Collector for BrokerCollector {
                 "PUBLISH packets received, by QoS",
                 figures.publish_received,
             ),
-            ("publish_sent", "PUBLISH packets sent, by QoS", figures.publish_sent),
+            (
+                "publish_sent",
+                "PUBLISH packets sent, by QoS (first sends, not resends)",
+                figures.publish_sent,
+            ),
         ] {
             let mut metric = e.encode_descriptor(name, help, None, counter(0).metric_type())?;
             for (qos, value) in ["0", "1", "2"].into_iter().zip(values) {

@@ -31,8 +31,6 @@ pub(crate) struct Stats {
     messages_received: AtomicU64,
     /// MQTT packets of any type sent (`$SYS/broker/messages/sent`).
     messages_sent: AtomicU64,
-    /// PUBLISH packets received (`$SYS/broker/publish/messages/received`).
-    publish_received: AtomicU64,
     /// PUBLISH packets sent (`$SYS/broker/publish/messages/sent`).
     publish_sent: AtomicU64,
     /// Bytes read from clients (`$SYS/broker/bytes/received`).
@@ -43,7 +41,7 @@ pub(crate) struct Stats {
     clients_connected: AtomicU64,
     /// The most clients connected at once (`$SYS/broker/clients/maximum`).
     clients_maximum: AtomicU64,
-    /// PUBLISH packets received, by QoS (`/metrics` only).
+    /// PUBLISH packets received, by QoS (`/metrics`); their sum is `$SYS/broker/publish/messages/received`.
     publish_received_qos: [AtomicU64; 3],
     /// PUBLISH packets handed to connections to send, by QoS (`/metrics` only).
     publish_sent_qos: [AtomicU64; 3],
@@ -70,11 +68,11 @@ impl Stats {
         self.bytes_received.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
-    /// One packet was received; `publish` says whether it was a PUBLISH.
-    pub(crate) fn packet_received(&self, publish: bool) {
+    /// One packet was received; `publish` is its QoS if it was a PUBLISH.
+    pub(crate) fn packet_received(&self, publish: Option<QoS>) {
         self.messages_received.fetch_add(1, Ordering::Relaxed);
-        if publish {
-            self.publish_received.fetch_add(1, Ordering::Relaxed);
+        if let Some(qos) = publish {
+            self.publish_received_qos[usize::from(qos as u8)].fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -104,11 +102,6 @@ impl Stats {
             }
             Err(_) => false,
         }
-    }
-
-    /// A PUBLISH at `qos` was received.
-    pub(crate) fn publish_received(&self, qos: QoS) {
-        self.publish_received_qos[usize::from(qos as u8)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// A PUBLISH at `qos` is about to be written to a client.
@@ -227,7 +220,7 @@ fn periodic_topics(broker: &Broker, state: &mut SysState, now: Instant) -> Vec<(
         ("$SYS/broker/messages/sent".to_owned(), messages_sent.to_string()),
         (
             "$SYS/broker/publish/messages/received".to_owned(),
-            get(&stats.publish_received).to_string(),
+            stats.publish_received_qos.iter().map(get).sum::<u64>().to_string(),
         ),
         (
             "$SYS/broker/publish/messages/sent".to_owned(),

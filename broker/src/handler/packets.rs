@@ -130,7 +130,6 @@ async fn handle_publish<S: AsyncRead + AsyncWrite + Unpin>(
     publish: Publish,
 ) -> Result<Option<End>, ConnectionError> {
     let v5 = conn.version().is_v5();
-    broker.stats.publish_received(publish.qos());
     let topic = match publish.properties.topic_alias.map(NonZeroU16::get) {
         None => publish.topic.clone(),
         // [MQTT-3.3.2-9] an alias above our Topic Alias Maximum is a protocol error, 0x94.

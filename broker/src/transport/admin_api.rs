@@ -11,7 +11,6 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use axum::Extension;
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,16 +25,9 @@ use crate::log_text::Clipped;
 /// Retained messages listed at most, unless the request asks for fewer.
 const MAX_LISTED: usize = 10_000;
 
-/// A refusal: `{"error": "..."}` with `status`.
+/// A refusal: `{"error": "..."}` with `status`, as the login endpoints answer; a 401 also says how to log in.
 fn error(status: StatusCode, message: &str) -> Response {
-    #[derive(Serialize)]
-    struct Refused<'a> {
-        error: &'a str,
-    }
-    let mut response = (status, Json(Refused { error: message })).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut response = login::error(status, message);
     if status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -47,11 +39,7 @@ fn error(status: StatusCode, message: &str) -> Response {
 
 /// A JSON answer that no cache keeps.
 fn answer(body: impl Serialize) -> Response {
-    let mut response = Json(body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    login::answer(StatusCode::OK, body, None)
 }
 
 /// Who is calling, if they may: the administrator's name, or `"loopback"` while no users exist. Otherwise the

@@ -107,7 +107,7 @@ fn info(state: &AppState, client: &ClientInfo, user: Option<&str>) -> SessionInf
 }
 
 /// A JSON answer that no cache keeps.
-fn answer(status: StatusCode, body: impl Serialize, cookie: Option<String>) -> Response {
+pub(crate) fn answer(status: StatusCode, body: impl Serialize, cookie: Option<String>) -> Response {
     let mut response = (status, Json(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -123,7 +123,7 @@ struct Refused<'a> {
     error: &'a str,
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     answer(status, Refused { error: message }, None)
 }
 
