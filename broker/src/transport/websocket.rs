@@ -104,11 +104,10 @@ pub(crate) async fn upgrade(
                 certificate_identity: client.identity,
                 session_user,
             };
-            let connection = broker.connection(WsByteStream::new(socket), peer);
-            async move {
-                let _slot = slot;
-                connection.await;
-            }
+            // A task of its own: inline in the upgrade's task, the connection's state would sit beside the
+            // upgrade's for the connection's life.
+            broker.spawn_connection(WsByteStream::new(socket), peer, slot);
+            std::future::ready(())
         })
 }
 
