@@ -248,7 +248,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let packet = Packet::decode(&mut self.read_buf, self.version, self.max_packet_size)?;
         if let Some(packet) = &packet {
             self.stats.packet_received(match packet {
-                Packet::Publish(publish) => Some(publish.qos()),
+                Packet::Publish(publish) => Some((publish.qos(), publish.payload.len())),
                 _ => None,
             });
             packet.check_sent_by_client()?;

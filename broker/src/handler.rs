@@ -839,7 +839,7 @@ async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
         conn.after_durable(lsn);
         for packet in &packets {
             if let Packet::Publish(publish) = packet {
-                broker.stats.publish_sent(publish.qos());
+                broker.stats.publish_sent(publish.qos(), publish.payload.len());
             }
             conn.queue_packet(packet)?;
         }

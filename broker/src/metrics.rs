@@ -138,6 +138,16 @@ impl Collector for BrokerCollector {
                 "PUBLISH packets sent, by QoS (first sends, not resends)",
                 figures.publish_sent,
             ),
+            (
+                "publish_received_payload_bytes",
+                "Payload bytes of the PUBLISH packets received, by QoS",
+                figures.publish_received_payload,
+            ),
+            (
+                "publish_sent_payload_bytes",
+                "Payload bytes of the PUBLISH packets sent, by QoS (first sends, not resends)",
+                figures.publish_sent_payload,
+            ),
         ] {
             let mut metric = e.encode_descriptor(name, help, None, counter(0).metric_type())?;
             for (qos, value) in ["0", "1", "2"].into_iter().zip(values) {

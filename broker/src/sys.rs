@@ -45,6 +45,10 @@ pub(crate) struct Stats {
     publish_received_qos: [AtomicU64; 3],
     /// PUBLISH packets handed to connections to send, by QoS (`/metrics` only).
     publish_sent_qos: [AtomicU64; 3],
+    /// Payload bytes of the PUBLISH packets received, by QoS (`/metrics` only).
+    publish_received_payload: [AtomicU64; 3],
+    /// Payload bytes of the PUBLISH packets handed to connections to send, by QoS (`/metrics` only).
+    publish_sent_payload: [AtomicU64; 3],
 }
 
 /// The counters of [`Stats`] read at one moment, for `/metrics`.
@@ -60,6 +64,10 @@ pub(crate) struct Figures {
     pub(crate) publish_received: [u64; 3],
     /// PUBLISH packets sent, indexed by QoS.
     pub(crate) publish_sent: [u64; 3],
+    /// Payload bytes received in PUBLISH packets, indexed by QoS.
+    pub(crate) publish_received_payload: [u64; 3],
+    /// Payload bytes sent in PUBLISH packets, indexed by QoS.
+    pub(crate) publish_sent_payload: [u64; 3],
 }
 
 impl Stats {
@@ -68,11 +76,12 @@ impl Stats {
         self.bytes_received.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
-    /// One packet was received; `publish` is its QoS if it was a PUBLISH.
-    pub(crate) fn packet_received(&self, publish: Option<QoS>) {
+    /// One packet was received; `publish` is its QoS and payload length if it was a PUBLISH.
+    pub(crate) fn packet_received(&self, publish: Option<(QoS, usize)>) {
         self.messages_received.fetch_add(1, Ordering::Relaxed);
-        if let Some(qos) = publish {
+        if let Some((qos, payload)) = publish {
             self.publish_received_qos[usize::from(qos as u8)].fetch_add(1, Ordering::Relaxed);
+            self.publish_received_payload[usize::from(qos as u8)].fetch_add(payload as u64, Ordering::Relaxed);
         }
     }
 
@@ -104,9 +113,10 @@ impl Stats {
         }
     }
 
-    /// A PUBLISH at `qos` is about to be written to a client.
-    pub(crate) fn publish_sent(&self, qos: QoS) {
+    /// A PUBLISH at `qos` with `payload` bytes of payload is about to be written to a client.
+    pub(crate) fn publish_sent(&self, qos: QoS, payload: usize) {
         self.publish_sent_qos[usize::from(qos as u8)].fetch_add(1, Ordering::Relaxed);
+        self.publish_sent_payload[usize::from(qos as u8)].fetch_add(payload as u64, Ordering::Relaxed);
     }
 
     /// Every counter now.
@@ -121,6 +131,8 @@ impl Stats {
             clients_maximum: get(&self.clients_maximum),
             publish_received: self.publish_received_qos.each_ref().map(get),
             publish_sent: self.publish_sent_qos.each_ref().map(get),
+            publish_received_payload: self.publish_received_payload.each_ref().map(get),
+            publish_sent_payload: self.publish_sent_payload.each_ref().map(get),
         }
     }
 

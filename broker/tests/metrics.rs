@@ -101,6 +101,17 @@ async fn metrics_count_a_known_load_in_prometheus_format() {
             sent,
             "QoS {qos} out"
         );
+        // Every payload is 7 bytes ("payload").
+        assert_eq!(
+            value(&format!("roost_publish_received_payload_bytes_total{{qos=\"{qos}\"}}")),
+            received * 7.0,
+            "QoS {qos} payload bytes in"
+        );
+        assert_eq!(
+            value(&format!("roost_publish_sent_payload_bytes_total{{qos=\"{qos}\"}}")),
+            sent * 7.0,
+            "QoS {qos} payload bytes out"
+        );
     }
     assert_eq!(value("roost_clients_connected{}"), 2.0);
     assert_eq!(value("roost_subscriptions{}"), 1.0);
