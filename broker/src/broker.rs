@@ -7,15 +7,16 @@ use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
 
+use futures_util::FutureExt as _;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use futures_util::FutureExt as _;
 use tracing::Instrument;
 
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::handler;
+use crate::history::History;
 use crate::message::Message;
 use crate::router::Router;
 use crate::store::{State, Store};
@@ -37,6 +38,8 @@ pub(crate) struct Broker {
     router: Router,
     /// Traffic counters for `$SYS`: relaxed atomics, shared with every connection, so counting takes no lock.
     pub(crate) stats: Arc<Stats>,
+    /// The dashboard's remembered values and history of the panel's topics, recorded by the router.
+    pub(crate) history: Arc<History>,
     /// Source of connection ids, so log lines of one connection can be told apart before its client id is known.
     next_connection_id: AtomicU64,
     /// Every connection task, so shutdown can wait for them to say goodbye.
@@ -50,7 +53,8 @@ impl Broker {
     #[cfg(test)]
     pub(crate) fn new(config: Config, shutdown: CancellationToken) -> Arc<Self> {
         let auth = Auth::load(&config.auth).expect("a test configuration names no auth files");
-        Self::with_auth(config, Arc::new(auth), Store::memory(), None, shutdown)
+        let history = Arc::new(crate::history::History::memory(config.history.clone()));
+        Self::with_auth(config, Arc::new(auth), Store::memory(), None, history, shutdown)
     }
 
     /// A broker that checks clients with `auth`, writes to `store` and starts from what it recovered, and stops its
@@ -60,15 +64,29 @@ impl Broker {
         auth: Arc<Auth>,
         store: Store,
         recovered: Option<State>,
+        history: Arc<History>,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
-        let router = Router::new(&config).with_auth(Arc::clone(&auth)).with_store(store);
+        let router = Router::new(&config)
+            .with_auth(Arc::clone(&auth))
+            .with_store(store)
+            .with_history(Arc::clone(&history));
         let timers = recovered.map(|state| router.restore(state, Instant::now()));
+        // The panels restored with the retained messages say what the history records.
+        for panel in &config.history.panel_topics {
+            let Ok(filter) = roost_codec::TopicFilter::new(panel.as_str()) else {
+                continue;
+            };
+            for message in router.retained_matching(&filter, Instant::now()) {
+                history.record(panel, &message.payload, true, crate::history::now_ms());
+            }
+        }
         let broker = Arc::new(Broker {
             router,
             auth,
             stats: Arc::default(),
             config,
+            history,
             next_connection_id: AtomicU64::new(1),
             tracker: TaskTracker::new(),
             shutdown,
@@ -233,12 +251,16 @@ mod tests {
     #[tokio::test]
     async fn an_idle_connection_task_stays_small() {
         // Port 0 is kept bound (the listener lives until the end), so no other process can take it.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr = listener.local_addr().expect("local address");
         let (client, accepted) = tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
         let (_client, (stream, peer_addr)) = (client.expect("connect"), accepted.expect("accept"));
         let broker = Broker::new(Config::default(), CancellationToken::new());
-        let slot = ConnectionLimits::new(0, 0).try_acquire(peer_addr.ip()).expect("no limits");
+        let slot = ConnectionLimits::new(0, 0)
+            .try_acquire(peer_addr.ip())
+            .expect("no limits");
         let task = broker.connection_task(stream, Peer::new(peer_addr, Transport::Tcp), slot);
         let size = std::mem::size_of_val(&task);
         assert!(size <= 1408, "the connection task's state grew to {size} bytes");

@@ -120,6 +120,8 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     /// Where and how durably retained messages and persistent sessions are stored (`[storage]`).
     pub storage: StorageConfig,
+    /// The dashboard's remembered values and history of the panel's topics (`[history]`).
+    pub history: crate::history::HistoryConfig,
 }
 
 /// The `[storage]` section: the data directory, when acknowledgements are durable, and the size cap.
@@ -368,6 +370,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             config_file: None,
             storage: StorageConfig::default(),
+            history: crate::history::HistoryConfig::default(),
         }
     }
 }

@@ -54,6 +54,27 @@ struct File {
     storage: Storage,
     #[serde(default)]
     retained: Retained,
+    #[serde(default)]
+    history: HistoryFile,
+}
+
+/// `[history]`: what the dashboard's panel remembers (see `history.rs`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryFile {
+    enabled: Option<bool>,
+    panel_topics: Option<Vec<String>>,
+    max_topics: Option<usize>,
+    /// Hours.
+    recent_hours: Option<u64>,
+    max_points: Option<usize>,
+    /// Minutes.
+    bucket_minutes: Option<u64>,
+    /// Days.
+    keep_days: Option<u64>,
+    max_payload: Option<usize>,
+    /// Seconds.
+    save_interval: Option<u64>,
 }
 
 /// `[retained]`: so far only its `[[retained.expiry]]` rules.
@@ -341,6 +362,7 @@ impl Config {
         if let Some(secs) = file.sys.interval {
             config.sys_interval = Duration::from_secs(secs);
         }
+        read_history(file.history, &mut config.history)?;
         let auth = file.auth;
         if let Some(value) = auth.allow_anonymous {
             config.auth.allow_anonymous = value.read("auth.allow_anonymous")?;
@@ -516,6 +538,51 @@ fn one_line(error: &toml::de::Error, text: &str) -> String {
     }
 }
 
+/// `[history]` over the defaults; a zero where it would make no sense is an error naming the key.
+fn read_history(file: HistoryFile, history: &mut crate::history::HistoryConfig) -> Result<(), String> {
+    let positive = |key: &str, value: u64| {
+        if value == 0 {
+            Err(format!("history.{key} must be at least 1"))
+        } else {
+            Ok(value)
+        }
+    };
+    if let Some(enabled) = file.enabled {
+        history.enabled = enabled;
+    }
+    if let Some(topics) = file.panel_topics {
+        if let Some(bad) = topics
+            .iter()
+            .find(|topic| roost_codec::TopicName::new(topic.as_str()).is_err())
+        {
+            return Err(format!("history.panel_topics: {bad:?} is not a topic name"));
+        }
+        history.panel_topics = topics;
+    }
+    if let Some(max) = file.max_topics {
+        history.max_topics = max;
+    }
+    if let Some(hours) = file.recent_hours {
+        history.recent = Duration::from_secs(positive("recent_hours", hours)?.saturating_mul(3600));
+    }
+    if let Some(max) = file.max_points {
+        history.max_points = usize::try_from(positive("max_points", max as u64)?).unwrap_or(usize::MAX);
+    }
+    if let Some(minutes) = file.bucket_minutes {
+        history.bucket = Duration::from_secs(positive("bucket_minutes", minutes)?.saturating_mul(60));
+    }
+    if let Some(days) = file.keep_days {
+        history.keep = Duration::from_secs(days.saturating_mul(24 * 3600));
+    }
+    if let Some(max) = file.max_payload {
+        history.max_payload = max;
+    }
+    if let Some(secs) = file.save_interval {
+        history.save_interval = Duration::from_secs(positive("save_interval", secs)?);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -528,6 +595,25 @@ mod tests {
         assert_eq!(config.http_addr, default.http_addr);
         assert_eq!(config.max_packet_size, default.max_packet_size);
         assert_eq!(config.sys_interval, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn history_settings_are_read_and_checked() {
+        let config = Config::from_toml(
+            "[history]\nmax_topics = 10\nrecent_hours = 2\nbucket_minutes = 5\nkeep_days = 7\npanel_topics = [\"home/panel\"]\n",
+        )
+        .unwrap();
+        assert_eq!(config.history.max_topics, 10);
+        assert_eq!(config.history.recent, Duration::from_secs(7200));
+        assert_eq!(config.history.bucket, Duration::from_secs(300));
+        assert_eq!(config.history.keep, Duration::from_secs(7 * 86400));
+        assert_eq!(config.history.panel_topics, ["home/panel"]);
+        let error = Config::from_toml("[history]\nbucket_minutes = 0\n").unwrap_err();
+        assert!(error.contains("history.bucket_minutes must be at least 1"), "{error}");
+        let error = Config::from_toml("[history]\npanel_topics = [\"a/#\"]\n").unwrap_err();
+        assert!(error.contains("\"a/#\" is not a topic name"), "{error}");
+        let error = Config::from_toml("[history]\nkeep = 3\n").unwrap_err();
+        assert!(error.contains("unknown field `keep`"), "{error}");
     }
 
     #[test]

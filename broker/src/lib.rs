@@ -34,6 +34,7 @@ pub mod config;
 mod config_file;
 mod connection;
 mod handler;
+pub mod history;
 mod log_text;
 mod memory;
 mod message;

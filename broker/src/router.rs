@@ -63,6 +63,8 @@ pub(crate) struct Router {
     memory: Arc<crate::memory::MemoryBudget>,
     /// `[[retained.expiry]]`, in file order: the first rule matching a retained message's topic sets its life.
     retained_expiry: Vec<crate::config::RetainedExpiry>,
+    /// The dashboard's remembered values and history: sees every published message (and ignores most).
+    history: Option<Arc<crate::history::History>>,
 }
 
 /// How many messages matched a subscription and were not delivered to it, by reason: relaxed atomic counters, read
@@ -244,6 +246,7 @@ impl Router {
             store: Store::memory(),
             memory: crate::memory::MemoryBudget::new(config.max_memory),
             retained_expiry: config.retained_expiry.clone(),
+            history: None,
         }
     }
 
@@ -285,6 +288,14 @@ impl Router {
     }
 
     /// The same router, checking every delivery against `auth`'s ACL.
+    /// The router, recording the panel's topics in `history`.
+    pub(crate) fn with_history(self, history: Arc<crate::history::History>) -> Self {
+        Router {
+            history: Some(history),
+            ..self
+        }
+    }
+
     pub(crate) fn with_auth(self, auth: Arc<Auth>) -> Self {
         Router {
             auth: Some(auth),
@@ -788,6 +799,10 @@ impl Router {
 
     /// Routes a message to every matching session and keeps it if retained. `now` is when it arrived.
     pub(crate) fn publish(&self, message: Arc<Message>, now: Instant) -> Routed {
+        if let Some(history) = &self.history {
+            let now_ms = crate::history::now_ms();
+            history.record(message.topic.as_str(), &message.payload, message.retain, now_ms);
+        }
         let mut routed = Routed::default();
         let mut stored = StoredCopy::new(&message, now);
         if message.retain {

@@ -12,6 +12,7 @@ use crate::auth::sessions::{self, Sessions};
 use crate::auth::{Auth, AuthError};
 use crate::broker::Broker;
 use crate::config::Config;
+use crate::history::History;
 use crate::store::{State, Store, StoreError};
 use crate::sys;
 use crate::transport::http::AppState;
@@ -171,7 +172,19 @@ impl Server {
             Some(Storage { store, state }) => (store, Some(state)),
             None => (Store::memory(), None),
         };
-        let broker = Broker::with_auth(config, auth, store.clone(), recovered, shutdown.clone());
+        let history = Arc::new(match &config.storage.dir {
+            Some(dir) => History::open(config.history.clone(), dir),
+            None => History::memory(config.history.clone()),
+        });
+        let broker = Broker::with_auth(
+            config,
+            auth,
+            store.clone(),
+            recovered,
+            Arc::clone(&history),
+            shutdown.clone(),
+        );
+        tokio::spawn(Arc::clone(&history).run(shutdown.clone()));
         broker.recheck_logins_on_reload();
         // Fail-stop: once a write or fdatasync fails nothing more is acknowledged, and the broker stops, exiting
         // non-zero, rather than run on with promises it cannot keep.
@@ -250,6 +263,9 @@ impl Server {
                 Ok(())
             }
         };
+        if let Err(error) = history.save() {
+            tracing::warn!(%error, "history: cannot save the last of it");
+        }
         if let Ok(Some(why)) = failed.await {
             return Err(io::Error::other(format!("storage failed: {why}")));
         }

@@ -28,7 +28,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::limit::{ConnectionLimits, Refused, Slot};
 use super::tls::Tls;
-use super::{admin_api, dashboard, login, operations, websocket};
+use super::{admin_api, dashboard, history_api, login, operations, websocket};
 use crate::auth::sessions::Sessions;
 use crate::broker::Broker;
 use crate::config::HttpLimits;
@@ -80,6 +80,7 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/api/logout", post(login::logout))
         .route("/api/reload", post(login::reload))
+        .route("/api/history", get(history_api::history))
         .route("/api/v1/clients", get(admin_api::clients))
         .route("/api/v1/clients/{client_id}", delete(admin_api::disconnect))
         .route(

@@ -8,6 +8,7 @@ use std::sync::Arc;
 mod admin_api;
 mod dashboard;
 mod encoding;
+mod history_api;
 pub(crate) mod http;
 pub(crate) mod limit;
 mod login;
