@@ -78,7 +78,7 @@ impl Broker {
                 continue;
             };
             for message in router.retained_matching(&filter, Instant::now()) {
-                history.record(panel, &message.payload, true, crate::history::now_ms());
+                history.record(panel, &message.payload, true);
             }
         }
         let broker = Arc::new(Broker {

@@ -248,10 +248,14 @@ impl History {
         &self.config
     }
 
-    /// A message was published (or restored from the store, `now_ms` then being when it was stored): records it if
-    /// its topic is watched, and follows the panel if it is a panel layout (retained only: an empty retained
-    /// payload deletes the panel).
-    pub(crate) fn record(&self, topic: &str, payload: &[u8], retain: bool, now_ms: u64) {
+    /// A message was published now: see [`History::record_at`]. The clock is read only for a watched topic.
+    pub(crate) fn record(&self, topic: &str, payload: &[u8], retain: bool) {
+        self.record_at(topic, payload, retain, now_ms);
+    }
+
+    /// A message was published at `now` (Unix milliseconds): records it if its topic is watched, and follows the
+    /// panel if it is a panel layout (retained only: an empty retained payload deletes the panel).
+    pub(crate) fn record_at(&self, topic: &str, payload: &[u8], retain: bool, now: impl FnOnce() -> u64) {
         if !self.config.enabled {
             return;
         }
@@ -267,7 +271,7 @@ impl History {
         entry
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .record(now_ms, payload, &self.config);
+            .record(now(), payload, &self.config);
         self.dirty.store(true, Ordering::Relaxed);
     }
 
@@ -482,7 +486,7 @@ fn millis(duration: Duration) -> u64 {
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| millis(since))
+        .map_or(0, millis)
 }
 
 #[cfg(test)]
@@ -530,16 +534,16 @@ mod tests {
     #[test]
     fn only_the_panels_topics_are_recorded() {
         let history = History::memory(config());
-        history.record("tele/sensor/SENSOR", b"{}", false, 1_000);
+        history.record_at("tele/sensor/SENSOR", b"{}", false, || 1_000);
         assert_eq!(history.get("tele/sensor/SENSOR"), None, "no panel yet");
-        history.record("roost/dashboard", PANEL.as_bytes(), true, 1_000);
-        history.record(
+        history.record_at("roost/dashboard", PANEL.as_bytes(), true, || 1_000);
+        history.record_at(
             "tele/sensor/SENSOR",
             br#"{"AM2301": {"Temperature": 21.5, "Humidity": "40"}}"#,
             false,
-            2_000,
+            || 2_000,
         );
-        history.record("elsewhere", b"1", false, 2_000);
+        history.record_at("elsewhere", b"1", false, || 2_000);
         let sensor = history.get("tele/sensor/SENSOR").unwrap();
         assert_eq!(sensor.last.as_ref().unwrap().time, 2_000);
         assert_eq!(sensor.series["AM2301.Temperature"].recent, [(2_000, 21.5)]);
@@ -549,7 +553,7 @@ mod tests {
             "numeric strings count"
         );
         assert_eq!(history.get("elsewhere"), None);
-        history.record("stat/lamp/POWER", b"ON", false, 3_000);
+        history.record_at("stat/lamp/POWER", b"ON", false, || 3_000);
         let lamp = history.get("stat/lamp/POWER").unwrap();
         assert_eq!(lamp.last.unwrap().payload.as_deref(), Some("ON"));
         assert!(lamp.series.is_empty(), "a switch keeps its last state, no chart");
@@ -558,25 +562,25 @@ mod tests {
     #[test]
     fn a_panel_changed_or_deleted_changes_what_is_recorded() {
         let history = History::memory(config());
-        history.record("roost/dashboard", PANEL.as_bytes(), true, 0);
-        history.record("kitchen/temp", b"20", false, 1_000);
+        history.record_at("roost/dashboard", PANEL.as_bytes(), true, || 0);
+        history.record_at("kitchen/temp", b"20", false, || 1_000);
         let smaller = br#"{"roost_panel": 1, "cards": [{"type": "chart", "topic": "kitchen/temp"}]}"#;
-        history.record("roost/dashboard", smaller, true, 2_000);
+        history.record_at("roost/dashboard", smaller, true, || 2_000);
         assert_eq!(history.topics(), ["kitchen/temp"]);
         assert_eq!(
             history.get("kitchen/temp").unwrap().series[""].recent,
             [(1_000, 20.0)],
             "kept across the change"
         );
-        history.record("roost/dashboard", b"[1, 2]", true, 3_000);
+        history.record_at("roost/dashboard", b"[1, 2]", true, || 3_000);
         assert_eq!(
             history.topics(),
             ["kitchen/temp"],
             "another program's JSON is not a panel"
         );
-        history.record("roost/dashboard", b"", true, 4_000);
+        history.record_at("roost/dashboard", b"", true, || 4_000);
         assert!(history.topics().is_empty(), "the panel was deleted");
-        history.record("kitchen/temp", b"21", false, 5_000);
+        history.record_at("kitchen/temp", b"21", false, || 5_000);
         assert_eq!(history.get("kitchen/temp"), None);
     }
 
@@ -612,12 +616,12 @@ mod tests {
             max_payload: 4,
             ..config()
         });
-        history.record("roost/dashboard", PANEL.as_bytes(), true, 0);
-        history.record("kitchen/temp", b"warm", false, 1_000);
+        history.record_at("roost/dashboard", PANEL.as_bytes(), true, || 0);
+        history.record_at("kitchen/temp", b"warm", false, || 1_000);
         let kitchen = history.get("kitchen/temp").unwrap();
         assert_eq!(kitchen.last.unwrap().payload.as_deref(), Some("warm"));
         assert!(kitchen.series[""].recent.is_empty(), "not a number");
-        history.record("kitchen/temp", b"21.25", false, 2_000);
+        history.record_at("kitchen/temp", b"21.25", false, || 2_000);
         let kitchen = history.get("kitchen/temp").unwrap();
         assert_eq!(
             kitchen.last.unwrap().payload,
@@ -625,14 +629,14 @@ mod tests {
             "longer than max_payload: no stale value either"
         );
         assert_eq!(kitchen.series[""].recent, [(2_000, 21.25)]);
-        history.record("kitchen/temp", &[0xff, 0xfe], false, 3_000);
+        history.record_at("kitchen/temp", &[0xff, 0xfe], false, || 3_000);
         assert_eq!(
             history.get("kitchen/temp").unwrap().last.unwrap().payload,
             None,
             "not UTF-8"
         );
-        history.record("kitchen/temp", b"NaN", false, 4_000);
-        history.record("kitchen/temp", b"inf", false, 4_000);
+        history.record_at("kitchen/temp", b"NaN", false, || 4_000);
+        history.record_at("kitchen/temp", b"inf", false, || 4_000);
         assert_eq!(
             history.get("kitchen/temp").unwrap().series[""].recent.len(),
             1,
@@ -646,7 +650,7 @@ mod tests {
             max_topics: 2,
             ..config()
         });
-        history.record("roost/dashboard", PANEL.as_bytes(), true, 0);
+        history.record_at("roost/dashboard", PANEL.as_bytes(), true, || 0);
         assert_eq!(history.topics().len(), 2);
     }
 
@@ -654,17 +658,17 @@ mod tests {
     fn the_history_survives_a_restart_and_a_bad_file_is_set_aside() {
         let dir = tempfile::tempdir().unwrap();
         let history = History::open(config(), dir.path());
-        history.record("roost/dashboard", PANEL.as_bytes(), true, 0);
-        history.record("kitchen/temp", b"19.5", false, 1_000);
+        history.record_at("roost/dashboard", PANEL.as_bytes(), true, || 0);
+        history.record_at("kitchen/temp", b"19.5", false, || 1_000);
         history.save().unwrap();
         let again = History::open(config(), dir.path());
         assert_eq!(again.get("kitchen/temp"), None, "waits for the panel");
-        again.record("roost/dashboard", PANEL.as_bytes(), true, 2_000);
+        again.record_at("roost/dashboard", PANEL.as_bytes(), true, || 2_000);
         assert_eq!(again.get("kitchen/temp").unwrap().series[""].recent, [(1_000, 19.5)]);
 
         std::fs::write(dir.path().join(FILE_NAME), b"{ truncated").unwrap();
         let fresh = History::open(config(), dir.path());
-        fresh.record("roost/dashboard", PANEL.as_bytes(), true, 0);
+        fresh.record_at("roost/dashboard", PANEL.as_bytes(), true, || 0);
         assert_eq!(fresh.get("kitchen/temp"), Some(TopicHistory::default().with_field("")));
         assert!(
             dir.path().join("history.json.bad").exists(),

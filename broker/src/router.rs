@@ -800,8 +800,7 @@ impl Router {
     /// Routes a message to every matching session and keeps it if retained. `now` is when it arrived.
     pub(crate) fn publish(&self, message: Arc<Message>, now: Instant) -> Routed {
         if let Some(history) = &self.history {
-            let now_ms = crate::history::now_ms();
-            history.record(message.topic.as_str(), &message.payload, message.retain, now_ms);
+            history.record(message.topic.as_str(), &message.payload, message.retain);
         }
         let mut routed = Routed::default();
         let mut stored = StoredCopy::new(&message, now);

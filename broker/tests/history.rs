@@ -28,7 +28,11 @@ async fn get(broker: &TestBroker, path: &str, headers: &str) -> (u16, String) {
     within(stream.read_to_end(&mut response)).await.expect("read");
     let response = String::from_utf8(response).expect("UTF-8");
     let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
-    let status = head.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("a status code");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status code");
     (status, body.to_owned())
 }
 
@@ -56,12 +60,19 @@ async fn a_cards_values_are_remembered_across_a_restart() {
         client
             .publish(publish("tele/th/SENSOR", QoS::AtLeastOnce, reading.leak().as_bytes()))
             .await;
-        client.publish(publish("stat/lamp/POWER", QoS::AtLeastOnce, power.as_bytes())).await;
+        client
+            .publish(publish("stat/lamp/POWER", QoS::AtLeastOnce, power.as_bytes()))
+            .await;
     }
-    client.publish(publish("not/on/the/panel", QoS::AtLeastOnce, b"1")).await;
+    client
+        .publish(publish("not/on/the/panel", QoS::AtLeastOnce, b"1"))
+        .await;
 
     let listed = get_json(&broker, "/api/history").await;
-    assert_eq!(listed["topics"], serde_json::json!(["stat/lamp/POWER", "tele/th/SENSOR"]));
+    assert_eq!(
+        listed["topics"],
+        serde_json::json!(["stat/lamp/POWER", "tele/th/SENSOR"])
+    );
     let check = |answer: &Value| {
         let values: Vec<f64> = answer["series"]["AM2301.Temperature"]["recent"]
             .as_array()
@@ -107,7 +118,11 @@ async fn the_history_answers_only_who_may_read_the_topic() {
     let (status, body) = get(&broker, "/api/history?topic=tele/th/SENSOR", "").await;
     assert_eq!(status, 200, "{body}");
     let listed = get_json(&broker, "/api/history").await;
-    assert_eq!(listed["topics"], serde_json::json!(["tele/th/SENSOR"]), "only what may be read is listed");
+    assert_eq!(
+        listed["topics"],
+        serde_json::json!(["tele/th/SENSOR"]),
+        "only what may be read is listed"
+    );
     let (status, body) = get(&broker, "/api/history?topic=tele/%23", "").await;
     assert_eq!(status, 400, "a filter is not a topic: {body}");
     let foreign = "Origin: http://evil.example\r\n";
@@ -119,7 +134,10 @@ async fn the_history_answers_only_who_may_read_the_topic() {
     config.auth.allow_anonymous = Anonymous::Deny;
     let locked = TestBroker::start_secured(config).await;
     let (status, body) = get(&locked, "/api/history", "").await;
-    assert_eq!(status, 401, "without a login where anonymous clients are refused: {body}");
+    assert_eq!(
+        status, 401,
+        "without a login where anonymous clients are refused: {body}"
+    );
     locked.stop().await;
 }
 
