@@ -207,6 +207,59 @@ async fn a_switch_card_sends_the_command_and_follows_the_device() -> anyhow::Res
     broker.stop().await
 }
 
+/// Most sensors do not retain their readings: a page opened after they last spoke still shows their value and
+/// their chart, from what the broker remembers of the panel's topics (`GET /api/history`).
+#[tokio::test]
+async fn a_page_opened_later_shows_remembered_values_and_chart_history() -> anyhow::Result<()> {
+    let broker = TestBroker::start().await?;
+    let sensor = Device::connect(&broker, "sensor").await?;
+    let mut watcher = Device::connect(&broker, "watcher").await?;
+    watcher.subscribe("garden/temp").await?;
+    let layout = r#"{"roost_panel":1,"cards":[
+        {"title":"Outside","type":"value","topic":"garden/temp","unit":"°C"},
+        {"title":"Power","type":"chart","topic":"meter/SENSOR","json_field":"ENERGY.Power","unit":"W"}]}"#;
+    sensor.publish("roost/dashboard", layout, true).await?;
+    for watts in [120, 180, 150] {
+        let reading = format!(r#"{{"Time":"now","ENERGY":{{"Power":{watts}}}}}"#);
+        sensor.publish("meter/SENSOR", &reading, false).await?;
+    }
+    sensor.publish("garden/temp", "7.5", false).await?;
+    // In order on one connection: once the last reading reached a subscriber, the broker recorded them all.
+    ensure!(watcher.received("garden/temp").await? == "7.5");
+
+    let url = broker.dashboard_url();
+    with_browser(|client| async move {
+        client.goto(&url).await?;
+        client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::XPath(r#"//p[@class="card-value" and text()="7.5 °C"]"#))
+            .await
+            .context("the value card did not show the remembered reading")?;
+        client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::XPath(
+                r#"//p[@class="card-value" and text()="150 W (low 120, high 180, 3 values)"]"#,
+            ))
+            .await
+            .context("the chart card did not start from the remembered values")?;
+        // A live reading continues the chart.
+        sensor.publish("meter/SENSOR", r#"{"ENERGY":{"Power":90}}"#, false).await?;
+        client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::XPath(
+                r#"//p[@class="card-value" and text()="90 W (low 90, high 180, 4 values)"]"#,
+            ))
+            .await
+            .context("a live reading did not follow the remembered ones")?;
+        Ok(())
+    })
+    .await?;
+    broker.stop().await
+}
+
 #[tokio::test]
 async fn a_panel_edited_in_one_browser_appears_in_another() -> anyhow::Result<()> {
     let broker = TestBroker::start().await?;

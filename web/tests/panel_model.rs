@@ -793,3 +793,43 @@ fn the_editor_shows_the_fields_of_each_kind() {
     }
     assert!(draft.field("kind").is_none() && draft.field_mut("nope").is_none());
 }
+
+#[wasm_bindgen_test]
+fn a_chart_starts_from_remembered_values_only_before_a_live_one() {
+    let mut history = History::new(3);
+    // The remembered last value comes first through the card's fallback (count 0), then the series.
+    assert!(history.observe(0, Ok(4.0)));
+    history.seed([1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(
+        history.values().collect::<Vec<_>>(),
+        [2.0, 3.0, 4.0],
+        "the last `capacity` values"
+    );
+    assert!(
+        !history.observe(0, Ok(4.0)),
+        "the remembered last value is not taken twice"
+    );
+    assert!(history.observe(1, Ok(5.0)));
+    history.seed([9.0]);
+    assert_eq!(
+        history.values().collect::<Vec<_>>(),
+        [3.0, 4.0, 5.0],
+        "a live value was taken: no seeding"
+    );
+}
+
+#[wasm_bindgen_test]
+fn the_brokers_remembered_topic_is_read() {
+    use roost_web::panel::remembered::RememberedTopic;
+    let answer = r#"{"topic":"meter/SENSOR","last":{"time":1700000000123,"payload":"{\"Power\":150}"},
+        "series":{"Power":{"recent":[[1700000000000,120.0],[1700000000123,150.5]],"buckets":[[1699999200000,120,135.25,150.5,2]]}}}"#;
+    let remembered = RememberedTopic::from_json(answer).unwrap();
+    assert_eq!(remembered.last, Some(("{\"Power\":150}".to_owned(), 1_700_000_000_123)));
+    assert_eq!(
+        remembered.series["Power"],
+        [(1_700_000_000_000, 120.0), (1_700_000_000_123, 150.5)]
+    );
+    let binary = RememberedTopic::from_json(r#"{"topic":"t","last":{"time":1,"payload":null},"series":{}}"#).unwrap();
+    assert_eq!(binary.last, None, "no payload kept: nothing stale shown");
+    assert_eq!(RememberedTopic::from_json("not json"), None);
+}

@@ -76,7 +76,7 @@ fn capitalised(text: &str) -> String {
 pub const UNREACHABLE: &str = "The broker cannot be reached.";
 
 /// One same-origin request; the status and the body's text.
-async fn request(method: &str, path: &str, body: Option<&str>) -> Result<(u16, String), String> {
+pub(crate) async fn request(method: &str, path: &str, body: Option<&str>) -> Result<(u16, String), String> {
     let unreachable = |_| UNREACHABLE.to_owned();
     let window = web_sys::window().ok_or("No browser window.")?;
     let init = RequestInit::new();

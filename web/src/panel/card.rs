@@ -358,6 +358,18 @@ impl Card {
         }
     }
 
+    /// The topic whose state the card shows (what the broker's history records for it), `None` for a button.
+    pub fn shown_topic(&self) -> Option<&str> {
+        match &self.kind {
+            CardKind::Switch(switch) => Some(switch.state_topic()),
+            CardKind::Slider(slider) => Some(slider.state_topic()),
+            CardKind::Text(text) => Some(text.state_topic()),
+            CardKind::Value(Value { topic, .. }) | CardKind::Chart(Chart { topic, .. }) => Some(topic.as_str()),
+            CardKind::Button(_) => None,
+        }
+        .filter(|topic| !topic.is_empty())
+    }
+
     /// The kind's name, as in the JSON's `"type"`.
     pub fn type_name(&self) -> &'static str {
         match self.kind {

@@ -5,18 +5,23 @@ use leptos::prelude::*;
 
 use super::card::{Button, Card, CardKind, Chart, Slider, Switch, SwitchState, TextInput, Value};
 use super::history::History;
+use super::remembered::Remembered;
 use crate::explorer::TopicTree;
 use crate::mqtt::{Outgoing, Publisher};
 
 /// The last payload of `topic` and the topic's message count, re-read whenever the tree changes but only
 /// announced when they do.
+///
+/// Before anything arrives on the topic, what the broker remembers of it (see [`Remembered`]), with count 0.
 fn reported(tree: Signal<TopicTree>, topic: String) -> Memo<Option<(String, u64)>> {
+    let remembered = use_context::<Remembered>();
     Memo::new(move |_| {
-        tree.with(|tree| {
+        let live = tree.with(|tree| {
             let node = tree.get(&topic)?;
             node.last()
                 .map(|message| (message.payload.as_str().to_owned(), node.count()))
-        })
+        });
+        live.or_else(|| Some((remembered?.last(&topic)?, 0)))
     })
 }
 
@@ -275,6 +280,15 @@ const CHART_HEIGHT: f64 = 80.0;
 fn chart_view(chart: Chart, tree: Signal<TopicTree>) -> impl IntoView {
     let reported = reported(tree, chart.topic.clone());
     let history = RwSignal::new(History::new(chart.points));
+    // The values from before the page opened, until the first live one.
+    if let Some(remembered) = use_context::<Remembered>() {
+        let (topic, field) = (chart.topic.clone(), chart.json_field.clone());
+        Effect::new(move |_| {
+            if let Some(values) = remembered.series(&topic, &field) {
+                history.update(|history| history.seed(values.into_iter().map(|(_, value)| value)));
+            }
+        });
+    }
     let problem = RwSignal::new(None::<String>);
     {
         let chart = chart.clone();

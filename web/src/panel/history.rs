@@ -41,6 +41,20 @@ impl History {
         true
     }
 
+    /// Starts from `values` (oldest first; the last `capacity` are kept) remembered by the broker, unless a live
+    /// message was taken already. The remembered last value (count 0, see `cards::reported`) is among them, so it
+    /// is not taken again.
+    pub fn seed(&mut self, values: impl IntoIterator<Item = f64>) {
+        if self.seen.is_some_and(|count| count > 0) {
+            return;
+        }
+        self.values = values.into_iter().collect();
+        while self.values.len() > self.capacity {
+            self.values.pop_front();
+        }
+        self.seen = Some(0);
+    }
+
     /// The values, oldest first.
     pub fn values(&self) -> impl ExactSizeIterator<Item = f64> + '_ {
         self.values.iter().copied()

@@ -5,7 +5,7 @@
 //!   the state its device reports.
 //! - [`layout`]: [`Layout`], the cards in order as JSON, and what the layout topic holds ([`LayoutState`]).
 //! - [`discovery`]: Home Assistant MQTT discovery configs as cards.
-//! - [`history`]: a chart card's bounded history.
+//! - [`history`]: a chart card's bounded history; [`remembered`]: what the broker remembers of the cards' topics.
 //! - [`draft`]: the card editor's form values, checked into a [`Card`].
 //! - [`view`]: the panel and the discovered devices; [`cards`]: one card's view.
 
@@ -15,6 +15,7 @@ pub mod discovery;
 pub mod draft;
 pub mod history;
 pub mod layout;
+pub mod remembered;
 pub mod view;
 
 pub use card::{Button, Card, CardKind, Chart, Slider, Switch, SwitchState, TextInput, Value};

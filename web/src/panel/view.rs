@@ -5,10 +5,12 @@
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
+use super::card::Card;
 use super::cards::CardView;
 use super::discovery::{DEFAULT_DISCOVERY_PREFIX, Discovered, Presence, discover};
 use super::draft::{Draft, FIELDS, KINDS};
 use super::layout::{DEFAULT_LAYOUT_TOPIC, Layout, LayoutState};
+use super::remembered::Remembered;
 use crate::explorer::TopicTree;
 use crate::mqtt::{Outgoing, Publisher};
 
@@ -59,6 +61,23 @@ pub fn Panel(
             LayoutState::Missing => Some(Layout::new()),
             LayoutState::Invalid(_) => None,
         })
+    });
+    // What the broker remembers of the cards' topics, asked for as cards appear; read by the cards.
+    let remembered = Remembered::new();
+    provide_context(remembered);
+    Effect::new(move |_| {
+        layout.with(|layout| {
+            if let Some(layout) = layout {
+                remembered.load(
+                    layout
+                        .cards
+                        .iter()
+                        .filter_map(Card::shown_topic)
+                        .map(str::to_owned)
+                        .collect(),
+                );
+            }
+        });
     });
     let message = RwSignal::new(None::<String>);
     let editing = RwSignal::new(false);
