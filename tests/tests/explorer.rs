@@ -64,6 +64,8 @@ async fn a_retained_message_shows_in_the_topic_tree() -> anyhow::Result<()> {
         std::fs::write(screenshot_dir()?.join("explorer.png"), png)?;
         // At phone width too, for a person to look at.
         client.set_window_size(390, 844).await?;
+        // On a phone the explorer is behind its tab.
+        client.find(Locator::Css("#tab-button-topics")).await?.click().await?;
         let png = client.screenshot().await?;
         std::fs::write(screenshot_dir()?.join("explorer-phone.png"), png)?;
         Ok(())

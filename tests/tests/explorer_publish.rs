@@ -165,6 +165,8 @@ async fn details_show_properties_the_form_publishes_and_retained_messages_are_de
         wait_for_text(&client, ".delete-outcome", |text| text == "Deleted 1 retained message.").await?;
         wait_until_gone(&client, ".delete-retained").await?;
         client.set_window_size(390, 844).await?;
+        // On a phone the explorer is behind its tab.
+        click(&client, "#tab-button-topics").await?;
         screenshot(&client, "explorer-details-phone.png").await?;
         client.set_window_size(1280, 900).await?;
 

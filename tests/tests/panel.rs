@@ -245,7 +245,9 @@ async fn a_page_opened_later_shows_remembered_values_and_chart_history() -> anyh
             .await
             .context("the chart card did not start from the remembered values")?;
         // A live reading continues the chart.
-        sensor.publish("meter/SENSOR", r#"{"ENERGY":{"Power":90}}"#, false).await?;
+        sensor
+            .publish("meter/SENSOR", r#"{"ENERGY":{"Power":90}}"#, false)
+            .await?;
         client
             .wait()
             .at_most(WAIT)

@@ -3,6 +3,7 @@
 //! explorer and the publish form.
 
 use leptos::prelude::*;
+use wasm_bindgen::JsCast as _;
 
 use crate::account::{AccountBar, LoginView, SessionInfo, api};
 use crate::broker_view::BrokerView;
@@ -182,27 +183,121 @@ pub fn App(
         }
         applied
     });
+    let tab = RwSignal::new(Tab::Panel);
     view! {
         <header class="topbar">
             <h1>"Roost"</h1>
             {session.map(|info| view! { <AccountBar info=info /> })}
         </header>
-        <main>
+        <main data-tab=move || tab.get().name()>
             {move || view! { <ConnectionStatus state=state broker=broker.get() /> }}
             <Show when=move || state.with(ConnectionState::is_disconnected)>
                 <button class="reconnect" on:click=reconnect>"Reconnect now"</button>
             </Show>
             <SubscriptionProblems problems=problems />
-            <details class="connection-settings">
-                <summary>"Connection settings"</summary>
-                <ConnectionForm initial=initial on_apply=apply />
-            </details>
-            <Panel tree=tree />
-            <DiscoveredDevices tree=tree />
-            <BrokerView tree=tree />
-            <Explorer tree=tree />
-            <PublishForm />
+            <div class="tab-panel" data-tab="settings" id="tab-settings" role="tabpanel">
+                <details class="connection-settings">
+                    <summary>"Connection settings"</summary>
+                    <ConnectionForm initial=initial on_apply=apply />
+                </details>
+            </div>
+            <div class="tab-panel" data-tab="panel" id="tab-panel" role="tabpanel">
+                <Panel tree=tree />
+                <DiscoveredDevices tree=tree />
+            </div>
+            <div class="tab-panel" data-tab="broker" id="tab-broker" role="tabpanel">
+                <BrokerView tree=tree />
+            </div>
+            <div class="tab-panel" data-tab="topics" id="tab-topics" role="tabpanel">
+                <Explorer tree=tree />
+            </div>
+            <div class="tab-panel" data-tab="publish" id="tab-publish" role="tabpanel">
+                <PublishForm />
+            </div>
         </main>
+        <Tabs tab=tab />
+    }
+}
+
+/// The parts of the page. On a phone (see `roost.css`) one at a time, chosen in the tab bar at the bottom, the panel
+/// first; on a wider screen all of them, one below the other, and no tab bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Panel,
+    Broker,
+    Topics,
+    Publish,
+    Settings,
+}
+
+impl Tab {
+    const ALL: [Tab; 5] = [Tab::Panel, Tab::Broker, Tab::Topics, Tab::Publish, Tab::Settings];
+
+    /// Its name in `data-tab` and element ids.
+    fn name(self) -> &'static str {
+        match self {
+            Tab::Panel => "panel",
+            Tab::Broker => "broker",
+            Tab::Topics => "topics",
+            Tab::Publish => "publish",
+            Tab::Settings => "settings",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Tab::Panel => "Panel",
+            Tab::Broker => "Broker",
+            Tab::Topics => "Topics",
+            Tab::Publish => "Publish",
+            Tab::Settings => "Settings",
+        }
+    }
+}
+
+/// The tab bar: a WAI-ARIA tab list (left and right arrows move between tabs, as the pattern asks).
+#[component]
+fn Tabs(tab: RwSignal<Tab>) -> impl IntoView {
+    let on_key = move |event: leptos::ev::KeyboardEvent| {
+        let at = Tab::ALL.iter().position(|t| *t == tab.get_untracked()).unwrap_or(0);
+        let next = match event.key().as_str() {
+            "ArrowRight" => (at + 1) % Tab::ALL.len(),
+            "ArrowLeft" => (at + Tab::ALL.len() - 1) % Tab::ALL.len(),
+            "Home" => 0,
+            "End" => Tab::ALL.len() - 1,
+            _ => return,
+        };
+        event.prevent_default();
+        tab.set(Tab::ALL[next]);
+        if let Some(button) = document()
+            .get_element_by_id(&format!("tab-button-{}", Tab::ALL[next].name()))
+            .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = button.focus();
+        }
+    };
+    view! {
+        <nav class="tabs" role="tablist" aria-label="Dashboard" on:keydown=on_key>
+            {Tab::ALL
+                .into_iter()
+                .map(|this| {
+                    let selected = move || tab.get() == this;
+                    view! {
+                        <button
+                            type="button"
+                            role="tab"
+                            id=format!("tab-button-{}", this.name())
+                            aria-controls=format!("tab-{}", this.name())
+                            aria-selected=move || selected().to_string()
+                            tabindex=move || if selected() { "0" } else { "-1" }
+                            on:click=move |_| tab.set(this)
+                        >
+                            {this.label()}
+                        </button>
+                    }
+                })
+                .collect_view()}
+        </nav>
     }
 }
 

@@ -17,11 +17,26 @@ pub fn ConnectionStatus(
     #[prop(into)]
     broker: String,
 ) -> impl IntoView {
+    // On a phone the status is one line, and "Details" opens the rest (see `roost.css`); wider, all of it shows.
+    let expanded = RwSignal::new(false);
     view! {
-        <section class="status" data-state=move || state.with(ConnectionState::name) aria-live="polite">
+        <section
+            class="status"
+            data-state=move || state.with(ConnectionState::name)
+            data-expanded=move || expanded.get().to_string()
+            aria-live="polite"
+        >
             <p class="status-headline">
                 <span class="status-dot" aria-hidden="true"></span>
                 <span class="status-label">{move || state.with(headline)}</span>
+                <button
+                    type="button"
+                    class="status-more"
+                    aria-expanded=move || expanded.get().to_string()
+                    on:click=move |_| expanded.update(|open| *open = !*open)
+                >
+                    "Details"
+                </button>
             </p>
             <p class="status-detail">{move || state.with(detail)}</p>
             {move || {
