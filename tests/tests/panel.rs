@@ -262,6 +262,34 @@ async fn a_page_opened_later_shows_remembered_values_and_chart_history() -> anyh
     broker.stop().await
 }
 
+/// A Home Assistant door contact is shown in its device class's words, as Home Assistant shows it.
+#[tokio::test]
+async fn a_discovered_door_says_open_and_closed() -> anyhow::Result<()> {
+    let broker = TestBroker::start().await?;
+    let sensor = Device::connect(&broker, "door").await?;
+    let config = r#"{"name":"Front door","stat_t":"zigbee2mqtt/front","dev_cla":"door","pl_on":"true",
+        "pl_off":"false","val_tpl":"{{ value_json.open }}"}"#;
+    sensor
+        .publish("homeassistant/binary_sensor/front/door/config", config, true)
+        .await?;
+    sensor.publish("zigbee2mqtt/front", r#"{"open":true}"#, true).await?;
+    let url = broker.dashboard_url();
+    with_browser(|client| async move {
+        client.goto(&url).await?;
+        let card = r#".discovered .card[data-config="homeassistant/binary_sensor/front/door/config"]"#;
+        wait_for(&client, &format!(r#"{card} .card-state[data-state="on"]"#)).await?;
+        let words = wait_for(&client, &format!("{card} .card-state")).await?.text().await?;
+        ensure!(words == "Open", "the door shows {words:?}");
+        sensor.publish("zigbee2mqtt/front", r#"{"open":false}"#, true).await?;
+        wait_for(&client, &format!(r#"{card} .card-state[data-state="off"]"#)).await?;
+        let words = wait_for(&client, &format!("{card} .card-state")).await?.text().await?;
+        ensure!(words == "Closed", "the door shows {words:?}");
+        Ok(())
+    })
+    .await?;
+    broker.stop().await
+}
+
 #[tokio::test]
 async fn a_panel_edited_in_one_browser_appears_in_another() -> anyhow::Result<()> {
     let broker = TestBroker::start().await?;

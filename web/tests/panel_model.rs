@@ -573,6 +573,88 @@ fn sensors_numbers_buttons_and_binary_sensors() {
 }
 
 #[wasm_bindgen_test]
+fn device_classes_covers_and_thermostats() {
+    // Zigbee2MQTT's contact sensor: a door that is open when `contact` is false.
+    let door = parse_config(
+        PREFIX,
+        "homeassistant/binary_sensor/0xabc/contact/config",
+        r#"{"name":"Front door","stat_t":"zigbee2mqtt/front","dev_cla":"door","pl_on":false,"pl_off":true,
+            "val_tpl":"{{ value_json.contact }}"}"#,
+    )
+    .unwrap()
+    .unwrap();
+    let CardKind::Switch(switch) = &door.card.kind else {
+        panic!("a read-only switch")
+    };
+    assert_eq!(switch.state(r#"{"contact":false}"#), SwitchState::On);
+    assert_eq!((switch.word(true), switch.word(false)), ("Open", "Closed"));
+    let plain = parse_config(
+        PREFIX,
+        "homeassistant/binary_sensor/b/config",
+        r#"{"stat_t":"b","dev_cla":"new"}"#,
+    )
+    .unwrap()
+    .unwrap();
+    let CardKind::Switch(switch) = &plain.card.kind else {
+        panic!("a read-only switch")
+    };
+    assert_eq!(
+        (switch.word(true), switch.word(false)),
+        ("On", "Off"),
+        "an unknown class"
+    );
+
+    let cover = parse_config(
+        PREFIX,
+        "homeassistant/cover/garage/config",
+        r#"{"name":"Garage","cmd_t":"garage/set","stat_t":"garage/state","stat_clsd":"shut"}"#,
+    )
+    .unwrap()
+    .unwrap();
+    let CardKind::Switch(switch) = &cover.card.kind else {
+        panic!("a cover is opened and closed as a switch")
+    };
+    assert_eq!(
+        (switch.payload_on.as_str(), switch.payload_off.as_str()),
+        ("OPEN", "CLOSE")
+    );
+    assert_eq!(
+        switch.state("open"),
+        SwitchState::On,
+        "Home Assistant's default state_open"
+    );
+    assert_eq!(switch.state("shut"), SwitchState::Off);
+    assert_eq!((switch.word(true), switch.word(false)), ("Open", "Closed"));
+
+    let thermostat = parse_config(
+        PREFIX,
+        "homeassistant/climate/living/config",
+        r#"{"name":"Living room","temp_cmd_t":"trv/set","temp_stat_t":"trv/state",
+            "temp_stat_tpl":"{{ value_json.target }}","min_temp":5,"max_temp":30,"temp_step":0.5}"#,
+    )
+    .unwrap()
+    .unwrap();
+    let CardKind::Slider(slider) = &thermostat.card.kind else {
+        panic!("the target temperature as a slider")
+    };
+    assert_eq!(
+        (
+            slider.topic.as_str(),
+            slider.state_topic.as_str(),
+            slider.json_field.as_str()
+        ),
+        ("trv/set", "trv/state", "target")
+    );
+    assert_eq!(
+        (slider.min, slider.max, slider.step, slider.unit.as_str()),
+        (5.0, 30.0, 0.5, "°C")
+    );
+    assert_eq!(slider.format(21.5), "21.5");
+    let refused = parse_config(PREFIX, "homeassistant/climate/x/config", r#"{"name":"no topic"}"#).unwrap_err();
+    assert!(refused.contains("temperature_command_topic"), "{refused}");
+}
+
+#[wasm_bindgen_test]
 fn lights_of_the_default_and_json_schemas() {
     let basic = parse_config(
         PREFIX,
@@ -620,7 +702,7 @@ fn discovery_configs_that_are_removed_ignored_or_wrong() {
         "an empty config removes the entity"
     );
     assert_eq!(
-        parse_config(PREFIX, "homeassistant/climate/hvac/config", r#"{"name":"HVAC"}"#),
+        parse_config(PREFIX, "homeassistant/vacuum/robot/config", r#"{"name":"Robot"}"#),
         Ok(None),
         "components without a card are left out"
     );

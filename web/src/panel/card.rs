@@ -64,6 +64,12 @@ pub struct Switch {
     /// Whether the commands are retained.
     #[serde(default, skip_serializing_if = "is_false")]
     pub retain: bool,
+    /// The word for the "on" state ("Open" for a door, from Home Assistant's device class); "On" when empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub on_label: String,
+    /// The word for the "off" state ("Closed"); "Off" when empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub off_label: String,
 }
 
 /// A button card.
@@ -197,6 +203,8 @@ impl Switch {
             json_field: String::new(),
             qos: 1,
             retain: false,
+            on_label: String::new(),
+            off_label: String::new(),
         }
     }
 
@@ -206,6 +214,16 @@ impl Switch {
             &self.command_topic
         } else {
             &self.state_topic
+        }
+    }
+
+    /// The word for a state: the card's labels, else "On" and "Off".
+    pub fn word(&self, on: bool) -> &str {
+        match (on, self.on_label.as_str(), self.off_label.as_str()) {
+            (true, "", _) => "On",
+            (true, label, _) => label,
+            (false, _, "") => "Off",
+            (false, _, label) => label,
         }
     }
 

@@ -87,9 +87,10 @@ fn switch_view(
         Some(SwitchState::Other(_) | SwitchState::Unreadable(_)) => "other",
         None => "unknown",
     };
+    let (on_word, off_word) = (switch.word(true).to_owned(), switch.word(false).to_owned());
     let words = move || match state.get() {
-        Some(SwitchState::On) => "On".to_owned(),
-        Some(SwitchState::Off) => "Off".to_owned(),
+        Some(SwitchState::On) => on_word.clone(),
+        Some(SwitchState::Off) => off_word.clone(),
         Some(SwitchState::Other(value)) => value,
         Some(SwitchState::Unreadable(why)) => format!("Unreadable: {why}"),
         None => "No state reported".to_owned(),

@@ -1,7 +1,8 @@
 //! Home Assistant MQTT discovery: a device announces each of its entities with a retained JSON config on
 //! `<prefix>/<component>/[<node_id>/]<object_id>/config`; [`parse_config`] turns one into a [`Discovered`] card,
 //! and [`discover`] finds them all in the topic tree. Understood: the components `switch`, `light` (on/off, the
-//! default and the `json` schema), `sensor`, `binary_sensor`, `number` and `button`; the abbreviated keys
+//! default and the `json` schema), `sensor`, `binary_sensor` (with its device class's words: a door is Open or
+//! Closed), `number`, `button`, `cover` (open and close) and `climate` (the target temperature); the abbreviated keys
 //! Tasmota and ESPHome send (`stat_t`, `cmd_t`, `avty_t`, `pl_on`, …) and the `~` base topic; value templates
 //! of the form `{{ value_json.a.b }}`; availability (one topic or a list, with `availability_mode`).
 //! An empty config removes the entity, as in Home Assistant.
@@ -114,7 +115,16 @@ impl AvailabilityTopic {
 }
 
 /// The components this dashboard shows.
-pub const COMPONENTS: [&str; 6] = ["switch", "light", "sensor", "binary_sensor", "number", "button"];
+pub const COMPONENTS: [&str; 8] = [
+    "switch",
+    "light",
+    "sensor",
+    "binary_sensor",
+    "number",
+    "button",
+    "cover",
+    "climate",
+];
 
 /// Home Assistant's abbreviations of the keys read here (its list is longer; the rest are not used).
 const ABBREVIATIONS: &[(&str, &str)] = &[
@@ -124,20 +134,29 @@ const ABBREVIATIONS: &[(&str, &str)] = &[
     ("avty_tpl", "availability_template"),
     ("cmd_t", "command_topic"),
     ("dev", "device"),
+    ("dev_cla", "device_class"),
     ("pl_avail", "payload_available"),
+    ("pl_cls", "payload_close"),
     ("pl_not_avail", "payload_not_available"),
     ("pl_off", "payload_off"),
     ("pl_on", "payload_on"),
+    ("pl_open", "payload_open"),
     ("pl_prs", "payload_press"),
     ("ret", "retain"),
+    ("stat_clsd", "state_closed"),
     ("stat_off", "state_off"),
     ("stat_on", "state_on"),
+    ("stat_open", "state_open"),
     ("stat_t", "state_topic"),
     ("stat_val_tpl", "state_value_template"),
     ("unit_of_meas", "unit_of_measurement"),
     ("uniq_id", "unique_id"),
     ("val_tpl", "value_template"),
     ("t", "topic"),
+    ("temp_cmd_t", "temperature_command_topic"),
+    ("temp_stat_t", "temperature_state_topic"),
+    ("temp_stat_tpl", "temperature_state_template"),
+    ("temp_unit", "temperature_unit"),
 ];
 
 /// Abbreviations inside `device`.
@@ -223,6 +242,8 @@ pub fn parse_config(prefix: &str, topic: &str, payload: &str) -> Result<Option<D
             json_field: state_field,
             qos,
             retain,
+            on_label: String::new(),
+            off_label: String::new(),
         })
     };
     let kind = match component {
@@ -250,11 +271,47 @@ pub fn parse_config(prefix: &str, topic: &str, payload: &str) -> Result<Option<D
         }
         "binary_sensor" => {
             required("state_topic")?;
+            let (on_label, off_label) = text("device_class")?
+                .as_deref()
+                .and_then(binary_sensor_words)
+                .unwrap_or(("", ""));
             CardKind::Switch(Switch {
                 command_topic: String::new(),
+                on_label: on_label.to_owned(),
+                off_label: off_label.to_owned(),
                 ..on_off(template_field("value_template")?)?
             })
         }
+        // Opened and closed as a switch would be: OPEN and CLOSE sent, `open` and `closed` reported (Home
+        // Assistant's defaults). Stop and the position are not offered.
+        "cover" => {
+            required("command_topic")?;
+            CardKind::Switch(Switch {
+                payload_on: text("payload_open")?.unwrap_or_else(|| "OPEN".to_owned()),
+                payload_off: text("payload_close")?.unwrap_or_else(|| "CLOSE".to_owned()),
+                state_on: Some(text("state_open")?.unwrap_or_else(|| "open".to_owned())),
+                state_off: Some(text("state_closed")?.unwrap_or_else(|| "closed".to_owned())),
+                on_label: "Open".to_owned(),
+                off_label: "Closed".to_owned(),
+                ..on_off(template_field("value_template")?)?
+            })
+        }
+        // The target temperature, as a slider within the thermostat's range (Home Assistant's defaults: 7 to
+        // 35 degrees in steps of the precision, else 1; whole degrees sent as such).
+        "climate" => CardKind::Slider(Slider {
+            topic: required("temperature_command_topic")?,
+            state_topic: text("temperature_state_topic")?.unwrap_or_default(),
+            min: float("min_temp", 7.0)?,
+            max: float("max_temp", 35.0)?,
+            step: float("temp_step", float("precision", 1.0)?)?,
+            json_field: template_field("temperature_state_template")?,
+            unit: match text("temperature_unit")?.as_deref() {
+                Some("F") => "°F".to_owned(),
+                _ => "°C".to_owned(),
+            },
+            qos,
+            retain,
+        }),
         "sensor" => CardKind::Value(Value {
             topic: required("state_topic")?,
             json_field: template_field("value_template")?,
@@ -289,6 +346,34 @@ pub fn parse_config(prefix: &str, topic: &str, payload: &str) -> Result<Option<D
         card,
         availability: availability(&config)?,
     }))
+}
+
+/// The words Home Assistant shows for a `binary_sensor` of `device_class` that is on and off, for the classes whose
+/// words are not "On" and "Off".
+fn binary_sensor_words(device_class: &str) -> Option<(&'static str, &'static str)> {
+    Some(match device_class {
+        "door" | "garage_door" | "opening" | "window" => ("Open", "Closed"),
+        "motion" | "occupancy" | "gas" | "smoke" | "sound" | "vibration" | "carbon_monoxide" | "tamper" => {
+            ("Detected", "Clear")
+        }
+        "moisture" => ("Wet", "Dry"),
+        "battery" => ("Low", "Normal"),
+        "battery_charging" => ("Charging", "Not charging"),
+        "cold" => ("Cold", "Normal"),
+        "heat" => ("Hot", "Normal"),
+        "connectivity" => ("Connected", "Disconnected"),
+        "lock" => ("Unlocked", "Locked"),
+        "plug" => ("Plugged in", "Unplugged"),
+        "presence" => ("Home", "Away"),
+        "problem" => ("Problem", "OK"),
+        "running" => ("Running", "Not running"),
+        "safety" => ("Unsafe", "Safe"),
+        "light" => ("Light detected", "No light"),
+        "moving" => ("Moving", "Not moving"),
+        "power" => ("Power detected", "No power"),
+        "update" => ("Update available", "Up-to-date"),
+        _ => return None,
+    })
 }
 
 /// The card's title: the device's name and the entity's, as Home Assistant shows them; else the object id.
