@@ -290,6 +290,68 @@ async fn a_discovered_door_says_open_and_closed() -> anyhow::Result<()> {
     broker.stop().await
 }
 
+/// "Add to panel" in one tap: a discovered device's card, and a value card for a topic picked in the explorer.
+#[tokio::test]
+async fn a_device_and_a_topic_are_added_to_the_panel_in_one_tap() -> anyhow::Result<()> {
+    let broker = TestBroker::start().await?;
+    let mut device = Device::connect(&broker, "door").await?;
+    device.subscribe("roost/dashboard").await?;
+    let config = r#"{"name":"Front door","stat_t":"zigbee2mqtt/front","dev_cla":"door","pl_on":"true",
+        "pl_off":"false","val_tpl":"{{ value_json.open }}"}"#;
+    device
+        .publish("homeassistant/binary_sensor/front/door/config", config, true)
+        .await?;
+    device.publish("zigbee2mqtt/front", r#"{"open":true}"#, true).await?;
+    device.publish("garden/temp", "7.5", true).await?;
+    let url = broker.dashboard_url();
+    with_browser(|client| async move {
+        client.goto(&url).await?;
+        let discovered = r#".discovered .card[data-config="homeassistant/binary_sensor/front/door/config"]"#;
+        wait_for(&client, &format!("{discovered} .add-to-panel"))
+            .await?
+            .click()
+            .await?;
+        let layout = device.received("roost/dashboard").await?;
+        ensure!(
+            layout.contains("zigbee2mqtt/front") && layout.contains(r#""on_label":"Open""#),
+            "the published panel is {layout}"
+        );
+        wait_for(
+            &client,
+            r#"section.panel:not(.discovered) .card-state[data-state="on"]"#,
+        )
+        .await
+        .context("the door's card is not on the panel")?;
+        let button = wait_for(&client, &format!("{discovered} .add-to-panel")).await?;
+        ensure!(
+            button.text().await? == "On the panel",
+            "the button still offers to add it"
+        );
+        ensure!(!button.is_enabled().await?, "a second tap would add it twice");
+
+        wait_for(&client, r#"[data-topic="garden"] .tree-toggle"#)
+            .await?
+            .click()
+            .await?;
+        wait_for(&client, r#"[data-topic="garden/temp"] .tree-topic"#)
+            .await?
+            .click()
+            .await?;
+        wait_for(&client, ".details .add-to-panel").await?.click().await?;
+        client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::XPath(
+                r#"//section[@class="panel"]//p[@class="card-value" and text()="7.5"]"#,
+            ))
+            .await
+            .context("the topic's value card is not on the panel")?;
+        Ok(())
+    })
+    .await?;
+    broker.stop().await
+}
+
 #[tokio::test]
 async fn a_panel_edited_in_one_browser_appears_in_another() -> anyhow::Result<()> {
     let broker = TestBroker::start().await?;

@@ -12,7 +12,7 @@ use crate::connection::profiles::{ACTIVE_KEY, settings_from_json};
 use crate::connection::{ConnectionForm, SubscriptionProblems};
 use crate::explorer::{Explorer, TopicTree};
 use crate::mqtt::{ConnectionSettings, ConnectionState, MqttService, Publisher, generated_client_id, page_mqtt_url};
-use crate::panel::{DiscoveredDevices, Panel};
+use crate::panel::{AddToPanel, DiscoveredDevices, Panel};
 use crate::publish::saved::load;
 use crate::publish::{PublishForm, PublishTarget};
 
@@ -174,6 +174,8 @@ pub fn App(
     }));
     // "Publish to this topic" in the explorer fills the publish form's topic.
     provide_context(PublishTarget(RwSignal::new(None)));
+    // "Add to panel" on a discovered device or an explorer topic reaches the panel.
+    provide_context(AddToPanel::new());
     let apply = Callback::new(move |settings: ConnectionSettings| {
         let applied = service
             .try_with_value(|service| service.apply(&settings))

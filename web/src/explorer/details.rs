@@ -12,6 +12,7 @@ use super::model::{Payload, TopicMessage, TopicTree};
 use super::payload::{ChartSource, PayloadView, number, numeric_fields, render};
 use super::view::{format_time, plural};
 use crate::mqtt::{Outgoing, Publisher};
+use crate::panel::{AddToPanelButton, Card, CardKind, Value};
 use crate::publish::PublishTarget;
 
 /// How many topics the delete confirmation names before "and N more".
@@ -116,6 +117,17 @@ fn TopicDetails(topic: String, tree: Signal<TopicTree>, payload_view: RwSignal<P
                         </button>
                     }
                 })}
+            // A value card on this topic (the panel's editor can make it a chart or a gauge).
+            <AddToPanelButton card=Card::new(
+                "",
+                CardKind::Value(Value {
+                    topic: topic.clone(),
+                    json_field: String::new(),
+                    unit: String::new(),
+                    min: None,
+                    max: None,
+                }),
+            ) />
             <Show
                 when=has_messages
                 fallback=move || {

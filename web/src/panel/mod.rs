@@ -9,6 +9,7 @@
 //! - [`draft`]: the card editor's form values, checked into a [`Card`].
 //! - [`view`]: the panel and the discovered devices; [`cards`]: one card's view.
 
+pub mod add;
 pub mod card;
 pub mod cards;
 pub mod discovery;
@@ -18,6 +19,7 @@ pub mod layout;
 pub mod remembered;
 pub mod view;
 
+pub use add::{AddToPanel, AddToPanelButton};
 pub use card::{Button, Card, CardKind, Chart, Slider, Switch, SwitchState, TextInput, Value};
 pub use discovery::{Discovered, Presence};
 pub use layout::{DEFAULT_LAYOUT_TOPIC, Layout, LayoutError, LayoutState};

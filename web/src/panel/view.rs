@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
+use super::add::{AddToPanel, AddToPanelButton};
 use super::card::Card;
 use super::cards::CardView;
 use super::discovery::{DEFAULT_DISCOVERY_PREFIX, Discovered, Presence, discover};
@@ -81,6 +82,7 @@ pub fn Panel(
     });
     let message = RwSignal::new(None::<String>);
     let editing = RwSignal::new(false);
+    let add = use_context::<AddToPanel>();
     let editor = RwSignal::new(None::<Editing>);
 
     // Publishes `next` as the layout, retained at QoS 1 so that it outlives this page and reaches every browser.
@@ -102,6 +104,20 @@ pub fn Panel(
         message.set(save(next).err());
     };
 
+    // "Add to panel" elsewhere on the page: the buttons see the cards, and a request appends its card (once).
+    if let Some(add) = add {
+        Effect::new(move |_| {
+            let cards = layout.with(|layout| layout.as_ref().map(|layout| layout.cards.clone()).unwrap_or_default());
+            add.cards.set(cards);
+        });
+        Effect::new(move |_| {
+            let Some(card) = add.request.get() else { return };
+            add.request.set(None);
+            if !add.has_untracked(&card) {
+                change(Box::new(move |layout| layout.cards.push(card)));
+            }
+        });
+    }
     let invalid = move || match state.get() {
         LayoutState::Invalid(error) if working.with(Option::is_none) => Some(view! {
             <div class="panel-invalid" role="alert">
@@ -425,9 +441,10 @@ pub fn DiscoveredDevices(
                         };
                         view! {
                             <li class="card" data-config=config_topic data-component=component data-presence=name>
-                                <CardView card=card tree=tree>
+                                <CardView card=card.clone() tree=tree>
                                     <span class="presence" data-presence=name>{name}</span>
                                 </CardView>
+                                <AddToPanelButton card=card />
                             </li>
                         }
                     },
