@@ -37,6 +37,9 @@ pub(crate) struct Broker {
     pub(crate) stats: Arc<Stats>,
     /// Source of connection ids, so log lines of one connection can be told apart before its client id is known.
     next_connection_id: AtomicU64,
+    /// One status per `[[bridge]]`, in configuration order: the bridge tasks write them, the admin API, `/metrics`
+    /// and `$SYS` read them.
+    pub(crate) bridges: Vec<Arc<crate::bridge::Status>>,
     /// Every connection task, so shutdown can wait for them to say goodbye.
     tracker: TaskTracker,
     /// Cancelled when the broker shuts down; each connection watches it and closes itself.
@@ -66,6 +69,11 @@ impl Broker {
             router,
             auth,
             stats: Arc::default(),
+            bridges: config
+                .bridges
+                .iter()
+                .map(|bridge| Arc::new(crate::bridge::Status::new(bridge)))
+                .collect(),
             config,
             next_connection_id: AtomicU64::new(1),
             tracker: TaskTracker::new(),

@@ -54,6 +54,8 @@ struct File {
     storage: Storage,
     #[serde(default)]
     retained: Retained,
+    #[serde(default)]
+    bridge: Vec<crate::bridge::config::RawBridge>,
 }
 
 /// `[retained]`: so far only its `[[retained.expiry]]` rules.
@@ -230,6 +232,11 @@ impl Config {
         {
             *file = dir.join(&*file);
         }
+        for bridge in &mut config.bridges {
+            if let Some(Some(cafile)) = &mut bridge.target.tls {
+                *cafile = dir.join(&*cafile);
+            }
+        }
         config.config_file = Some(path.to_path_buf());
         // The data directory (the default `data` too) lives beside the configuration file, not wherever roost
         // happens to be started from.
@@ -374,6 +381,7 @@ impl Config {
                 after: Duration::from_secs(rule.seconds),
             });
         }
+        config.bridges = crate::bridge::config::read(file.bridge)?;
         Ok(config)
     }
 }

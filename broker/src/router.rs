@@ -703,6 +703,16 @@ impl Router {
             .collect()
     }
 
+    /// Messages waiting in `client_id`'s session: queued, and sent but not acknowledged (0 without a session). For
+    /// the bridges' status, read on every scrape, so one table lookup and one session lock rather than `clients`.
+    pub(crate) fn backlog(&self, client_id: &str) -> usize {
+        let Some(cell) = self.table().get(client_id).cloned() else {
+            return 0;
+        };
+        let session = cell.lock();
+        session.queue.len() + session.inflight.len()
+    }
+
     /// Tells `client_id`'s connection to close (DISCONNECT 0x98); whether it was connected.
     pub(crate) fn kick(&self, client_id: &str) -> bool {
         let Some(cell) = self.table().get(client_id).cloned() else {

@@ -72,6 +72,7 @@ pub(crate) async fn serve(
                                 transport: Transport::Tls,
                                 certificate_identity: accepted.identity,
                                 session_user: None,
+                                internal: false,
                             };
                             broker.connection(accepted.stream, peer).await;
                         }

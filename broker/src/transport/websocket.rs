@@ -103,6 +103,7 @@ pub(crate) async fn upgrade(
                 },
                 certificate_identity: client.identity,
                 session_user,
+                internal: false,
             };
             let connection = broker.connection(WsByteStream::new(socket), peer);
             async move {

@@ -542,7 +542,9 @@ mod tests {
         // Mosquitto's `try_private`: MQTT 3.1.1 at level 0x84, MQTT 3.1 at 0x83.
         let bridge311 = frame(
             0x10,
-            &[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x84, 0x02, 0x00, 0x3C, 0x00, 0x01, b'b'],
+            &[
+                0x00, 0x04, b'M', b'Q', b'T', b'T', 0x84, 0x02, 0x00, 0x3C, 0x00, 0x01, b'b',
+            ],
         );
         let expected = Connect {
             bridge: true,
@@ -566,7 +568,9 @@ mod tests {
         // CONNECT with `bridge` set is written at level 5.
         let level85 = frame(
             0x10,
-            &[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x85, 0x02, 0x00, 0x3C, 0x00, 0x00, 0x01, b'b'],
+            &[
+                0x00, 0x04, b'M', b'Q', b'T', b'T', 0x85, 0x02, 0x00, 0x3C, 0x00, 0x00, 0x01, b'b',
+            ],
         );
         assert_malformed(
             V5,

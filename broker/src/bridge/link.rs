@@ -1,0 +1,576 @@
+//! One bridge's life: connect to the remote broker, then attach the bridge's local session, carry messages both
+//! ways with end-to-end acknowledgements, and after any failure close both sides and try again after a back-off.
+//!
+//! Both clients' sessions outlive their connections (in this task's memory; the local one also in this broker's
+//! store), so after a reconnection each side resends what the other has not acknowledged: the local broker its
+//! unacknowledged deliveries ([MQTT-4.4.0-1]), the remote broker likewise, and each client its own unacknowledged
+//! publications. The maps below pair a message's packet id on one side with its packet id on the other, so a
+//! resent delivery whose copy is still in flight on the other side is not sent twice.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::num::NonZeroU16;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use roost_codec::client::{Client, ClientOptions, Event, Message, PublishFailure};
+use roost_codec::{
+    PacketId, Properties, ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling, SubscriptionOptions, TopicFilter,
+};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, DuplexStream, ReadHalf, WriteHalf};
+use tokio_util::sync::CancellationToken;
+
+use super::config::Backoff;
+use super::{BridgeConfig, Status};
+use crate::broker::Broker;
+use crate::cli::options::{Target, TlsOptions};
+use crate::cli::transport::Transport;
+use crate::transport::{Peer, Transport as PeerTransport};
+
+/// How long a TCP connection, TLS handshake or WebSocket upgrade to the remote broker may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The in-process stream to this broker: its buffer in each direction. A full buffer makes the writer wait, which
+/// is this broker's flow control reaching the bridge (and, through it, the remote broker's TCP window).
+const LOCAL_BUFFER: usize = 64 * 1024;
+/// How many QoS 1/2 messages each broker may have in flight to the bridge (our Receive Maximum on both sides).
+/// Each one waits for the other broker's acknowledgement, so this is the bridge's window.
+const WINDOW: u16 = 64;
+/// Bytes waiting to be written to one side above which the bridge stops reading the other side, so a side that
+/// does not keep up slows its peer instead of growing a buffer.
+const MAX_PENDING_WRITE: usize = 1024 * 1024;
+
+/// Runs the bridge until `shutdown`.
+pub(crate) async fn run(broker: Arc<Broker>, config: BridgeConfig, status: Arc<Status>, shutdown: CancellationToken) {
+    let mut bridge = Bridge::new(config, &status);
+    let mut backoff = Backoff::new();
+    loop {
+        let mut connected = false;
+        let outcome = bridge.connection(&broker, &status, &shutdown, &mut connected).await;
+        if shutdown.is_cancelled() {
+            return;
+        }
+        let why = match outcome {
+            Ok(()) => "closed".to_owned(),
+            Err(why) => why,
+        };
+        if connected {
+            backoff.reset();
+        }
+        let wait = backoff.next(random_fraction());
+        tracing::warn!(bridge = %status.name, address = %status.address, "bridge down: {why}; next attempt in {wait:.1?}");
+        status.disconnected(&broker, why);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// A number in [0, 1) from the OS, for the back-off's jitter; 0.5 if the OS has none to give.
+fn random_fraction() -> f64 {
+    #[allow(clippy::cast_precision_loss)] // 53 bits are plenty for a jitter.
+    getrandom::u64().map_or(0.5, |n| (n >> 11) as f64 / (1u64 << 53) as f64)
+}
+
+/// The bridge's state across connections.
+#[derive(Debug)]
+struct Bridge {
+    config: BridgeConfig,
+    /// The remote broker's side.
+    remote: Client,
+    /// This broker's side, `$bridge/<name>`.
+    local: Client,
+    /// Messages carried out: remote packet id → (local packet id, QoS), until the remote broker acknowledges.
+    out_by_remote: HashMap<PacketId, (PacketId, QoS)>,
+    /// The local packet ids in `out_by_remote`: a delivery the local broker resends is not sent out again.
+    out_local: HashSet<PacketId>,
+    /// Messages carried in: local packet id → (remote packet id, QoS), until this broker acknowledges.
+    in_by_local: HashMap<PacketId, (PacketId, QoS)>,
+}
+
+/// The two byte streams of one connection.
+struct Io {
+    remote: Transport,
+    local_read: ReadHalf<DuplexStream>,
+    local_write: WriteHalf<DuplexStream>,
+    /// Bytes for this broker not yet written.
+    local_out: BytesMut,
+}
+
+impl Bridge {
+    fn new(config: BridgeConfig, status: &Status) -> Self {
+        let mut remote = ClientOptions::new(config.version, config.client_id.as_str());
+        remote.keep_alive = config.keep_alive;
+        remote.clean_start = config.clean_start;
+        remote.username = config.username.as_deref().map(Into::into);
+        remote.password = config.password.as_ref().map(|p| Bytes::from(p.clone().into_bytes()));
+        remote.bridge = config.try_private && !config.version.is_v5();
+        remote.manual_acks = true;
+        remote.resubscribe = false;
+        remote.receive_maximum = NonZeroU16::new(WINDOW);
+        remote.connect_timeout = CONNECT_TIMEOUT;
+        if config.version.is_v5() && !config.clean_start {
+            // The remote session waits for us as long as the remote broker allows.
+            remote.session_expiry_interval = Some(u32::MAX);
+        }
+        let mut local = ClientOptions::new(ProtocolVersion::V5, status.local_client_id.clone());
+        local.clean_start = false;
+        local.session_expiry_interval = Some(u32::MAX);
+        local.keep_alive = 0;
+        local.manual_acks = true;
+        local.resubscribe = false;
+        local.receive_maximum = NonZeroU16::new(WINDOW);
+        local.connect_timeout = CONNECT_TIMEOUT;
+        Bridge {
+            config,
+            remote: Client::new(remote),
+            local: Client::new(local),
+            out_by_remote: HashMap::new(),
+            out_local: HashSet::new(),
+            in_by_local: HashMap::new(),
+        }
+    }
+
+    /// One connection: both sides up, then messages until something fails (`Err`, why) or shutdown (`Ok`).
+    /// `connected` is set once the remote broker accepted us.
+    async fn connection(
+        &mut self,
+        broker: &Arc<Broker>,
+        status: &Status,
+        shutdown: &CancellationToken,
+        connected: &mut bool,
+    ) -> Result<(), String> {
+        let mut io = tokio::select! {
+            io = self.connect(broker, status) => io?,
+            () = shutdown.cancelled() => return Ok(()),
+        };
+        *connected = true;
+        tracing::info!(bridge = %status.name, address = %status.address, "bridge connected");
+        status.connected(broker);
+        let result = self.serve(&mut io, shutdown).await;
+        // Whatever happened, both connections end together; their sessions stay for the next one.
+        if result.is_ok() && self.remote.disconnect(ReasonCode::NORMAL_DISCONNECTION).is_ok() {
+            let _ = send_remote(&mut self.remote, &mut io.remote).await;
+        }
+        self.remote.connection_lost();
+        self.local.connection_lost();
+        let close = async {
+            io.remote.close().await;
+            let _ = io.local_write.shutdown().await;
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), close).await;
+        result
+    }
+
+    /// Connects to the remote broker, subscribes there, then attaches the local session and subscribes here.
+    async fn connect(&mut self, broker: &Arc<Broker>, status: &Status) -> Result<Io, String> {
+        let config = &self.config;
+        let target = Target {
+            host: config.target.host.clone(),
+            port: config.target.port,
+            websocket_path: config.target.websocket_path.clone(),
+            tls: config.target.tls.clone().map(|cafile| TlsOptions {
+                cafile,
+                ..TlsOptions::default()
+            }),
+        };
+        let mut remote = match tokio::time::timeout(CONNECT_TIMEOUT, Transport::connect(&target)).await {
+            Ok(Ok(transport)) => transport,
+            Ok(Err(error)) => return Err(format!("cannot connect to {}: {error}", config.address)),
+            Err(_) => return Err(format!("cannot connect to {}: timed out", config.address)),
+        };
+        self.remote.connect(Instant::now()).map_err(|e| e.to_string())?;
+        send_remote(&mut self.remote, &mut remote).await?;
+        loop {
+            match self.remote.poll_event() {
+                Some(Event::Connected(_)) => break,
+                Some(Event::ConnectionRefused(refused)) => {
+                    if refused.reason_code == ReasonCode::UnsupportedProtocolVersion && self.remote.options().bridge {
+                        // As Mosquitto does: a broker that does not know the bridge mark gets a plain CONNECT.
+                        self.remote.options_mut().bridge = false;
+                        return Err(format!("{refused} (the bridge mark; trying without it)"));
+                    }
+                    return Err(refused.to_string());
+                }
+                Some(event) => {
+                    if let Some(why) = self.on_remote_event(event, Instant::now()) {
+                        return Err(why);
+                    }
+                }
+                None => read_remote(&mut self.remote, &mut remote).await?,
+            }
+        }
+        let filters: Vec<(TopicFilter, SubscriptionOptions)> = (self.config.topics.iter())
+            .filter(|rule| rule.direction.in_())
+            .map(|rule| (rule.remote_filter.clone(), options(rule.qos)))
+            .collect();
+        if !filters.is_empty() {
+            self.remote
+                .subscribe(filters, Properties::default(), Instant::now())
+                .map_err(|e| format!("cannot subscribe on the remote broker: {e}"))?;
+        }
+
+        let (ours, theirs) = tokio::io::duplex(LOCAL_BUFFER);
+        let peer = Peer {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            transport: PeerTransport::Bridge,
+            certificate_identity: None,
+            session_user: None,
+            internal: true,
+        };
+        tokio::spawn(broker.connection(theirs, peer));
+        let (local_read, local_write) = tokio::io::split(ours);
+        let mut io = Io {
+            remote,
+            local_read,
+            local_write,
+            local_out: BytesMut::new(),
+        };
+        self.local.connect(Instant::now()).map_err(|e| e.to_string())?;
+        loop {
+            while self.local.poll_transmit(&mut io.local_out) {}
+            if !io.local_out.is_empty() {
+                io.local_write
+                    .write_all_buf(&mut io.local_out)
+                    .await
+                    .map_err(|e| format!("this broker's side: {e}"))?;
+            }
+            match self.local.poll_event() {
+                Some(Event::Connected(_)) => break,
+                Some(Event::ConnectionRefused(refused)) => return Err(format!("this broker: {refused}")),
+                Some(event) => {
+                    if let Some(why) = self.on_local_event(event, Instant::now()) {
+                        return Err(why);
+                    }
+                }
+                None => {
+                    let mut buf = BytesMut::with_capacity(4096);
+                    match io.local_read.read_buf(&mut buf).await {
+                        Ok(0) | Err(_) => return Err("this broker closed the bridge's session".into()),
+                        Ok(_) => self
+                            .local
+                            .handle_bytes(&buf, Instant::now())
+                            .map_err(|e| e.to_string())?,
+                    }
+                }
+            }
+        }
+        self.subscribe_locally(broker, status)?;
+        Ok(io)
+    }
+
+    /// Subscribes the local session to the filters the bridge carries out, and unsubscribes it from any it still
+    /// has from an earlier configuration.
+    fn subscribe_locally(&mut self, broker: &Broker, status: &Status) -> Result<(), String> {
+        let wanted: Vec<(TopicFilter, SubscriptionOptions)> = (self.config.topics.iter())
+            .filter(|rule| rule.direction.out())
+            .map(|rule| (rule.local_filter.clone(), options(rule.qos)))
+            .collect();
+        let stale: Vec<TopicFilter> = broker
+            .router()
+            .clients()
+            .into_iter()
+            .find(|c| c.client_id == status.local_client_id)
+            .map(|c| c.subscriptions)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|filter| !wanted.iter().any(|(f, _)| f.as_str() == filter))
+            .filter_map(|filter| TopicFilter::new(filter).ok())
+            .collect();
+        let now = Instant::now();
+        if !stale.is_empty() {
+            tracing::info!(bridge = %status.name, ?stale, "bridge: unsubscribing from filters no longer configured");
+            self.local
+                .unsubscribe(stale, Properties::default(), now)
+                .map_err(|e| e.to_string())?;
+        }
+        if !wanted.is_empty() {
+            self.local
+                .subscribe(wanted, Properties::default(), now)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Carries messages until a side fails or `shutdown`.
+    async fn serve(&mut self, io: &mut Io, shutdown: &CancellationToken) -> Result<(), String> {
+        let mut local_in = BytesMut::new();
+        loop {
+            let now = Instant::now();
+            self.pump(now)?;
+            send_remote(&mut self.remote, &mut io.remote).await?;
+            while self.local.poll_transmit(&mut io.local_out) {}
+            let timer = [self.remote.poll_timeout(), self.local.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            let may_read_local = io.local_out.len() < MAX_PENDING_WRITE;
+            let pending_local = !io.local_out.is_empty();
+            local_in.reserve(16 * 1024);
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                received = io.remote.recv() => match received {
+                    Ok(Some(bytes)) => {
+                        let handled = self.remote.handle_bytes(&bytes, Instant::now());
+                        if let Err(error) = handled {
+                            let _ = send_remote(&mut self.remote, &mut io.remote).await;
+                            return Err(format!("the remote broker broke the protocol: {error}"));
+                        }
+                    }
+                    Ok(None) => return Err("the remote broker closed the connection".into()),
+                    Err(error) => return Err(format!("connection to the remote broker lost: {error}")),
+                },
+                read = io.local_read.read_buf(&mut local_in), if may_read_local => match read {
+                    Ok(0) | Err(_) => return Err("this broker closed the bridge's session".into()),
+                    Ok(_) => {
+                        let bytes = local_in.split();
+                        self.local.handle_bytes(&bytes, Instant::now()).map_err(|e| format!("this broker: {e}"))?;
+                    }
+                },
+                written = io.local_write.write_buf(&mut io.local_out), if pending_local => {
+                    if written.is_err() {
+                        return Err("this broker closed the bridge's session".into());
+                    }
+                }
+                () = sleep_until(timer) => {
+                    let now = Instant::now();
+                    self.remote.handle_timeout(now);
+                    self.local.handle_timeout(now);
+                }
+            }
+        }
+    }
+
+    /// Handles every event of both clients; `Err` when one ends the connection.
+    fn pump(&mut self, now: Instant) -> Result<(), String> {
+        loop {
+            if let Some(event) = self.remote.poll_event() {
+                if let Some(why) = self.on_remote_event(event, now) {
+                    return Err(why);
+                }
+            } else if let Some(event) = self.local.poll_event() {
+                if let Some(why) = self.on_local_event(event, now) {
+                    return Err(why);
+                }
+            } else {
+                return Ok(());
+            }
+        }
+    }
+
+    /// What the remote broker's side reports; `Some(why)` when the connection is over.
+    fn on_remote_event(&mut self, event: Event, now: Instant) -> Option<String> {
+        match event {
+            Event::Message(publish) => self.carry_in(publish, now),
+            Event::Published { packet_id, .. } => {
+                if let Some((local_id, qos)) = self.out_by_remote.remove(&packet_id) {
+                    // The remote broker has it (PUBACK, or PUBCOMP for QoS 2): now this broker may let it go.
+                    self.out_local.remove(&local_id);
+                    self.local.acknowledge(local_id, qos, now);
+                }
+                None
+            }
+            Event::PublishFailed { packet_id, reason } => {
+                let (local_id, qos) = self.out_by_remote.remove(&packet_id)?;
+                self.out_local.remove(&local_id);
+                match reason {
+                    // The remote session is gone with it: the local broker resends it on the next connection.
+                    PublishFailure::SessionLost => {}
+                    // Refused for good: acknowledged here too, or it would block the window forever.
+                    other => {
+                        tracing::warn!(bridge = %self.config.name, "the remote broker refused a message: {other}");
+                        self.local.acknowledge(local_id, qos, now);
+                    }
+                }
+                None
+            }
+            Event::Subscribed {
+                filters, reason_codes, ..
+            } => {
+                for (filter, code) in filters.iter().zip(reason_codes) {
+                    if code.is_error() {
+                        tracing::warn!(bridge = %self.config.name, %filter, %code, "the remote broker refused a subscription");
+                    }
+                }
+                None
+            }
+            Event::Disconnected(disconnected) => Some(format!("remote broker: {disconnected}")),
+            Event::PingTimeout => Some("the remote broker stopped answering (keep alive)".into()),
+            Event::ConnectTimeout => Some("no CONNACK from the remote broker".into()),
+            Event::ConnectionRefused(refused) => Some(refused.to_string()),
+            _ => None,
+        }
+    }
+
+    /// What this broker's side reports; `Some(why)` when the connection is over.
+    fn on_local_event(&mut self, event: Event, now: Instant) -> Option<String> {
+        match event {
+            Event::Message(publish) => self.carry_out(publish, now),
+            Event::Published { packet_id, .. } => {
+                if let Some((remote_id, qos)) = self.in_by_local.remove(&packet_id) {
+                    // This broker has it (stored, when storage is on): now the remote broker may let it go.
+                    self.remote.acknowledge(remote_id, qos, now);
+                }
+                None
+            }
+            Event::PublishFailed { packet_id, reason } => {
+                let (remote_id, qos) = self.in_by_local.remove(&packet_id)?;
+                tracing::warn!(bridge = %self.config.name, "this broker refused a bridged message: {reason}");
+                if !matches!(reason, PublishFailure::SessionLost) {
+                    self.remote.acknowledge(remote_id, qos, now);
+                }
+                None
+            }
+            Event::Subscribed {
+                filters, reason_codes, ..
+            } => {
+                for (filter, code) in filters.iter().zip(reason_codes) {
+                    if code.is_error() {
+                        tracing::warn!(bridge = %self.config.name, %filter, %code, "this broker refused a bridge subscription");
+                    }
+                }
+                None
+            }
+            Event::Disconnected(disconnected) => Some(format!("this broker: {disconnected}")),
+            Event::PingTimeout | Event::ConnectTimeout => Some("this broker stopped answering".into()),
+            Event::ConnectionRefused(refused) => Some(format!("this broker: {refused}")),
+            _ => None,
+        }
+    }
+
+    /// A message from the remote broker: published here under its local topic; acknowledged to the remote broker
+    /// when this broker acknowledges it.
+    fn carry_in(&mut self, publish: Publish, now: Instant) -> Option<String> {
+        let remote_id = publish.qos_pid.packet_id();
+        let qos = publish.qos_pid.qos();
+        let Some(topic) = self
+            .config
+            .topics
+            .iter()
+            .find_map(|rule| rule.to_local(publish.topic.as_str()))
+        else {
+            // Not ours (an overlapping subscription of an earlier configuration): let it go.
+            if let Some(id) = remote_id {
+                self.remote.acknowledge(id, qos, now);
+            }
+            return None;
+        };
+        let message = message(topic, &publish);
+        match self.local.publish(message, now) {
+            Ok(Some(local_id)) => {
+                if let Some(remote_id) = remote_id {
+                    self.in_by_local.insert(local_id, (remote_id, qos));
+                }
+                None
+            }
+            Ok(None) => None,
+            Err(error) => Some(format!("cannot pass a message on to this broker: {error}")),
+        }
+    }
+
+    /// A message from this broker: sent to the remote broker under its remote topic; acknowledged here when the
+    /// remote broker acknowledges it.
+    fn carry_out(&mut self, publish: Publish, now: Instant) -> Option<String> {
+        let local_id = publish.qos_pid.packet_id();
+        let qos = publish.qos_pid.qos();
+        if let Some(id) = local_id
+            && self.out_local.contains(&id)
+        {
+            // Resent after a reconnection while its copy is still in flight to the remote broker, which the
+            // remote client resends itself.
+            return None;
+        }
+        let Some(topic) = self
+            .config
+            .topics
+            .iter()
+            .find_map(|rule| rule.to_remote(publish.topic.as_str()))
+        else {
+            if let Some(id) = local_id {
+                self.local.acknowledge(id, qos, now);
+            }
+            return None;
+        };
+        let message = message(topic, &publish);
+        match self.remote.publish(message, now) {
+            Ok(Some(remote_id)) => {
+                if let Some(local_id) = local_id {
+                    self.out_by_remote.insert(remote_id, (local_id, qos));
+                    self.out_local.insert(local_id);
+                }
+                None
+            }
+            Ok(None) => None,
+            Err(error) => Some(format!("cannot send a message to the remote broker: {error}")),
+        }
+    }
+}
+
+/// The message to publish on the other side: same payload, QoS, Retain flag (the subscriptions keep it as
+/// published) and MQTT 5 properties, less what belongs to one connection (topic alias, subscription ids).
+fn message(topic: roost_codec::TopicName, publish: &Publish) -> Message {
+    let mut properties = publish.properties.clone();
+    properties.topic_alias = None;
+    properties.subscription_identifiers.clear();
+    Message {
+        topic,
+        qos: publish.qos_pid.qos(),
+        retain: publish.retain,
+        payload: publish.payload.clone(),
+        properties,
+    }
+}
+
+/// The options of every bridge subscription: No Local ([MQTT-3.8.3-3]) so what the bridge publishes on a broker
+/// does not come back to it, Retain As Published ([MQTT-3.3.1-12]) so retained messages stay retained across, and
+/// retained messages only for a new subscription, so a reconnection does not resend them all.
+fn options(qos: QoS) -> SubscriptionOptions {
+    SubscriptionOptions {
+        qos,
+        no_local: true,
+        retain_as_published: true,
+        retain_handling: RetainHandling::SendIfNew,
+    }
+}
+
+/// Writes what the remote client queued.
+async fn send_remote(client: &mut Client, transport: &mut Transport) -> Result<(), String> {
+    let mut out = BytesMut::new();
+    while client.poll_transmit(&mut out) {}
+    if out.is_empty() {
+        return Ok(());
+    }
+    transport
+        .send(out.freeze())
+        .await
+        .map_err(|e| format!("connection to the remote broker lost: {e}"))
+}
+
+/// Reads from the remote broker once (or runs the client's timer), while connecting.
+async fn read_remote(client: &mut Client, transport: &mut Transport) -> Result<(), String> {
+    let timer = client.poll_timeout();
+    tokio::select! {
+        received = transport.recv() => match received {
+            Ok(Some(bytes)) => {
+                let handled = client.handle_bytes(&bytes, Instant::now());
+                send_remote(client, transport).await?;
+                handled.map_err(|e| format!("the remote broker broke the protocol: {e}"))
+            }
+            Ok(None) => Err("the remote broker closed the connection".into()),
+            Err(error) => Err(format!("connection to the remote broker lost: {error}")),
+        },
+        () = sleep_until(timer) => {
+            client.handle_timeout(Instant::now());
+            Ok(())
+        }
+    }
+}
+
+/// Sleeps until `at`; forever when `None`.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
