@@ -87,6 +87,9 @@ struct Bridge {
     out_local: HashSet<PacketId>,
     /// Messages carried in: local packet id → (remote packet id, QoS), until this broker acknowledges.
     in_by_local: HashMap<PacketId, (PacketId, QoS)>,
+    /// SUBSCRIBEs and UNSUBSCRIBEs of this connection not answered yet: the bridge reports itself connected once
+    /// both sides have answered, so "connected" means messages flow.
+    unanswered: usize,
 }
 
 /// The two byte streams of one connection.
@@ -129,6 +132,7 @@ impl Bridge {
             out_by_remote: HashMap::new(),
             out_local: HashSet::new(),
             in_by_local: HashMap::new(),
+            unanswered: 0,
         }
     }
 
@@ -146,9 +150,7 @@ impl Bridge {
             () = shutdown.cancelled() => return Ok(()),
         };
         *connected = true;
-        tracing::info!(bridge = %status.name, address = %status.address, "bridge connected");
-        status.connected(broker);
-        let result = self.serve(&mut io, shutdown).await;
+        let result = self.serve(&mut io, broker, status, shutdown).await;
         // Whatever happened, both connections end together; their sessions stay for the next one.
         if result.is_ok() && self.remote.disconnect(ReasonCode::NORMAL_DISCONNECTION).is_ok() {
             let _ = send_remote(&mut self.remote, &mut io.remote).await;
@@ -205,10 +207,12 @@ impl Bridge {
             .filter(|rule| rule.direction.in_())
             .map(|rule| (rule.remote_filter.clone(), options(rule.qos)))
             .collect();
+        self.unanswered = 0;
         if !filters.is_empty() {
             self.remote
                 .subscribe(filters, Properties::default(), Instant::now())
                 .map_err(|e| format!("cannot subscribe on the remote broker: {e}"))?;
+            self.unanswered += 1;
         }
 
         let (ours, theirs) = tokio::io::duplex(LOCAL_BUFFER);
@@ -284,21 +288,35 @@ impl Bridge {
             self.local
                 .unsubscribe(stale, Properties::default(), now)
                 .map_err(|e| e.to_string())?;
+            self.unanswered += 1;
         }
         if !wanted.is_empty() {
             self.local
                 .subscribe(wanted, Properties::default(), now)
                 .map_err(|e| e.to_string())?;
+            self.unanswered += 1;
         }
         Ok(())
     }
 
     /// Carries messages until a side fails or `shutdown`.
-    async fn serve(&mut self, io: &mut Io, shutdown: &CancellationToken) -> Result<(), String> {
+    async fn serve(
+        &mut self,
+        io: &mut Io,
+        broker: &Broker,
+        status: &Status,
+        shutdown: &CancellationToken,
+    ) -> Result<(), String> {
         let mut local_in = BytesMut::new();
+        let mut announced = false;
         loop {
             let now = Instant::now();
             self.pump(now)?;
+            if !announced && self.unanswered == 0 {
+                announced = true;
+                tracing::info!(bridge = %status.name, address = %status.address, "bridge connected");
+                status.connected(broker);
+            }
             send_remote(&mut self.remote, &mut io.remote).await?;
             while self.local.poll_transmit(&mut io.local_out) {}
             let timer = [self.remote.poll_timeout(), self.local.poll_timeout()]
@@ -385,9 +403,14 @@ impl Bridge {
                 }
                 None
             }
+            Event::Unsubscribed { .. } => {
+                self.unanswered = self.unanswered.saturating_sub(1);
+                None
+            }
             Event::Subscribed {
                 filters, reason_codes, ..
             } => {
+                self.unanswered = self.unanswered.saturating_sub(1);
                 for (filter, code) in filters.iter().zip(reason_codes) {
                     if code.is_error() {
                         tracing::warn!(bridge = %self.config.name, %filter, %code, "the remote broker refused a subscription");
@@ -422,9 +445,14 @@ impl Bridge {
                 }
                 None
             }
+            Event::Unsubscribed { .. } => {
+                self.unanswered = self.unanswered.saturating_sub(1);
+                None
+            }
             Event::Subscribed {
                 filters, reason_codes, ..
             } => {
+                self.unanswered = self.unanswered.saturating_sub(1);
                 for (filter, code) in filters.iter().zip(reason_codes) {
                     if code.is_error() {
                         tracing::warn!(bridge = %self.config.name, %filter, %code, "this broker refused a bridge subscription");

@@ -1,0 +1,565 @@
+//! Bridges (`[[bridge]]`) between two Roosts, and between Roost and a real Mosquitto (Debian's
+//! `/usr/sbin/mosquitto`, started here on loopback ports) in both directions: topic mapping with prefixes, QoS 1
+//! and 2 through restarts of either side with nothing lost, loop prevention with a bridge each way, Mosquitto's
+//! own bridge into Roost, and the state in `$SYS`, `/metrics` and `GET /api/v1/bridges`.
+//!
+//! No sleeps stand in for a condition: a bridge is known to be up when its retained
+//! `$SYS/broker/connection/<name>/state` reads "1" (set once both sides have answered its subscriptions), and
+//! Mosquitto when it logs what it did; each wait is bounded and fails with what it saw.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use roost_broker::Config;
+use roost_codec::{Ack, Bytes, Packet, ProtocolVersion, QoS, QoSPid};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+/// How long a bridge may take to (re)connect: its back-off after a few failed attempts is up to 8 s.
+const RECONNECT: Duration = Duration::from_secs(40);
+
+/// A Mosquitto broker on a loopback port, with persistence in its own directory, so a restart keeps its
+/// sessions. Killed on drop.
+struct Mosquitto {
+    port: u16,
+    dir: tempfile::TempDir,
+    /// Extra configuration lines (a bridge).
+    extra: String,
+    child: Option<Child>,
+    log: watch::Receiver<Vec<String>>,
+}
+
+impl Mosquitto {
+    /// Starts one on a port found free; Mosquitto cannot pick its own, so when the port is taken before it binds
+    /// it, it exits and the start is tried again with another, at most 5 times.
+    async fn start(extra: &str) -> Self {
+        let mut dir = tempfile::tempdir().unwrap();
+        let mut failures = Vec::new();
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let mut mosquitto = Mosquitto {
+                port,
+                dir,
+                extra: extra.to_owned(),
+                child: None,
+                log: watch::channel(Vec::new()).1,
+            };
+            match mosquitto.run().await {
+                Ok(()) => return mosquitto,
+                Err(log) => failures.push(log),
+            }
+            dir = mosquitto.take_dir();
+        }
+        panic!("mosquitto did not start in 5 attempts: {failures:#?}");
+    }
+
+    fn take_dir(self) -> tempfile::TempDir {
+        let Mosquitto { dir, .. } = self;
+        dir
+    }
+
+    /// Starts the process on `self.port`; `Err` with its log when it exits instead of running.
+    async fn run(&mut self) -> Result<(), Vec<String>> {
+        let conf = self.dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n\
+                 log_dest stderr\nlog_type all\n{}",
+                self.port,
+                self.dir.path().display(),
+                self.extra
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new("/usr/sbin/mosquitto")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start /usr/sbin/mosquitto");
+        let (tx, log) = watch::channel(Vec::new());
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                tx.send_modify(|log| log.push(line));
+            }
+        });
+        self.log = log;
+        let mut watching = self.log.clone();
+        // " running" once its listener is open; its stderr closes (the watch's sender is dropped) when it exits,
+        // e.g. because the port was taken.
+        let outcome = tokio::time::timeout(
+            STEP,
+            watching.wait_for(|lines| lines.iter().any(|l| l.ends_with(" running"))),
+        )
+        .await;
+        let running = matches!(&outcome, Ok(Ok(_)));
+        self.child = Some(child);
+        if running {
+            Ok(())
+        } else {
+            self.kill().await;
+            Err(self.log.borrow().clone())
+        }
+    }
+
+    /// Stops it with SIGTERM, as a service manager does, so it saves its sessions, and waits for it to exit.
+    async fn stop(&mut self) {
+        let mut child = self.child.take().expect("running");
+        let pid = child.id().expect("running") as i32;
+        let pid = rustix::process::Pid::from_raw(pid).expect("a pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+        within(child.wait()).await.expect("mosquitto exits");
+    }
+
+    async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Starts it again on the same port with the same directory.
+    async fn restart(&mut self) {
+        if let Err(log) = self.run().await {
+            panic!("mosquitto did not restart on port {}: {log:#?}", self.port);
+        }
+    }
+
+    /// Waits until it logs a line containing `needle`.
+    async fn wait_for_log(&self, needle: &str) {
+        let mut log = self.log.clone();
+        let found = tokio::time::timeout(RECONNECT, log.wait_for(|lines| lines.iter().any(|l| l.contains(needle)))).await;
+        assert!(
+            matches!(found, Ok(Ok(_))),
+            "mosquitto never logged {needle:?}; log: {:#?}",
+            self.log.borrow()
+        );
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+}
+
+/// A Roost with `toml` (bridges) as its configuration, open to anonymous clients.
+async fn roost(toml: &str) -> TestBroker {
+    TestBroker::start_with(Config::from_toml(toml).unwrap_or_else(|e| panic!("{e}\n{toml}"))).await
+}
+
+/// A Roost with `toml` and its store in `dir`.
+async fn roost_stored(toml: &str, dir: &Path) -> TestBroker {
+    let mut config = Config::from_toml(toml).unwrap();
+    config.storage.dir = Some(dir.to_path_buf());
+    TestBroker::start_with(config).await
+}
+
+/// Waits until `broker`'s bridge `name` reports `state` ("1" connected, "0" not) in `$SYS`.
+async fn wait_bridge_state(broker: &TestBroker, name: &str, state: &str) {
+    let mut watcher = RawClient::clean(broker, ProtocolVersion::V5, &format!("watch-{name}")).await;
+    watcher
+        .subscribe(&format!("$SYS/broker/connection/{name}/state"), QoS::AtMostOnce)
+        .await;
+    let wait = async {
+        loop {
+            if let Packet::Publish(publish) = watcher.recv_unbounded().await
+                && publish.payload == state.as_bytes()
+            {
+                return;
+            }
+        }
+    };
+    if tokio::time::timeout(RECONNECT, wait).await.is_err() {
+        panic!("bridge {name} never reported state {state}; API: {}", call(broker, "/api/v1/bridges").await.1);
+    }
+}
+
+/// One message as a subscriber sees it: topic, payload, QoS, retain.
+type Seen = (String, String, u8, bool);
+
+/// Receives the next message on `client`, acknowledging it (QoS 1: PUBACK; QoS 2: PUBREC, and PUBCOMP for each
+/// PUBREL met on the way).
+async fn next_message(client: &mut RawClient) -> Seen {
+    loop {
+        match client.recv_unbounded().await {
+            Packet::Publish(p) => {
+                match p.qos_pid {
+                    QoSPid::AtMostOnce => {}
+                    QoSPid::AtLeastOnce(id) => client.send(Packet::PubAck(Ack::new(id))).await,
+                    QoSPid::ExactlyOnce(id) => client.send(Packet::PubRec(Ack::new(id))).await,
+                }
+                return (
+                    p.topic.as_str().to_owned(),
+                    String::from_utf8_lossy(&p.payload).into_owned(),
+                    p.qos_pid.qos() as u8,
+                    p.retain,
+                );
+            }
+            Packet::PubRel(ack) => client.send(Packet::PubComp(Ack::new(ack.packet_id))).await,
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+    }
+}
+
+/// Receives messages until one has payload `last`; returns them all, `last` included.
+async fn messages_until(client: &mut RawClient, last: &str) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    let collect = async {
+        loop {
+            let message = next_message(client).await;
+            let done = message.1 == last;
+            seen.push(message);
+            if done {
+                return;
+            }
+        }
+    };
+    if tokio::time::timeout(RECONNECT, collect).await.is_err() {
+        panic!("{last:?} never arrived; got {seen:?}");
+    }
+    seen
+}
+
+/// A PUBLISH with a packet id of its own.
+fn message(topic: &str, qos: QoS, id: u16, payload: String) -> roost_codec::Publish {
+    let mut p = publish(topic, qos, b"");
+    p.payload = Bytes::from(payload);
+    if qos != QoS::AtMostOnce {
+        p.qos_pid = QoSPid::new(qos, pid(id));
+    }
+    p
+}
+
+/// `GET path` on the broker's HTTP port from loopback (no users exist, so the admin API answers): status and JSON.
+async fn call(broker: &TestBroker, path: &str) -> (u16, serde_json::Value) {
+    let mut stream = within(TcpStream::connect(broker.http)).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", broker.http);
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    within(stream.read_to_end(&mut response)).await.expect("read");
+    let response = String::from_utf8(response).expect("UTF-8");
+    let (head, body) = response.split_once("\r\n\r\n").expect("head and body");
+    let status = head.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("status");
+    let json = serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.to_owned()));
+    (status, json)
+}
+
+/// The plain text of `/metrics`.
+async fn metrics(broker: &TestBroker) -> String {
+    match call(broker, "/metrics").await {
+        (200, serde_json::Value::String(text)) => text,
+        other => panic!("/metrics: {other:?}"),
+    }
+}
+
+fn bridge_to(name: &str, addr: std::net::SocketAddr, version: &str, topics: &[&str]) -> String {
+    let topics: Vec<String> = topics.iter().map(|t| format!("{t:?}")).collect();
+    format!(
+        "[[bridge]]\nname = \"{name}\"\naddress = \"mqtt://{addr}\"\nclient_id = \"{name}-client\"\nversion = \"{version}\"\n\
+         topics = [{}]\n",
+        topics.join(", ")
+    )
+}
+
+#[tokio::test]
+async fn two_roosts_map_topics_with_prefixes_both_ways() {
+    let remote = roost("").await;
+    let local = roost(&bridge_to(
+        "site",
+        remote.mqtt,
+        "5",
+        &["sensors/# out 1 home/ site1/", "cmnd/# in 2 home/ site1/", "\"\" out 1 local/state remote/state"],
+    ))
+    .await;
+    wait_bridge_state(&local, "site", "1").await;
+
+    // Out: home/sensors/# here is site1/sensors/# there; retained stays retained, QoS is the lower of the two.
+    let mut there = RawClient::clean(&remote, ProtocolVersion::V5, "there").await;
+    there.subscribe("#", QoS::ExactlyOnce).await;
+    let mut here = RawClient::clean(&local, ProtocolVersion::V5, "here").await;
+    here.subscribe("home/cmnd/#", QoS::ExactlyOnce).await;
+    let mut retained = message("home/sensors/t1", QoS::ExactlyOnce, 1, "21.5".into());
+    retained.retain = true;
+    here.publish(retained).await;
+    here.publish(message("home/other", QoS::AtLeastOnce, 2, "not bridged".into())).await;
+    here.publish(message("local/state", QoS::AtLeastOnce, 3, "whole topic".into())).await;
+    assert_eq!(
+        messages_until(&mut there, "whole topic").await,
+        [
+            ("site1/sensors/t1".into(), "21.5".into(), 1, true),
+            ("remote/state".into(), "whole topic".into(), 1, false),
+        ]
+    );
+    // In: site1/cmnd/# there is home/cmnd/# here, at QoS 2.
+    there.publish(message("site1/cmnd/light", QoS::ExactlyOnce, 4, "on".into())).await;
+    assert_eq!(
+        messages_until(&mut here, "on").await,
+        [("home/cmnd/light".into(), "on".into(), 2, false)]
+    );
+    // Nothing else crossed: not "home/other", and nothing went back.
+    there.assert_nothing_pending().await;
+    here.assert_nothing_pending().await;
+
+    let (status, bridges) = call(&local, "/api/v1/bridges").await;
+    assert_eq!(status, 200);
+    let bridge = &bridges[0];
+    assert_eq!(bridge["name"], "site");
+    assert_eq!(bridge["address"], format!("mqtt://{}", remote.mqtt));
+    assert_eq!(bridge["connected"], true);
+    assert_eq!(bridge["queued"], 0);
+    assert!(bridge["connected_since"].as_u64().is_some(), "{bridge}");
+    assert!(bridge["last_error"].is_null(), "{bridge}");
+    let text = metrics(&local).await;
+    assert!(text.contains("roost_bridge_connected{bridge=\"site\"} 1"), "{text}");
+    assert!(text.contains("roost_bridge_queued_messages{bridge=\"site\"} 0"), "{text}");
+    local.stop().await;
+    remote.stop().await;
+}
+
+#[tokio::test]
+async fn mosquitto_restart_loses_nothing_and_the_state_says_why() {
+    let mut mosquitto = Mosquitto::start("").await;
+    let local = roost(&bridge_to("mosq", mosquitto.addr(), "3.1.1", &["q/# out 2"])).await;
+    wait_bridge_state(&local, "mosq", "1").await;
+    // A persistent subscriber on Mosquitto, which keeps its session (and what is queued for it) across the restart.
+    let (mut sub, _) = RawClient::connect_to(mosquitto.addr(), persistent(ProtocolVersion::V311, "far")).await;
+    sub.subscribe("q/#", QoS::ExactlyOnce).await;
+    let mut publisher = RawClient::clean(&local, ProtocolVersion::V5, "pub").await;
+    publisher.publish(message("q/live", QoS::AtLeastOnce, 1, "before".into())).await;
+    assert_eq!(messages_until(&mut sub, "before").await.len(), 1);
+    mosquitto.stop().await;
+    drop(sub);
+    wait_bridge_state(&local, "mosq", "0").await;
+    let expected: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
+    for (i, payload) in expected.iter().enumerate() {
+        let qos = if i % 2 == 0 { QoS::AtLeastOnce } else { QoS::ExactlyOnce };
+        publisher.publish(message("q/down", qos, i as u16 + 10, payload.clone())).await;
+    }
+    let (_, bridges) = call(&local, "/api/v1/bridges").await;
+    assert_eq!(bridges[0]["connected"], false, "{bridges}");
+    assert_eq!(bridges[0]["queued"], 40, "{bridges}");
+    assert!(bridges[0]["connected_since"].is_null(), "{bridges}");
+    let why = bridges[0]["last_error"].as_str().unwrap_or_default().to_owned();
+    assert!(!why.is_empty(), "{bridges}");
+    let text = metrics(&local).await;
+    assert!(text.contains("roost_bridge_connected{bridge=\"mosq\"} 0"), "{text}");
+    assert!(text.contains("roost_bridge_queued_messages{bridge=\"mosq\"} 40"), "{text}");
+
+    mosquitto.restart().await;
+    wait_bridge_state(&local, "mosq", "1").await;
+    let (mut sub, connack) = RawClient::connect_to(mosquitto.addr(), persistent(ProtocolVersion::V311, "far")).await;
+    assert!(connack.session_present, "Mosquitto kept the subscriber's session");
+    let got = messages_until(&mut sub, "m39").await;
+    let payloads: Vec<&str> = got.iter().map(|m| m.1.as_str()).collect();
+    assert_eq!(payloads, expected, "every message, in order, once");
+    assert!(got.iter().enumerate().all(|(i, m)| m.2 == if i % 2 == 0 { 1 } else { 2 }));
+    let (_, bridges) = call(&local, "/api/v1/bridges").await;
+    assert_eq!(bridges[0]["queued"], 0, "{bridges}");
+    local.stop().await;
+    mosquitto.stop().await;
+}
+
+#[tokio::test]
+async fn a_restart_of_the_local_roost_with_storage_loses_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let mut mosquitto = Mosquitto::start("").await;
+    let toml = bridge_to("up", mosquitto.addr(), "5", &["s/# out 1", "c/# in 2"]);
+    let local = roost_stored(&toml, data.path()).await;
+    wait_bridge_state(&local, "up", "1").await;
+    let (mut sub, _) = RawClient::connect_to(mosquitto.addr(), persistent(ProtocolVersion::V5, "far")).await;
+    sub.subscribe("s/#", QoS::AtLeastOnce).await;
+    mosquitto.stop().await;
+    drop(sub);
+    wait_bridge_state(&local, "up", "0").await;
+    let mut publisher = RawClient::clean(&local, ProtocolVersion::V5, "pub").await;
+    for i in 0..20 {
+        publisher.publish(message("s/x", QoS::AtLeastOnce, i + 1, format!("n{i}"))).await;
+    }
+    drop(publisher);
+    // Roost goes down with the messages acknowledged to their publisher and queued for the bridge.
+    local.stop().await;
+    let local = roost_stored(&toml, data.path()).await;
+    let (_, bridges) = call(&local, "/api/v1/bridges").await;
+    assert_eq!(bridges[0]["queued"], 20, "queued across the restart: {bridges}");
+    mosquitto.restart().await;
+    wait_bridge_state(&local, "up", "1").await;
+    let (mut sub, _) = RawClient::connect_to(mosquitto.addr(), persistent(ProtocolVersion::V5, "far")).await;
+    let got = messages_until(&mut sub, "n19").await;
+    let payloads: Vec<String> = got.into_iter().map(|m| m.1).collect();
+    let expected: Vec<String> = (0..20).map(|i| format!("n{i}")).collect();
+    assert_eq!(payloads, expected);
+    local.stop().await;
+    mosquitto.stop().await;
+}
+
+#[tokio::test]
+async fn a_bridge_carrying_both_ways_does_not_loop_whichever_side_bridges() {
+    // Roost to Roost over MQTT 5: No Local on both sides.
+    let b = roost("").await;
+    let a = roost(&bridge_to("to-b", b.mqtt, "5", &["loop/# both 2"])).await;
+    wait_bridge_state(&a, "to-b", "1").await;
+    assert_no_loop(a.mqtt, b.mqtt).await;
+    a.stop().await;
+    b.stop().await;
+
+    // Roost to Mosquitto over MQTT 3.1.1: Roost sends the bridge mark (try_private), which Mosquitto honours.
+    let mosquitto = Mosquitto::start("").await;
+    let c = roost(&bridge_to("to-mosq", mosquitto.addr(), "3.1.1", &["loop/# both 2"])).await;
+    wait_bridge_state(&c, "to-mosq", "1").await;
+    mosquitto.wait_for_log("New bridge connected").await;
+    assert_no_loop(c.mqtt, mosquitto.addr()).await;
+    c.stop().await;
+    drop(mosquitto);
+
+    // Mosquitto's own bridge into Roost over MQTT 3.1.1 with try_private: Roost honours the mark.
+    let d = roost("").await;
+    let mosquitto = Mosquitto::start(&format!(
+        "connection into-roost\naddress 127.0.0.1:{}\nremote_clientid into-roost\nbridge_protocol_version mqttv311\n\
+         try_private true\nnotifications false\ncleansession true\nrestart_timeout 1 2\ntopic loop/# both 2\n",
+        d.mqtt.port()
+    ))
+    .await;
+    wait_subscribed(&d, "into-roost", "loop/#").await;
+    assert_no_loop(d.mqtt, mosquitto.addr()).await;
+    d.stop().await;
+    drop(mosquitto);
+}
+
+/// A subscriber on each side of a bridge carrying `loop/#` both ways; a message published on each side. Each
+/// subscriber gets each message exactly once (its own side's directly, the other's across the bridge): a
+/// message that went back across would arrive a second time. A second round proves no copy was still under way.
+async fn assert_no_loop(a: std::net::SocketAddr, b: std::net::SocketAddr) {
+    let mut on_a = RawClient::connect_to(a, connect_packet(ProtocolVersion::V5, "on-a")).await.0;
+    on_a.subscribe("loop/#", QoS::ExactlyOnce).await;
+    let mut on_b = RawClient::connect_to(b, connect_packet(ProtocolVersion::V5, "on-b")).await.0;
+    on_b.subscribe("loop/#", QoS::ExactlyOnce).await;
+    let mut pub_a = RawClient::connect_to(a, connect_packet(ProtocolVersion::V5, "pub-a")).await.0;
+    let mut pub_b = RawClient::connect_to(b, connect_packet(ProtocolVersion::V5, "pub-b")).await.0;
+    for round in 1..=2 {
+        pub_a.publish(message("loop/1", QoS::ExactlyOnce, 1, format!("from a {round}"))).await;
+        pub_b.publish(message("loop/2", QoS::AtLeastOnce, 1, format!("from b {round}"))).await;
+        for (client, side) in [(&mut on_a, "a"), (&mut on_b, "b")] {
+            let mut got: Vec<String> = Vec::new();
+            while got.len() < 2 {
+                got.push(within_reconnect(next_message(client)).await.1);
+            }
+            got.sort();
+            assert_eq!(got, [format!("from a {round}"), format!("from b {round}")], "round {round} on {side}");
+        }
+    }
+    on_a.assert_nothing_pending().await;
+    on_b.assert_nothing_pending().await;
+}
+
+async fn within_reconnect<F: std::future::Future>(future: F) -> F::Output {
+    tokio::time::timeout(RECONNECT, future).await.expect("timed out")
+}
+
+/// Waits until `client_id` on `broker` is subscribed to `filter` (the admin API lists it).
+async fn wait_subscribed(broker: &TestBroker, client_id: &str, filter: &str) {
+    let wait = async {
+        loop {
+            let (_, clients) = call(broker, "/api/v1/clients").await;
+            let found = clients.as_array().into_iter().flatten().any(|c| {
+                c["client_id"] == client_id
+                    && c["subscriptions"].as_array().into_iter().flatten().any(|f| f == filter)
+            });
+            if found {
+                return;
+            }
+            // Polling the API, bounded by the deadline: the broker has no event to wait on from outside.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    if tokio::time::timeout(RECONNECT, wait).await.is_err() {
+        panic!("{client_id} never subscribed to {filter}: {}", call(broker, "/api/v1/clients").await.1);
+    }
+}
+
+#[tokio::test]
+async fn mosquitto_bridges_into_roost_both_ways_with_prefixes() {
+    let roost_side = roost("").await;
+    let mosquitto = Mosquitto::start(&format!(
+        "connection cloud\naddress 127.0.0.1:{}\nbridge_protocol_version mqttv311\ntry_private true\n\
+         remote_clientid cloud\nnotifications false\ncleansession true\nrestart_timeout 1 2\n\
+         topic sensors/# out 1 home/ site1/\ntopic cmnd/# in 1 home/ site1/\n",
+        roost_side.mqtt.port()
+    ))
+    .await;
+    wait_subscribed(&roost_side, "cloud", "site1/cmnd/#").await;
+    let mut far = RawClient::clean(&roost_side, ProtocolVersion::V5, "far").await;
+    far.subscribe("site1/#", QoS::AtLeastOnce).await;
+    let mut near = RawClient::connect_to(mosquitto.addr(), connect_packet(ProtocolVersion::V311, "near")).await.0;
+    near.subscribe("home/#", QoS::AtLeastOnce).await;
+    near.publish(message("home/sensors/t", QoS::AtLeastOnce, 1, "20".into())).await;
+    assert_eq!(
+        messages_until(&mut far, "20").await,
+        [("site1/sensors/t".into(), "20".into(), 1, false)]
+    );
+    far.publish(message("site1/cmnd/fan", QoS::AtLeastOnce, 2, "off".into())).await;
+    let at_near = messages_until(&mut near, "off").await;
+    assert_eq!(at_near.last().unwrap(), &("home/cmnd/fan".into(), "off".into(), 1, false));
+    // Roost saw the bridge mark: Mosquitto's bridge connection is listed, and its subscription got No Local,
+    // so the command did not come back out to Roost.
+    far.assert_nothing_pending().await;
+    roost_side.stop().await;
+    drop(mosquitto);
+}
+
+#[tokio::test]
+async fn the_readme_cluster_example_runs_against_a_mosquitto_standing_in_for_the_cluster() {
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/bridge-to-cluster.toml"))
+        .expect("examples/bridge-to-cluster.toml");
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
+    assert!(readme.contains(example.trim()), "README.md shows examples/bridge-to-cluster.toml as it is");
+    let mosquitto = Mosquitto::start("").await;
+    // The cluster's address and CA are the only lines that change: Mosquitto here speaks plain MQTT on loopback.
+    let toml: String = example
+        .lines()
+        .filter(|line| !line.starts_with("cafile"))
+        .map(|line| {
+            if line.starts_with("address") {
+                format!("address = \"mqtt://{}\"\n", mosquitto.addr())
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    let local = roost(&toml).await;
+    let config = Config::from_toml(&toml).unwrap();
+    let name = config.bridges[0].name.clone();
+    wait_bridge_state(&local, &name, "1").await;
+    let mut cluster = RawClient::connect_to(mosquitto.addr(), connect_packet(ProtocolVersion::V5, "cloud-app")).await.0;
+    cluster.subscribe("#", QoS::AtLeastOnce).await;
+    let mut device = RawClient::clean(&local, ProtocolVersion::V5, "device").await;
+    device.subscribe("#", QoS::AtLeastOnce).await;
+    // Each rule of the example carries what it says, checked against the rule's own mapping.
+    for (i, rule) in config.bridges[0].topics.iter().enumerate() {
+        let sample = rule.pattern.replace('#', "x").replace('+', "y");
+        if rule.direction.out() {
+            let payload = format!("rule {i} out");
+            let local_topic = format!("{}{sample}", rule.local_prefix);
+            device.publish(message(&local_topic, QoS::AtLeastOnce, 1, payload.clone())).await;
+            let got = messages_until(&mut cluster, &payload).await;
+            assert_eq!(got.last().unwrap().0, format!("{}{sample}", rule.remote_prefix), "{rule:?}");
+        }
+        if rule.direction.in_() {
+            let payload = format!("rule {i} in");
+            let remote_topic = format!("{}{sample}", rule.remote_prefix);
+            cluster.publish(message(&remote_topic, QoS::AtLeastOnce, 2, payload.clone())).await;
+            let got = messages_until(&mut device, &payload).await;
+            assert_eq!(got.last().unwrap().0, format!("{}{sample}", rule.local_prefix), "{rule:?}");
+        }
+    }
+    local.stop().await;
+    drop(mosquitto);
+}
