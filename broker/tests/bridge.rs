@@ -550,16 +550,19 @@ async fn mosquitto_bridges_into_roost_both_ways_with_prefixes() {
     far.subscribe("site1/#", QoS::AtLeastOnce).await;
     let mut near = RawClient::connect_to(mosquitto.addr(), connect_packet(ProtocolVersion::V311, "near")).await.0;
     near.subscribe("home/#", QoS::AtLeastOnce).await;
-    near.publish(message("home/sensors/t", QoS::AtLeastOnce, 1, "20".into())).await;
+    let mut near_pub = RawClient::connect_to(mosquitto.addr(), connect_packet(ProtocolVersion::V311, "near-pub")).await.0;
+    near_pub.publish(message("home/sensors/t", QoS::AtLeastOnce, 1, "20".into())).await;
     assert_eq!(
         messages_until(&mut far, "20").await,
         [("site1/sensors/t".into(), "20".into(), 1, false)]
     );
-    far.publish(message("site1/cmnd/fan", QoS::AtLeastOnce, 2, "off".into())).await;
+    let mut far_pub = RawClient::clean(&roost_side, ProtocolVersion::V5, "far-pub").await;
+    far_pub.publish(message("site1/cmnd/fan", QoS::AtLeastOnce, 2, "off".into())).await;
     let at_near = messages_until(&mut near, "off").await;
     assert_eq!(at_near.last().unwrap(), &("home/cmnd/fan".into(), "off".into(), 1, false));
-    // Roost saw the bridge mark: Mosquitto's bridge connection is listed, and its subscription got No Local,
-    // so the command did not come back out to Roost.
+    // Roost saw the bridge mark: the bridge's subscription got No Local, so the command did not come back out
+    // to Roost (far would see it a second time).
+    assert_eq!(next_message(&mut far).await.1, "off", "far's own subscription to site1/#");
     quiet(&mut far).await;
     roost_side.stop().await;
     drop(mosquitto);
@@ -590,22 +593,24 @@ async fn the_readme_cluster_example_runs_against_a_mosquitto_standing_in_for_the
     wait_bridge_state(&local, &name, "1").await;
     let mut cluster = RawClient::connect_to(mosquitto.addr(), connect_packet(ProtocolVersion::V5, "cloud-app")).await.0;
     cluster.subscribe("#", QoS::AtLeastOnce).await;
+    let mut cluster_pub = RawClient::connect_to(mosquitto.addr(), connect_packet(ProtocolVersion::V5, "cloud-pub")).await.0;
     let mut device = RawClient::clean(&local, ProtocolVersion::V5, "device").await;
     device.subscribe("#", QoS::AtLeastOnce).await;
+    let mut device_pub = RawClient::clean(&local, ProtocolVersion::V5, "device-pub").await;
     // Each rule of the example carries what it says, checked against the rule's own mapping.
     for (i, rule) in config.bridges[0].topics.iter().enumerate() {
         let sample = rule.pattern.replace('#', "x").replace('+', "y");
         if rule.direction.out() {
             let payload = format!("rule {i} out");
             let local_topic = format!("{}{sample}", rule.local_prefix);
-            device.publish(message(&local_topic, QoS::AtLeastOnce, 1, payload.clone())).await;
+            device_pub.publish(message(&local_topic, QoS::AtLeastOnce, 1, payload.clone())).await;
             let got = messages_until(&mut cluster, &payload).await;
             assert_eq!(got.last().unwrap().0, format!("{}{sample}", rule.remote_prefix), "{rule:?}");
         }
         if rule.direction.in_() {
             let payload = format!("rule {i} in");
             let remote_topic = format!("{}{sample}", rule.remote_prefix);
-            cluster.publish(message(&remote_topic, QoS::AtLeastOnce, 2, payload.clone())).await;
+            cluster_pub.publish(message(&remote_topic, QoS::AtLeastOnce, 2, payload.clone())).await;
             let got = messages_until(&mut device, &payload).await;
             assert_eq!(got.last().unwrap().0, format!("{}{sample}", rule.local_prefix), "{rule:?}");
         }
