@@ -618,3 +618,15 @@ async fn the_readme_cluster_example_runs_against_a_mosquitto_standing_in_for_the
     local.stop().await;
     drop(mosquitto);
 }
+
+#[test]
+fn the_readme_bridge_example_is_a_valid_configuration() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
+    let section = readme.split("### Bridges: `[[bridge]]`").nth(1).expect("the Bridges section");
+    let toml = section.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).expect("its example");
+    let config = Config::from_toml(toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    let bridge = &config.bridges[0];
+    assert_eq!((bridge.name.as_str(), bridge.client_id.as_str()), ("cloud", "site1"));
+    assert_eq!(bridge.topics[0].to_remote("home/sensors/t").unwrap().as_str(), "site1/sensors/t");
+    assert_eq!(bridge.topics[1].to_local("site1/cmnd/x").unwrap().as_str(), "home/cmnd/x");
+}
