@@ -42,7 +42,11 @@ impl Mosquitto {
         let mut dir = tempfile::tempdir().unwrap();
         let mut failures = Vec::new();
         for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
             let mut mosquitto = Mosquitto {
                 port,
                 dir,
@@ -141,7 +145,11 @@ impl Mosquitto {
     /// Waits until it logs a line containing `needle`.
     async fn wait_for_log(&self, needle: &str) {
         let mut log = self.log.clone();
-        let found = tokio::time::timeout(RECONNECT, log.wait_for(|lines| lines.iter().any(|l| l.contains(needle)))).await;
+        let found = tokio::time::timeout(
+            RECONNECT,
+            log.wait_for(|lines| lines.iter().any(|l| l.contains(needle))),
+        )
+        .await;
         assert!(
             matches!(found, Ok(Ok(_))),
             "mosquitto never logged {needle:?}; log: {:#?}",
@@ -182,7 +190,10 @@ async fn wait_bridge_state(broker: &TestBroker, name: &str, state: &str) {
         }
     };
     if tokio::time::timeout(RECONNECT, wait).await.is_err() {
-        panic!("bridge {name} never reported state {state}; API: {}", call(broker, "/api/v1/bridges").await.1);
+        panic!(
+            "bridge {name} never reported state {state}; API: {}",
+            call(broker, "/api/v1/bridges").await.1
+        );
     }
 }
 
@@ -258,13 +269,20 @@ fn message(topic: &str, qos: QoS, id: u16, payload: String) -> roost_codec::Publ
 /// `GET path` on the broker's HTTP port from loopback (no users exist, so the admin API answers): status and JSON.
 async fn call(broker: &TestBroker, path: &str) -> (u16, serde_json::Value) {
     let mut stream = within(TcpStream::connect(broker.http)).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", broker.http);
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        broker.http
+    );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = Vec::new();
     within(stream.read_to_end(&mut response)).await.expect("read");
     let response = String::from_utf8(response).expect("UTF-8");
     let (head, body) = response.split_once("\r\n\r\n").expect("head and body");
-    let status = head.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("status");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("status");
     let json = serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.to_owned()));
     (status, json)
 }
@@ -293,7 +311,11 @@ async fn two_roosts_map_topics_with_prefixes_both_ways() {
         "site",
         remote.mqtt,
         "5",
-        &["sensors/# out 1 home/ site1/", "cmnd/# in 2 home/ site1/", "\"\" out 1 local/state remote/state"],
+        &[
+            "sensors/# out 1 home/ site1/",
+            "cmnd/# in 2 home/ site1/",
+            "\"\" out 1 local/state remote/state",
+        ],
     ))
     .await;
     wait_bridge_state(&local, "site", "1").await;
@@ -306,8 +328,10 @@ async fn two_roosts_map_topics_with_prefixes_both_ways() {
     let mut retained = message("home/sensors/t1", QoS::ExactlyOnce, 1, "21.5".into());
     retained.retain = true;
     here.publish(retained).await;
-    here.publish(message("home/other", QoS::AtLeastOnce, 2, "not bridged".into())).await;
-    here.publish(message("local/state", QoS::AtLeastOnce, 3, "whole topic".into())).await;
+    here.publish(message("home/other", QoS::AtLeastOnce, 2, "not bridged".into()))
+        .await;
+    here.publish(message("local/state", QoS::AtLeastOnce, 3, "whole topic".into()))
+        .await;
     assert_eq!(
         messages_until(&mut there, "whole topic").await,
         [
@@ -319,16 +343,25 @@ async fn two_roosts_map_topics_with_prefixes_both_ways() {
     // ...but the remote broker got it retained: a new subscriber there is sent it with Retain set.
     let mut later = RawClient::clean(&remote, ProtocolVersion::V5, "later").await;
     later.subscribe("site1/sensors/#", QoS::AtLeastOnce).await;
-    assert_eq!(next_message(&mut later).await, ("site1/sensors/t1".into(), "21.5".into(), 1, true));
+    assert_eq!(
+        next_message(&mut later).await,
+        ("site1/sensors/t1".into(), "21.5".into(), 1, true)
+    );
     // In: site1/cmnd/# there is home/cmnd/# here, at QoS 2.
     let mut remote_pub = RawClient::clean(&remote, ProtocolVersion::V5, "remote-pub").await;
-    remote_pub.publish(message("site1/cmnd/light", QoS::ExactlyOnce, 4, "on".into())).await;
+    remote_pub
+        .publish(message("site1/cmnd/light", QoS::ExactlyOnce, 4, "on".into()))
+        .await;
     assert_eq!(
         messages_until(&mut here, "on").await,
         [("home/cmnd/light".into(), "on".into(), 2, false)]
     );
     // Nothing else crossed: not "home/other", and nothing went back.
-    assert_eq!(next_message(&mut there).await.0, "site1/cmnd/light", "its own subscription to #");
+    assert_eq!(
+        next_message(&mut there).await.0,
+        "site1/cmnd/light",
+        "its own subscription to #"
+    );
     quiet(&mut there).await;
     quiet(&mut here).await;
 
@@ -343,7 +376,10 @@ async fn two_roosts_map_topics_with_prefixes_both_ways() {
     assert!(bridge["last_error"].is_null(), "{bridge}");
     let text = metrics(&local).await;
     assert!(text.contains("roost_bridge_connected{bridge=\"site\"} 1"), "{text}");
-    assert!(text.contains("roost_bridge_queued_messages{bridge=\"site\"} 0"), "{text}");
+    assert!(
+        text.contains("roost_bridge_queued_messages{bridge=\"site\"} 0"),
+        "{text}"
+    );
     local.stop().await;
     remote.stop().await;
 }
@@ -357,7 +393,9 @@ async fn mosquitto_restart_loses_nothing_and_the_state_says_why() {
     let (mut sub, _) = RawClient::connect_to(mosquitto.addr(), persistent(ProtocolVersion::V311, "far")).await;
     sub.subscribe("q/#", QoS::ExactlyOnce).await;
     let mut publisher = RawClient::clean(&local, ProtocolVersion::V5, "pub").await;
-    publisher.publish(message("q/live", QoS::AtLeastOnce, 1, "before".into())).await;
+    publisher
+        .publish(message("q/live", QoS::AtLeastOnce, 1, "before".into()))
+        .await;
     assert_eq!(messages_until(&mut sub, "before").await.len(), 1);
     mosquitto.stop().await;
     drop(sub);
@@ -365,7 +403,9 @@ async fn mosquitto_restart_loses_nothing_and_the_state_says_why() {
     let expected: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
     for (i, payload) in expected.iter().enumerate() {
         let qos = if i % 2 == 0 { QoS::AtLeastOnce } else { QoS::ExactlyOnce };
-        publisher.publish(message("q/down", qos, i as u16 + 10, payload.clone())).await;
+        publisher
+            .publish(message("q/down", qos, i as u16 + 10, payload.clone()))
+            .await;
     }
     let (_, bridges) = call(&local, "/api/v1/bridges").await;
     assert_eq!(bridges[0]["connected"], false, "{bridges}");
@@ -375,7 +415,10 @@ async fn mosquitto_restart_loses_nothing_and_the_state_says_why() {
     assert!(!why.is_empty(), "{bridges}");
     let text = metrics(&local).await;
     assert!(text.contains("roost_bridge_connected{bridge=\"mosq\"} 0"), "{text}");
-    assert!(text.contains("roost_bridge_queued_messages{bridge=\"mosq\"} 40"), "{text}");
+    assert!(
+        text.contains("roost_bridge_queued_messages{bridge=\"mosq\"} 40"),
+        "{text}"
+    );
 
     mosquitto.restart().await;
     wait_bridge_state(&local, "mosq", "1").await;
@@ -415,7 +458,9 @@ async fn a_restart_of_the_local_roost_with_storage_loses_nothing() {
     wait_bridge_state(&local, "up", "0").await;
     let mut publisher = RawClient::clean(&local, ProtocolVersion::V5, "pub").await;
     for i in 0..20 {
-        publisher.publish(message("s/x", QoS::AtLeastOnce, i + 1, format!("n{i}"))).await;
+        publisher
+            .publish(message("s/x", QoS::AtLeastOnce, i + 1, format!("n{i}")))
+            .await;
     }
     drop(publisher);
     // Roost goes down with the messages acknowledged to their publisher and queued for the bridge.
@@ -471,22 +516,38 @@ async fn a_bridge_carrying_both_ways_does_not_loop_whichever_side_bridges() {
 /// subscriber gets each message exactly once (its own side's directly, the other's across the bridge): a
 /// message that went back across would arrive a second time. A second round proves no copy was still under way.
 async fn assert_no_loop(a: std::net::SocketAddr, b: std::net::SocketAddr) {
-    let mut on_a = RawClient::connect_to(a, connect_packet(ProtocolVersion::V5, "on-a")).await.0;
+    let mut on_a = RawClient::connect_to(a, connect_packet(ProtocolVersion::V5, "on-a"))
+        .await
+        .0;
     on_a.subscribe("loop/#", QoS::ExactlyOnce).await;
-    let mut on_b = RawClient::connect_to(b, connect_packet(ProtocolVersion::V5, "on-b")).await.0;
+    let mut on_b = RawClient::connect_to(b, connect_packet(ProtocolVersion::V5, "on-b"))
+        .await
+        .0;
     on_b.subscribe("loop/#", QoS::ExactlyOnce).await;
-    let mut pub_a = RawClient::connect_to(a, connect_packet(ProtocolVersion::V5, "pub-a")).await.0;
-    let mut pub_b = RawClient::connect_to(b, connect_packet(ProtocolVersion::V5, "pub-b")).await.0;
+    let mut pub_a = RawClient::connect_to(a, connect_packet(ProtocolVersion::V5, "pub-a"))
+        .await
+        .0;
+    let mut pub_b = RawClient::connect_to(b, connect_packet(ProtocolVersion::V5, "pub-b"))
+        .await
+        .0;
     for round in 1..=2 {
-        pub_a.publish(message("loop/1", QoS::ExactlyOnce, 1, format!("from a {round}"))).await;
-        pub_b.publish(message("loop/2", QoS::AtLeastOnce, 1, format!("from b {round}"))).await;
+        pub_a
+            .publish(message("loop/1", QoS::ExactlyOnce, 1, format!("from a {round}")))
+            .await;
+        pub_b
+            .publish(message("loop/2", QoS::AtLeastOnce, 1, format!("from b {round}")))
+            .await;
         for (client, side) in [(&mut on_a, "a"), (&mut on_b, "b")] {
             let mut got: Vec<String> = Vec::new();
             while got.len() < 2 {
                 got.push(within_reconnect(next_message(client)).await.1);
             }
             got.sort();
-            assert_eq!(got, [format!("from a {round}"), format!("from b {round}")], "round {round} on {side}");
+            assert_eq!(
+                got,
+                [format!("from a {round}"), format!("from b {round}")],
+                "round {round} on {side}"
+            );
         }
     }
     quiet(&mut on_a).await;
@@ -520,8 +581,7 @@ async fn wait_subscribed(broker: &TestBroker, client_id: &str, filter: &str) {
         loop {
             let (_, clients) = call(broker, "/api/v1/clients").await;
             let found = clients.as_array().into_iter().flatten().any(|c| {
-                c["client_id"] == client_id
-                    && c["subscriptions"].as_array().into_iter().flatten().any(|f| f == filter)
+                c["client_id"] == client_id && c["subscriptions"].as_array().into_iter().flatten().any(|f| f == filter)
             });
             if found {
                 return;
@@ -531,7 +591,10 @@ async fn wait_subscribed(broker: &TestBroker, client_id: &str, filter: &str) {
         }
     };
     if tokio::time::timeout(RECONNECT, wait).await.is_err() {
-        panic!("{client_id} never subscribed to {filter}: {}", call(broker, "/api/v1/clients").await.1);
+        panic!(
+            "{client_id} never subscribed to {filter}: {}",
+            call(broker, "/api/v1/clients").await.1
+        );
     }
 }
 
@@ -548,21 +611,36 @@ async fn mosquitto_bridges_into_roost_both_ways_with_prefixes() {
     wait_subscribed(&roost_side, "cloud", "site1/cmnd/#").await;
     let mut far = RawClient::clean(&roost_side, ProtocolVersion::V5, "far").await;
     far.subscribe("site1/#", QoS::AtLeastOnce).await;
-    let mut near = RawClient::connect_to(mosquitto.addr(), connect_packet(ProtocolVersion::V311, "near")).await.0;
+    let mut near = RawClient::connect_to(mosquitto.addr(), connect_packet(ProtocolVersion::V311, "near"))
+        .await
+        .0;
     near.subscribe("home/#", QoS::AtLeastOnce).await;
-    let mut near_pub = RawClient::connect_to(mosquitto.addr(), connect_packet(ProtocolVersion::V311, "near-pub")).await.0;
-    near_pub.publish(message("home/sensors/t", QoS::AtLeastOnce, 1, "20".into())).await;
+    let mut near_pub = RawClient::connect_to(mosquitto.addr(), connect_packet(ProtocolVersion::V311, "near-pub"))
+        .await
+        .0;
+    near_pub
+        .publish(message("home/sensors/t", QoS::AtLeastOnce, 1, "20".into()))
+        .await;
     assert_eq!(
         messages_until(&mut far, "20").await,
         [("site1/sensors/t".into(), "20".into(), 1, false)]
     );
     let mut far_pub = RawClient::clean(&roost_side, ProtocolVersion::V5, "far-pub").await;
-    far_pub.publish(message("site1/cmnd/fan", QoS::AtLeastOnce, 2, "off".into())).await;
+    far_pub
+        .publish(message("site1/cmnd/fan", QoS::AtLeastOnce, 2, "off".into()))
+        .await;
     let at_near = messages_until(&mut near, "off").await;
-    assert_eq!(at_near.last().unwrap(), &("home/cmnd/fan".into(), "off".into(), 1, false));
+    assert_eq!(
+        at_near.last().unwrap(),
+        &("home/cmnd/fan".into(), "off".into(), 1, false)
+    );
     // Roost saw the bridge mark: the bridge's subscription got No Local, so the command did not come back out
     // to Roost (far would see it a second time).
-    assert_eq!(next_message(&mut far).await.1, "off", "far's own subscription to site1/#");
+    assert_eq!(
+        next_message(&mut far).await.1,
+        "off",
+        "far's own subscription to site1/#"
+    );
     quiet(&mut far).await;
     roost_side.stop().await;
     drop(mosquitto);
@@ -570,10 +648,14 @@ async fn mosquitto_bridges_into_roost_both_ways_with_prefixes() {
 
 #[tokio::test]
 async fn the_readme_cluster_example_runs_against_a_mosquitto_standing_in_for_the_cluster() {
-    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/bridge-to-cluster.toml"))
-        .expect("examples/bridge-to-cluster.toml");
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/bridge-to-cluster.toml"))
+            .expect("examples/bridge-to-cluster.toml");
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
-    assert!(readme.contains(example.trim()), "README.md shows examples/bridge-to-cluster.toml as it is");
+    assert!(
+        readme.contains(example.trim()),
+        "README.md shows examples/bridge-to-cluster.toml as it is"
+    );
     let mosquitto = Mosquitto::start("").await;
     // The cluster's address and CA are the only lines that change: Mosquitto here speaks plain MQTT on loopback.
     let toml: String = example
@@ -591,9 +673,13 @@ async fn the_readme_cluster_example_runs_against_a_mosquitto_standing_in_for_the
     let config = Config::from_toml(&toml).unwrap();
     let name = config.bridges[0].name.clone();
     wait_bridge_state(&local, &name, "1").await;
-    let mut cluster = RawClient::connect_to(mosquitto.addr(), connect_packet(ProtocolVersion::V5, "cloud-app")).await.0;
+    let mut cluster = RawClient::connect_to(mosquitto.addr(), connect_packet(ProtocolVersion::V5, "cloud-app"))
+        .await
+        .0;
     cluster.subscribe("#", QoS::AtLeastOnce).await;
-    let mut cluster_pub = RawClient::connect_to(mosquitto.addr(), connect_packet(ProtocolVersion::V5, "cloud-pub")).await.0;
+    let mut cluster_pub = RawClient::connect_to(mosquitto.addr(), connect_packet(ProtocolVersion::V5, "cloud-pub"))
+        .await
+        .0;
     let mut device = RawClient::clean(&local, ProtocolVersion::V5, "device").await;
     device.subscribe("#", QoS::AtLeastOnce).await;
     let mut device_pub = RawClient::clean(&local, ProtocolVersion::V5, "device-pub").await;
@@ -603,16 +689,28 @@ async fn the_readme_cluster_example_runs_against_a_mosquitto_standing_in_for_the
         if rule.direction.out() {
             let payload = format!("rule {i} out");
             let local_topic = format!("{}{sample}", rule.local_prefix);
-            device_pub.publish(message(&local_topic, QoS::AtLeastOnce, 1, payload.clone())).await;
+            device_pub
+                .publish(message(&local_topic, QoS::AtLeastOnce, 1, payload.clone()))
+                .await;
             let got = messages_until(&mut cluster, &payload).await;
-            assert_eq!(got.last().unwrap().0, format!("{}{sample}", rule.remote_prefix), "{rule:?}");
+            assert_eq!(
+                got.last().unwrap().0,
+                format!("{}{sample}", rule.remote_prefix),
+                "{rule:?}"
+            );
         }
         if rule.direction.in_() {
             let payload = format!("rule {i} in");
             let remote_topic = format!("{}{sample}", rule.remote_prefix);
-            cluster_pub.publish(message(&remote_topic, QoS::AtLeastOnce, 2, payload.clone())).await;
+            cluster_pub
+                .publish(message(&remote_topic, QoS::AtLeastOnce, 2, payload.clone()))
+                .await;
             let got = messages_until(&mut device, &payload).await;
-            assert_eq!(got.last().unwrap().0, format!("{}{sample}", rule.local_prefix), "{rule:?}");
+            assert_eq!(
+                got.last().unwrap().0,
+                format!("{}{sample}", rule.local_prefix),
+                "{rule:?}"
+            );
         }
     }
     local.stop().await;
@@ -622,11 +720,24 @@ async fn the_readme_cluster_example_runs_against_a_mosquitto_standing_in_for_the
 #[test]
 fn the_readme_bridge_example_is_a_valid_configuration() {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
-    let section = readme.split("### Bridges: `[[bridge]]`").nth(1).expect("the Bridges section");
-    let toml = section.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).expect("its example");
+    let section = readme
+        .split("### Bridges: `[[bridge]]`")
+        .nth(1)
+        .expect("the Bridges section");
+    let toml = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("its example");
     let config = Config::from_toml(toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
     let bridge = &config.bridges[0];
     assert_eq!((bridge.name.as_str(), bridge.client_id.as_str()), ("cloud", "site1"));
-    assert_eq!(bridge.topics[0].to_remote("home/sensors/t").unwrap().as_str(), "site1/sensors/t");
-    assert_eq!(bridge.topics[1].to_local("site1/cmnd/x").unwrap().as_str(), "home/cmnd/x");
+    assert_eq!(
+        bridge.topics[0].to_remote("home/sensors/t").unwrap().as_str(),
+        "site1/sensors/t"
+    );
+    assert_eq!(
+        bridge.topics[1].to_local("site1/cmnd/x").unwrap().as_str(),
+        "home/cmnd/x"
+    );
 }
