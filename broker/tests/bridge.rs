@@ -741,3 +741,106 @@ fn the_readme_bridge_example_is_a_valid_configuration() {
         "home/cmnd/x"
     );
 }
+
+/// A CA and a server certificate for 127.0.0.1 signed by it, as PEM files in `dir`: `ca.pem`, `server.pem`,
+/// `server.key`.
+fn make_pki(dir: &Path) {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    params.distinguished_name.push(rcgen::DnType::CommonName, "bridge test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+}
+
+#[tokio::test]
+async fn bridges_over_tls_websocket_and_secure_websocket_and_a_wrong_ca_is_the_last_error() {
+    let pki = tempfile::tempdir().unwrap();
+    make_pki(pki.path());
+    let other = tempfile::tempdir().unwrap();
+    make_pki(other.path());
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let remote = TestBroker::start_with(Config {
+        mqtts_addr: Some(loopback),
+        https_addr: Some(loopback),
+        tls: Some(roost_broker::config::TlsFiles {
+            cert: pki.path().join("server.pem"),
+            key: pki.path().join("server.key"),
+            client_ca: None,
+            require_client_cert: false,
+            use_identity_as_username: false,
+        }),
+        ..Config::default()
+    })
+    .await;
+    let ca = pki.path().join("ca.pem");
+    let bridge = |name: &str, address: String, cafile: &Path| {
+        format!(
+            "[[bridge]]\nname = \"{name}\"\naddress = \"{address}\"\ncafile = {:?}\ntopics = [\"t/# out 1 \\\"\\\" {name}/\"]\n",
+            cafile.display().to_string()
+        )
+    };
+    let toml = [
+        bridge("mqtts", format!("mqtts://{}", remote.mqtts.unwrap()), &ca),
+        bridge("wss", format!("wss://{}/mqtt", remote.https.unwrap()), &ca),
+        format!("[[bridge]]\nname = \"ws\"\naddress = \"ws://{}/mqtt\"\ntopics = [\"t/# out 1 \\\"\\\" ws/\"]\n", remote.http),
+        bridge("wrong-ca", format!("mqtts://{}", remote.mqtts.unwrap()), &other.path().join("ca.pem")),
+    ]
+    .concat();
+    let local = roost(&toml).await;
+    for name in ["mqtts", "wss", "ws"] {
+        wait_bridge_state(&local, name, "1").await;
+    }
+    let mut sub = RawClient::clean(&remote, ProtocolVersion::V5, "sub").await;
+    sub.subscribe("+/t/#", QoS::AtLeastOnce).await;
+    let mut publisher = RawClient::clean(&local, ProtocolVersion::V5, "pub").await;
+    publisher.publish(message("t/x", QoS::AtLeastOnce, 1, "hello".into())).await;
+    let mut topics: Vec<String> = Vec::new();
+    while topics.len() < 3 {
+        topics.push(within_reconnect(next_message(&mut sub)).await.0);
+    }
+    topics.sort();
+    assert_eq!(topics, ["mqtts/t/x", "ws/t/x", "wss/t/x"]);
+    let (_, bridges) = call(&local, "/api/v1/bridges").await;
+    let wrong = &bridges[3];
+    assert_eq!((wrong["name"].as_str(), wrong["connected"].as_bool()), (Some("wrong-ca"), Some(false)));
+    let why = wrong["last_error"].as_str().unwrap_or_default();
+    assert!(why.contains("certificate"), "the last error says what failed: {bridges}");
+    local.stop().await;
+    remote.stop().await;
+}
+
+#[tokio::test]
+async fn bridge_client_ids_are_reserved_and_the_acl_does_not_hold_a_bridge_back() {
+    let broker = roost("").await;
+    let (_, connack) = RawClient::connect(&broker, connect_packet(ProtocolVersion::V5, "$bridge/evil")).await;
+    assert_eq!(connack.reason_code, roost_codec::ReasonCode::ClientIdentifierNotValid);
+    broker.stop().await;
+
+    // Anonymous clients may write `s/#` and read only `$SYS`: the bridge's local session still carries `s/#` out, as
+    // Mosquitto's bridges are not subject to its ACL.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("acl"), "topic write s/#\ntopic read $SYS/#\n").unwrap();
+    let remote = roost("").await;
+    let mut config = Config::from_toml(&bridge_to("up", remote.mqtt, "5", &["s/# out 1"])).unwrap();
+    config.auth.acl_file = Some(dir.path().join("acl"));
+    let local = TestBroker::start_with(config).await;
+    wait_bridge_state(&local, "up", "1").await;
+    let mut sub = RawClient::clean(&remote, ProtocolVersion::V5, "sub").await;
+    sub.subscribe("s/#", QoS::AtLeastOnce).await;
+    let mut publisher = RawClient::clean(&local, ProtocolVersion::V5, "pub").await;
+    let refused = publisher.subscribe("s/#", QoS::AtLeastOnce).await;
+    assert_eq!(refused, [roost_codec::ReasonCode::NotAuthorized], "the ACL is in force for others");
+    publisher.publish(message("s/1", QoS::AtLeastOnce, 1, "through".into())).await;
+    assert_eq!(next_message(&mut sub).await.1, "through");
+    local.stop().await;
+    remote.stop().await;
+}
