@@ -751,7 +751,9 @@ fn make_pki(dir: &Path) {
         rcgen::KeyUsagePurpose::KeyCertSign,
         rcgen::KeyUsagePurpose::DigitalSignature,
     ];
-    params.distinguished_name.push(rcgen::DnType::CommonName, "bridge test CA");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "bridge test CA");
     let ca = rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap();
     std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
@@ -791,8 +793,15 @@ async fn bridges_over_tls_websocket_and_secure_websocket_and_a_wrong_ca_is_the_l
     let toml = [
         bridge("mqtts", format!("mqtts://{}", remote.mqtts.unwrap()), &ca),
         bridge("wss", format!("wss://{}/mqtt", remote.https.unwrap()), &ca),
-        format!("[[bridge]]\nname = \"ws\"\naddress = \"ws://{}/mqtt\"\ntopics = [\"t/# out 1 \\\"\\\" ws/\"]\n", remote.http),
-        bridge("wrong-ca", format!("mqtts://{}", remote.mqtts.unwrap()), &other.path().join("ca.pem")),
+        format!(
+            "[[bridge]]\nname = \"ws\"\naddress = \"ws://{}/mqtt\"\ntopics = [\"t/# out 1 \\\"\\\" ws/\"]\n",
+            remote.http
+        ),
+        bridge(
+            "wrong-ca",
+            format!("mqtts://{}", remote.mqtts.unwrap()),
+            &other.path().join("ca.pem"),
+        ),
     ]
     .concat();
     let local = roost(&toml).await;
@@ -802,7 +811,9 @@ async fn bridges_over_tls_websocket_and_secure_websocket_and_a_wrong_ca_is_the_l
     let mut sub = RawClient::clean(&remote, ProtocolVersion::V5, "sub").await;
     sub.subscribe("+/t/#", QoS::AtLeastOnce).await;
     let mut publisher = RawClient::clean(&local, ProtocolVersion::V5, "pub").await;
-    publisher.publish(message("t/x", QoS::AtLeastOnce, 1, "hello".into())).await;
+    publisher
+        .publish(message("t/x", QoS::AtLeastOnce, 1, "hello".into()))
+        .await;
     let mut topics: Vec<String> = Vec::new();
     while topics.len() < 3 {
         topics.push(within_reconnect(next_message(&mut sub)).await.0);
@@ -811,9 +822,15 @@ async fn bridges_over_tls_websocket_and_secure_websocket_and_a_wrong_ca_is_the_l
     assert_eq!(topics, ["mqtts/t/x", "ws/t/x", "wss/t/x"]);
     let (_, bridges) = call(&local, "/api/v1/bridges").await;
     let wrong = &bridges[3];
-    assert_eq!((wrong["name"].as_str(), wrong["connected"].as_bool()), (Some("wrong-ca"), Some(false)));
+    assert_eq!(
+        (wrong["name"].as_str(), wrong["connected"].as_bool()),
+        (Some("wrong-ca"), Some(false))
+    );
     let why = wrong["last_error"].as_str().unwrap_or_default();
-    assert!(why.contains("certificate"), "the last error says what failed: {bridges}");
+    assert!(
+        why.contains("certificate"),
+        "the last error says what failed: {bridges}"
+    );
     local.stop().await;
     remote.stop().await;
 }
@@ -838,9 +855,50 @@ async fn bridge_client_ids_are_reserved_and_the_acl_does_not_hold_a_bridge_back(
     sub.subscribe("s/#", QoS::AtLeastOnce).await;
     let mut publisher = RawClient::clean(&local, ProtocolVersion::V5, "pub").await;
     let refused = publisher.subscribe("s/#", QoS::AtLeastOnce).await;
-    assert_eq!(refused, [roost_codec::ReasonCode::NotAuthorized], "the ACL is in force for others");
-    publisher.publish(message("s/1", QoS::AtLeastOnce, 1, "through".into())).await;
+    assert_eq!(
+        refused,
+        [roost_codec::ReasonCode::NotAuthorized],
+        "the ACL is in force for others"
+    );
+    publisher
+        .publish(message("s/1", QoS::AtLeastOnce, 1, "through".into()))
+        .await;
     assert_eq!(within_reconnect(next_message(&mut sub)).await.1, "through");
     local.stop().await;
     remote.stop().await;
+}
+
+#[tokio::test]
+async fn a_bridge_queue_is_bounded_by_its_own_limit_while_the_remote_broker_is_away() {
+    // A port that refuses connections for as long as this socket lives: bound, never listening.
+    let refusing = tokio::net::TcpSocket::new_v4().unwrap();
+    refusing.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let addr = refusing.local_addr().unwrap();
+    let local = roost(&format!(
+        "{}max_queued_messages = 5\n",
+        bridge_to("away", addr, "5", &["s/# out 1"])
+    ))
+    .await;
+    let mut publisher = RawClient::clean(&local, ProtocolVersion::V5, "pub").await;
+    for i in 0..8 {
+        publisher
+            .publish(message("s/x", QoS::AtLeastOnce, i + 1, format!("n{i}")))
+            .await;
+    }
+    let bridges = within_reconnect(async {
+        loop {
+            let (_, bridges) = call(&local, "/api/v1/bridges").await;
+            if !bridges[0]["last_error"].is_null() {
+                return bridges;
+            }
+            // Polling, bounded: the first attempt's failure raises no event a client can wait on.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(bridges[0]["queued"], 5, "{bridges}");
+    assert_eq!(bridges[0]["connected"], false, "{bridges}");
+    let why = bridges[0]["last_error"].as_str().unwrap_or_default();
+    assert!(why.contains("cannot connect"), "{bridges}");
+    local.stop().await;
 }

@@ -24,6 +24,8 @@ pub(crate) struct RawBridge {
     clean_start: Option<bool>,
     try_private: Option<bool>,
     topics: Option<Vec<String>>,
+    max_queued_messages: Option<usize>,
+    max_queued_bytes: Option<usize>,
 }
 
 /// A bridge to another broker: where it is, how to log in, and which topics cross in which direction.
@@ -54,6 +56,11 @@ pub struct BridgeConfig {
     pub try_private: bool,
     /// Which topics cross, in order: the first rule matching a message maps its topic.
     pub topics: Vec<TopicRule>,
+    /// The most messages waiting for the remote broker (in the local session's queue); `None`: `[limits]
+    /// max_queued_messages`, as for every session. Beyond it, what `[limits]` says for a full queue applies.
+    pub max_queued_messages: Option<usize>,
+    /// The most bytes waiting for the remote broker; `None`: `[limits] max_queued_bytes`.
+    pub max_queued_bytes: Option<usize>,
 }
 
 impl std::fmt::Debug for BridgeConfig {
@@ -69,6 +76,8 @@ impl std::fmt::Debug for BridgeConfig {
             .field("clean_start", &self.clean_start)
             .field("try_private", &self.try_private)
             .field("topics", &self.topics)
+            .field("max_queued_messages", &self.max_queued_messages)
+            .field("max_queued_bytes", &self.max_queued_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -279,6 +288,14 @@ fn read_one(raw: RawBridge) -> Result<BridgeConfig, (Option<String>, String)> {
         .iter()
         .map(|text| TopicRule::parse(text).map_err(|why| fail(format!("topics: {text:?} {why}"))))
         .collect::<Result<Vec<_>, _>>()?;
+    for (key, value) in [
+        ("max_queued_messages", raw.max_queued_messages),
+        ("max_queued_bytes", raw.max_queued_bytes),
+    ] {
+        if value == Some(0) {
+            return Err(fail(format!("{key}: must be at least 1")));
+        }
+    }
     if raw.password.is_some() && raw.username.is_none() && version != ProtocolVersion::V5 {
         return Err(fail("password: MQTT 3.1.1 needs a username with a password".into()));
     }
@@ -293,6 +310,8 @@ fn read_one(raw: RawBridge) -> Result<BridgeConfig, (Option<String>, String)> {
         clean_start: raw.clean_start.unwrap_or(false),
         try_private: raw.try_private.unwrap_or(true),
         topics,
+        max_queued_messages: raw.max_queued_messages,
+        max_queued_bytes: raw.max_queued_bytes,
         name,
     })
 }
@@ -479,6 +498,7 @@ mod tests {
             clean_start = true
             try_private = false
             topics = ["a/#"]
+            max_queued_messages = 100000
             "#,
         )
         .unwrap();
@@ -505,6 +525,8 @@ mod tests {
             (ProtocolVersion::V311, 30, true, false)
         );
         assert_eq!(ws.client_id, "me");
+        assert_eq!((ws.max_queued_messages, ws.max_queued_bytes), (Some(100_000), None));
+        assert_eq!(cloud.max_queued_messages, None);
     }
 
     #[test]
@@ -551,6 +573,10 @@ mod tests {
         assert_eq!(
             one("name = \"a/b\"\naddress = \"mqtt://h\"\ntopics = [\"#\"]"),
             "bridge \"a/b\": name: \"a/b\" may not hold '/', '+', '#' or spaces (it is part of topics)"
+        );
+        assert_eq!(
+            one("name = \"b\"\naddress = \"mqtt://h\"\ntopics = [\"#\"]\nmax_queued_messages = 0"),
+            "bridge \"b\": max_queued_messages: must be at least 1"
         );
         let unknown = one("name = \"b\"\nadress = \"mqtt://h\"");
         assert!(

@@ -42,6 +42,9 @@ const MAX_PENDING_WRITE: usize = 1024 * 1024;
 
 /// Runs the bridge until `shutdown`.
 pub(crate) async fn run(broker: Arc<Broker>, config: BridgeConfig, status: Arc<Status>, shutdown: CancellationToken) {
+    if let Err(why) = prime(&broker, &config, &status).await {
+        tracing::warn!(bridge = %status.name, "cannot set up the bridge's local session: {why}");
+    }
     let mut bridge = Bridge::new(config, &status);
     let mut backoff = Backoff::new();
     loop {
@@ -117,14 +120,7 @@ impl Bridge {
             // The remote session waits for us as long as the remote broker allows.
             remote.session_expiry_interval = Some(u32::MAX);
         }
-        let mut local = ClientOptions::new(ProtocolVersion::V5, status.local_client_id.clone());
-        local.clean_start = false;
-        local.session_expiry_interval = Some(u32::MAX);
-        local.keep_alive = 0;
-        local.manual_acks = true;
-        local.resubscribe = false;
-        local.receive_maximum = NonZeroU16::new(WINDOW);
-        local.connect_timeout = CONNECT_TIMEOUT;
+        let local = local_options(status);
         Bridge {
             config,
             remote: Client::new(remote),
@@ -216,14 +212,7 @@ impl Bridge {
         }
 
         let (ours, theirs) = tokio::io::duplex(LOCAL_BUFFER);
-        let peer = Peer {
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            transport: PeerTransport::Bridge,
-            certificate_identity: None,
-            session_user: None,
-            internal: true,
-        };
-        tokio::spawn(broker.connection(theirs, peer));
+        tokio::spawn(broker.connection(theirs, internal_peer()));
         let (local_read, local_write) = tokio::io::split(ours);
         let mut io = Io {
             remote,
@@ -260,43 +249,8 @@ impl Bridge {
                 }
             }
         }
-        self.subscribe_locally(broker, status)?;
+        self.unanswered += subscribe_locally(&mut self.local, &self.config, broker, status)?;
         Ok(io)
-    }
-
-    /// Subscribes the local session to the filters the bridge carries out, and unsubscribes it from any it still
-    /// has from an earlier configuration.
-    fn subscribe_locally(&mut self, broker: &Broker, status: &Status) -> Result<(), String> {
-        let wanted: Vec<(TopicFilter, SubscriptionOptions)> = (self.config.topics.iter())
-            .filter(|rule| rule.direction.out())
-            .map(|rule| (rule.local_filter.clone(), options(rule.qos)))
-            .collect();
-        let stale: Vec<TopicFilter> = broker
-            .router()
-            .clients()
-            .into_iter()
-            .find(|c| c.client_id == status.local_client_id)
-            .map(|c| c.subscriptions)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|filter| !wanted.iter().any(|(f, _)| f.as_str() == filter))
-            .filter_map(|filter| TopicFilter::new(filter).ok())
-            .collect();
-        let now = Instant::now();
-        if !stale.is_empty() {
-            tracing::info!(bridge = %status.name, ?stale, "bridge: unsubscribing from filters no longer configured");
-            self.local
-                .unsubscribe(stale, Properties::default(), now)
-                .map_err(|e| e.to_string())?;
-            self.unanswered += 1;
-        }
-        if !wanted.is_empty() {
-            self.local
-                .subscribe(wanted, Properties::default(), now)
-                .map_err(|e| e.to_string())?;
-            self.unanswered += 1;
-        }
-        Ok(())
     }
 
     /// Carries messages until a side fails or `shutdown`.
@@ -531,6 +485,120 @@ impl Bridge {
             }
             Ok(None) => None,
             Err(error) => Some(format!("cannot send a message to the remote broker: {error}")),
+        }
+    }
+}
+
+/// Subscribes `client`, the local session, to the filters `config` carries out, and unsubscribes it from any it
+/// still has from an earlier configuration. Returns how many requests await an answer.
+fn subscribe_locally(
+    client: &mut Client,
+    config: &BridgeConfig,
+    broker: &Broker,
+    status: &Status,
+) -> Result<usize, String> {
+    let wanted: Vec<(TopicFilter, SubscriptionOptions)> = (config.topics.iter())
+        .filter(|rule| rule.direction.out())
+        .map(|rule| (rule.local_filter.clone(), options(rule.qos)))
+        .collect();
+    let stale: Vec<TopicFilter> = broker
+        .router()
+        .clients()
+        .into_iter()
+        .find(|c| c.client_id == status.local_client_id)
+        .map(|c| c.subscriptions)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|filter| !wanted.iter().any(|(f, _)| f.as_str() == filter))
+        .filter_map(|filter| TopicFilter::new(filter).ok())
+        .collect();
+    let now = Instant::now();
+    let mut requests = 0;
+    if !stale.is_empty() {
+        tracing::info!(bridge = %status.name, ?stale, "bridge: unsubscribing from filters no longer configured");
+        client
+            .unsubscribe(stale, Properties::default(), now)
+            .map_err(|e| e.to_string())?;
+        requests += 1;
+    }
+    if !wanted.is_empty() {
+        client
+            .subscribe(wanted, Properties::default(), now)
+            .map_err(|e| e.to_string())?;
+        requests += 1;
+    }
+    Ok(requests)
+}
+
+/// The options of the bridge's client on this broker: MQTT 5, the persistent session `$bridge/<name>` that never
+/// expires, acknowledgements by hand.
+fn local_options(status: &Status) -> ClientOptions {
+    let mut local = ClientOptions::new(ProtocolVersion::V5, status.local_client_id.clone());
+    local.clean_start = false;
+    local.session_expiry_interval = Some(u32::MAX);
+    local.keep_alive = 0;
+    local.manual_acks = true;
+    local.resubscribe = false;
+    local.receive_maximum = NonZeroU16::new(WINDOW);
+    local.connect_timeout = CONNECT_TIMEOUT;
+    local
+}
+
+/// Who the bridge's local connection is: in process, trusted (see [`Peer::internal`]).
+fn internal_peer() -> Peer {
+    Peer {
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        transport: PeerTransport::Bridge,
+        certificate_identity: None,
+        session_user: None,
+        internal: true,
+    }
+}
+
+/// Before the first attempt: makes sure the local session exists with its subscriptions, so what is published
+/// while the remote broker is unreachable is queued even if it has never been reached (a first start). A
+/// throwaway client does it, with a window of one: whatever this broker delivers to it stays unacknowledged and is
+/// delivered again to the bridge's own client on its first connection.
+async fn prime(broker: &Arc<Broker>, config: &BridgeConfig, status: &Status) -> Result<(), String> {
+    let mut options = local_options(status);
+    options.receive_maximum = NonZeroU16::new(1);
+    let mut client = Client::new(options);
+    let (mut stream, theirs) = tokio::io::duplex(LOCAL_BUFFER);
+    tokio::spawn(broker.connection(theirs, internal_peer()));
+    client.connect(Instant::now()).map_err(|e| e.to_string())?;
+    let mut unanswered: Option<usize> = None;
+    let mut out = BytesMut::new();
+    let mut buf = BytesMut::with_capacity(4096);
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    loop {
+        while let Some(event) = client.poll_event() {
+            match event {
+                Event::Connected(_) => unanswered = Some(subscribe_locally(&mut client, config, broker, status)?),
+                Event::Subscribed { .. } | Event::Unsubscribed { .. } => {
+                    unanswered = unanswered.map(|n| n.saturating_sub(1));
+                }
+                Event::ConnectionRefused(refused) => return Err(refused.to_string()),
+                Event::Disconnected(disconnected) => return Err(disconnected.to_string()),
+                // Deliveries stay unacknowledged (see above).
+                _ => {}
+            }
+        }
+        if unanswered == Some(0) {
+            let _ = client.disconnect(ReasonCode::NORMAL_DISCONNECTION);
+        }
+        while client.poll_transmit(&mut out) {}
+        if !out.is_empty() {
+            stream.write_all_buf(&mut out).await.map_err(|e| e.to_string())?;
+        }
+        if unanswered == Some(0) {
+            let _ = stream.shutdown().await;
+            return Ok(());
+        }
+        buf.clear();
+        match tokio::time::timeout_at(deadline.into(), stream.read_buf(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => client.handle_bytes(&buf, Instant::now()).map_err(|e| e.to_string())?,
+            Ok(_) => return Err("this broker closed the connection".into()),
+            Err(_) => return Err("this broker did not answer".into()),
         }
     }
 }
