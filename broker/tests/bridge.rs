@@ -448,18 +448,23 @@ async fn mosquitto_restart_loses_nothing_and_the_state_says_why() {
 async fn a_restart_of_the_local_roost_with_storage_loses_nothing() {
     let data = tempfile::tempdir().unwrap();
     let mut mosquitto = Mosquitto::start("").await;
-    let toml = bridge_to("up", mosquitto.addr(), "5", &["s/# out 1", "c/# in 2"]);
+    let toml = bridge_to("up", mosquitto.addr(), "5", &["s/# out 2", "c/# in 2"]);
     let local = roost_stored(&toml, data.path()).await;
     wait_bridge_state(&local, "up", "1").await;
     let (mut sub, _) = RawClient::connect_to(mosquitto.addr(), persistent(ProtocolVersion::V5, "far")).await;
-    sub.subscribe("s/#", QoS::AtLeastOnce).await;
+    sub.subscribe("s/#", QoS::ExactlyOnce).await;
     mosquitto.stop().await;
     drop(sub);
     wait_bridge_state(&local, "up", "0").await;
     let mut publisher = RawClient::clean(&local, ProtocolVersion::V5, "pub").await;
     for i in 0..20 {
         publisher
-            .publish(message("s/x", QoS::AtLeastOnce, i + 1, format!("n{i}")))
+            .publish(message(
+                "s/x",
+                if i % 2 == 0 { QoS::AtLeastOnce } else { QoS::ExactlyOnce },
+                i + 1,
+                format!("n{i}"),
+            ))
             .await;
     }
     drop(publisher);
@@ -472,9 +477,15 @@ async fn a_restart_of_the_local_roost_with_storage_loses_nothing() {
     wait_bridge_state(&local, "up", "1").await;
     let (mut sub, _) = RawClient::connect_to(mosquitto.addr(), persistent(ProtocolVersion::V5, "far")).await;
     let got = messages_until(&mut sub, "n19").await;
-    let payloads: Vec<String> = got.into_iter().map(|m| m.1).collect();
-    let expected: Vec<String> = (0..20).map(|i| format!("n{i}")).collect();
-    assert_eq!(payloads, expected);
+    assert_eq!(got.len(), 20, "nothing twice: {got:?}");
+    for qos in [1, 2] {
+        let flow: Vec<String> = got.iter().filter(|m| m.2 == qos).map(|m| m.1.clone()).collect();
+        let sent: Vec<String> = (0..20usize)
+            .filter(|i| i % 2 == usize::from(qos == 2))
+            .map(|i| format!("n{i}"))
+            .collect();
+        assert_eq!(flow, sent, "every QoS {qos} message, in order, once");
+    }
     local.stop().await;
     mosquitto.stop().await;
 }

@@ -33,6 +33,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// The in-process stream to this broker: its buffer in each direction. A full buffer makes the writer wait, which
 /// is this broker's flow control reaching the bridge (and, through it, the remote broker's TCP window).
 const LOCAL_BUFFER: usize = 64 * 1024;
+/// How long shutdown waits for the remote broker to acknowledge what is in flight.
+const DRAIN: Duration = Duration::from_secs(2);
 /// How many QoS 1/2 messages each broker may have in flight to the bridge (our Receive Maximum on both sides).
 /// Each one waits for the other broker's acknowledgement, so this is the bridge's window.
 const WINDOW: u16 = 64;
@@ -281,7 +283,10 @@ impl Bridge {
             let pending_local = !io.local_out.is_empty();
             local_in.reserve(16 * 1024);
             tokio::select! {
-                () = shutdown.cancelled() => return Ok(()),
+                () = shutdown.cancelled() => {
+                    self.drain(io).await;
+                    return Ok(());
+                }
                 received = io.remote.recv() => match received {
                     Ok(Some(bytes)) => {
                         let handled = self.remote.handle_bytes(&bytes, Instant::now());
@@ -312,6 +317,32 @@ impl Bridge {
                 }
             }
         }
+    }
+
+    /// At shutdown: lets the remote broker finish what is in flight, for at most [`DRAIN`], so no QoS 2 exchange is
+    /// left between PUBREC and PUBCOMP in a remote session that the next process (whose client starts afresh)
+    /// could not finish. Acknowledgements that complete meanwhile are passed to this broker if it still listens.
+    async fn drain(&mut self, io: &mut Io) {
+        let deadline = tokio::time::Instant::now() + DRAIN;
+        while self.remote.in_flight() > 0 {
+            let Ok(Ok(Some(bytes))) = tokio::time::timeout_at(deadline, io.remote.recv()).await else {
+                break;
+            };
+            let now = Instant::now();
+            if self.remote.handle_bytes(&bytes, now).is_err() {
+                break;
+            }
+            while let Some(event) = self.remote.poll_event() {
+                if !matches!(event, Event::Message(_)) {
+                    self.on_remote_event(event, now);
+                }
+            }
+            if send_remote(&mut self.remote, &mut io.remote).await.is_err() {
+                break;
+            }
+        }
+        while self.local.poll_transmit(&mut io.local_out) {}
+        let _ = tokio::time::timeout_at(deadline, io.local_write.write_all_buf(&mut io.local_out)).await;
     }
 
     /// Handles every event of both clients; `Err` when one ends the connection.
