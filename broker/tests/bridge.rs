@@ -453,6 +453,10 @@ async fn a_restart_of_the_local_roost_with_storage_loses_nothing() {
     wait_bridge_state(&local, "up", "1").await;
     let (mut sub, _) = RawClient::connect_to(mosquitto.addr(), persistent(ProtocolVersion::V5, "far")).await;
     sub.subscribe("s/#", QoS::ExactlyOnce).await;
+    // And one on this side, for what comes in.
+    let (mut near, _) = RawClient::connect(&local, persistent(ProtocolVersion::V5, "near")).await;
+    near.subscribe("c/#", QoS::ExactlyOnce).await;
+    drop(near);
     mosquitto.stop().await;
     drop(sub);
     wait_bridge_state(&local, "up", "0").await;
@@ -470,6 +474,17 @@ async fn a_restart_of_the_local_roost_with_storage_loses_nothing() {
     drop(publisher);
     // Roost goes down with the messages acknowledged to their publisher and queued for the bridge.
     local.stop().await;
+    // Meanwhile, Mosquitto queues what comes in for the bridge's session there (kept across its own restart).
+    mosquitto.restart().await;
+    let mut far_pub = RawClient::connect_to(mosquitto.addr(), connect_packet(ProtocolVersion::V5, "far-pub"))
+        .await
+        .0;
+    for i in 0..10 {
+        let qos = if i % 2 == 0 { QoS::AtLeastOnce } else { QoS::ExactlyOnce };
+        far_pub.publish(message("c/y", qos, i + 1, format!("c{i}"))).await;
+    }
+    drop(far_pub);
+    mosquitto.stop().await;
     let local = roost_stored(&toml, data.path()).await;
     let (_, bridges) = call(&local, "/api/v1/bridges").await;
     assert_eq!(bridges[0]["queued"], 20, "queued across the restart: {bridges}");
@@ -485,6 +500,18 @@ async fn a_restart_of_the_local_roost_with_storage_loses_nothing() {
             .map(|i| format!("n{i}"))
             .collect();
         assert_eq!(flow, sent, "every QoS {qos} message, in order, once");
+    }
+    let (mut near, connack) = RawClient::connect(&local, persistent(ProtocolVersion::V5, "near")).await;
+    assert!(connack.session_present);
+    let got = messages_until(&mut near, "c9").await;
+    assert_eq!(got.len(), 10, "nothing twice: {got:?}");
+    for qos in [1, 2] {
+        let flow: Vec<String> = got.iter().filter(|m| m.2 == qos).map(|m| m.1.clone()).collect();
+        let sent: Vec<String> = (0..10usize)
+            .filter(|i| i % 2 == usize::from(qos == 2))
+            .map(|i| format!("c{i}"))
+            .collect();
+        assert_eq!(flow, sent, "every QoS {qos} message in, in order, once");
     }
     local.stop().await;
     mosquitto.stop().await;
