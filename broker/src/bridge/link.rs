@@ -38,8 +38,9 @@ const DRAIN: Duration = Duration::from_secs(2);
 /// How many QoS 1/2 messages each broker may have in flight to the bridge (our Receive Maximum on both sides).
 /// Each one waits for the other broker's acknowledgement, so this is the bridge's window.
 const WINDOW: u16 = 64;
-/// Bytes waiting to be written to one side above which the bridge stops reading the other side, so a side that
-/// does not keep up slows its peer instead of growing a buffer.
+/// Bytes waiting to be written to this broker above which the bridge stops reading the remote broker, so this
+/// broker's flow control reaches the remote one instead of growing a buffer. (Writes to the remote broker are
+/// awaited where they are made.)
 const MAX_PENDING_WRITE: usize = 1024 * 1024;
 
 /// Runs the bridge until `shutdown`.
@@ -279,7 +280,10 @@ impl Bridge {
                 .into_iter()
                 .flatten()
                 .min();
-            let may_read_local = io.local_out.len() < MAX_PENDING_WRITE;
+            // What the remote broker sends becomes bytes for this broker: stop taking it while this broker is not
+            // reading (its flow control), so the remote broker's TCP window, not a buffer here, holds it back. This
+            // broker is always read: its acknowledgements are what frees it.
+            let may_read_remote = io.local_out.len() < MAX_PENDING_WRITE;
             let pending_local = !io.local_out.is_empty();
             local_in.reserve(16 * 1024);
             tokio::select! {
@@ -287,7 +291,7 @@ impl Bridge {
                     self.drain(io).await;
                     return Ok(());
                 }
-                received = io.remote.recv() => match received {
+                received = io.remote.recv(), if may_read_remote => match received {
                     Ok(Some(bytes)) => {
                         let handled = self.remote.handle_bytes(&bytes, Instant::now());
                         if let Err(error) = handled {
@@ -298,7 +302,7 @@ impl Bridge {
                     Ok(None) => return Err("the remote broker closed the connection".into()),
                     Err(error) => return Err(format!("connection to the remote broker lost: {error}")),
                 },
-                read = io.local_read.read_buf(&mut local_in), if may_read_local => match read {
+                read = io.local_read.read_buf(&mut local_in) => match read {
                     Ok(0) | Err(_) => return Err("this broker closed the bridge's session".into()),
                     Ok(_) => {
                         let bytes = local_in.split();
