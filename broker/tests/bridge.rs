@@ -940,3 +940,66 @@ async fn a_bridge_queue_is_bounded_by_its_own_limit_while_the_remote_broker_is_a
     assert!(why.contains("cannot connect"), "{bridges}");
     local.stop().await;
 }
+
+#[tokio::test]
+async fn roost_refuses_to_start_with_a_bad_bridge_and_says_which_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "name = \"b\"\naddress = \"mqtt://h\"\ntopics = [\"a/# up 1\"]",
+            "bridge \"b\": topics: \"a/# up 1\" has unknown direction \"up\" (in, out or both)",
+        ),
+        (
+            "name = \"b\"\naddress = \"http://h\"\ntopics = [\"a/#\"]",
+            "bridge \"b\": address: unknown scheme \"http\" (mqtt, mqtts, ws or wss)",
+        ),
+        (
+            "name = \"b\"\naddress = \"mqtt://h\"\ntopics = [\"a/# in 3\"]",
+            "bridge \"b\": topics: \"a/# in 3\" has QoS \"3\" (0, 1 or 2)",
+        ),
+        ("address = \"mqtt://h\"\ntopics = [\"a/#\"]", "bridge #1: name: missing"),
+    ];
+    for (i, (body, expected)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&path, format!("[storage]\ndir = \"\"\n[[bridge]]\n{body}\n")).unwrap();
+        let output = within(
+            Command::new(env!("CARGO_BIN_EXE_roost"))
+                .args(["serve", "--mqtt", "127.0.0.1:0", "--http", "127.0.0.1:0", "--config"])
+                .arg(&path)
+                .stdin(Stdio::null())
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .expect("run roost");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{body}: {stderr}");
+        assert!(stderr.contains(expected), "{body}: expected {expected:?} in {stderr}");
+    }
+    let twice = dir.path().join("twice.toml");
+    let one = "[[bridge]]\nname = \"b\"\naddress = \"mqtt://h\"\ntopics = [\"#\"]\n";
+    std::fs::write(&twice, format!("{one}{one}")).unwrap();
+    let output = within(
+        Command::new(env!("CARGO_BIN_EXE_roost"))
+            .args([
+                "serve",
+                "--mqtt",
+                "127.0.0.1:0",
+                "--http",
+                "127.0.0.1:0",
+                "--memory",
+                "--config",
+            ])
+            .arg(&twice)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("run roost");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bridge \"b\": name: two bridges have this name"),
+        "{stderr}"
+    );
+}
