@@ -315,6 +315,7 @@ async fn two_roosts_map_topics_with_prefixes_both_ways() {
             "sensors/# out 1 home/ site1/",
             "cmnd/# in 2 home/ site1/",
             "\"\" out 1 local/state remote/state",
+            "$aws/things/# out 1",
         ],
     ))
     .await;
@@ -332,6 +333,15 @@ async fn two_roosts_map_topics_with_prefixes_both_ways() {
         .await;
     here.publish(message("local/state", QoS::AtLeastOnce, 3, "whole topic".into()))
         .await;
+    // `$` topics cross when a rule names them; `there`'s `#` does not match them ([MQTT-4.7.2-1]).
+    let mut dollar = RawClient::clean(&remote, ProtocolVersion::V5, "dollar").await;
+    dollar.subscribe("$aws/#", QoS::AtLeastOnce).await;
+    here.publish(message("$aws/things/lamp", QoS::AtLeastOnce, 5, "shadow".into()))
+        .await;
+    assert_eq!(
+        next_message(&mut dollar).await,
+        ("$aws/things/lamp".into(), "shadow".into(), 1, false)
+    );
     assert_eq!(
         messages_until(&mut there, "whole topic").await,
         [
