@@ -1013,3 +1013,41 @@ async fn roost_refuses_to_start_with_a_bad_bridge_and_says_which_and_why() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_remote_that_drops_the_first_connection_before_connack_is_tried_again() {
+    let remote = roost("").await;
+    // A proxy on loopback: it closes the first connection as soon as it is accepted (CONNECT sent, no CONNACK),
+    // and passes every later one through to the remote Roost.
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_addr = proxy.local_addr().unwrap();
+    let target = remote.mqtt;
+    let forwarding = tokio::spawn(async move {
+        let (first, _) = proxy.accept().await.unwrap();
+        drop(first);
+        loop {
+            let (mut inbound, _) = proxy.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut outbound = TcpStream::connect(target).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    let local = roost(&bridge_to("flaky", proxy_addr, "5", &["f/# out 1"])).await;
+    wait_bridge_state(&local, "flaky", "1").await;
+    let (_, bridges) = call(&local, "/api/v1/bridges").await;
+    assert!(
+        bridges[0]["last_error"].as_str().is_some(),
+        "the first attempt failed: {bridges}"
+    );
+    let mut sub = RawClient::clean(&remote, ProtocolVersion::V5, "sub").await;
+    sub.subscribe("f/#", QoS::AtLeastOnce).await;
+    let mut publisher = RawClient::clean(&local, ProtocolVersion::V5, "pub").await;
+    publisher
+        .publish(message("f/1", QoS::AtLeastOnce, 1, "second time".into()))
+        .await;
+    assert_eq!(within_reconnect(next_message(&mut sub)).await.1, "second time");
+    forwarding.abort();
+    local.stop().await;
+    remote.stop().await;
+}

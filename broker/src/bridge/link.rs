@@ -144,9 +144,18 @@ impl Bridge {
         shutdown: &CancellationToken,
         connected: &mut bool,
     ) -> Result<(), String> {
-        let mut io = tokio::select! {
-            io = self.connect(broker, status) => io?,
-            () = shutdown.cancelled() => return Ok(()),
+        let connected_io = tokio::select! {
+            io = self.connect(broker, status) => io,
+            () = shutdown.cancelled() => Err(String::new()),
+        };
+        let mut io = match connected_io {
+            Ok(io) => io,
+            Err(why) => {
+                // A half-made connection (transport up, CONNECT sent): both clients start afresh next time.
+                self.remote.connection_lost();
+                self.local.connection_lost();
+                return if shutdown.is_cancelled() { Ok(()) } else { Err(why) };
+            }
         };
         *connected = true;
         let result = self.serve(&mut io, broker, status, shutdown).await;
