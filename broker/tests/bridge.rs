@@ -1051,3 +1051,44 @@ async fn a_remote_that_drops_the_first_connection_before_connack_is_tried_again(
     local.stop().await;
     remote.stop().await;
 }
+
+#[tokio::test]
+async fn a_311_broker_that_refuses_the_bridge_mark_gets_a_plain_connect_next() {
+    let remote = roost("").await;
+    // A broker that does not know Mosquitto's bridge mark refuses protocol level 0x84 with CONNACK 0x01; the
+    // proxy plays that broker for the first connection and records the level of each CONNECT.
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_addr = proxy.local_addr().unwrap();
+    let target = remote.mqtt;
+    let (levels_tx, mut levels) = tokio::sync::mpsc::channel(4);
+    let forwarding = tokio::spawn(async move {
+        let mut first = true;
+        loop {
+            let (mut inbound, _) = proxy.accept().await.unwrap();
+            // Fixed header (2 bytes: the CONNECT is short), protocol name "MQTT" (6), then the level.
+            let mut head = [0u8; 9];
+            inbound.read_exact(&mut head).await.unwrap();
+            levels_tx.send(head[8]).await.unwrap();
+            if first {
+                first = false;
+                inbound.write_all(&[0x20, 0x02, 0x00, 0x01]).await.unwrap();
+                continue;
+            }
+            tokio::spawn(async move {
+                let mut outbound = TcpStream::connect(target).await.unwrap();
+                outbound.write_all(&head).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    let local = roost(&bridge_to("old", proxy_addr, "3.1.1", &["o/# out 1"])).await;
+    wait_bridge_state(&local, "old", "1").await;
+    assert_eq!(levels.recv().await, Some(0x84), "the first CONNECT carries the mark");
+    assert_eq!(levels.recv().await, Some(0x04), "the next one does not");
+    let (_, bridges) = call(&local, "/api/v1/bridges").await;
+    let why = bridges[0]["last_error"].as_str().unwrap_or_default();
+    assert!(why.contains("trying without it"), "{bridges}");
+    forwarding.abort();
+    local.stop().await;
+    remote.stop().await;
+}
