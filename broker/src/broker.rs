@@ -120,6 +120,15 @@ impl Broker {
             .track_future(handler::run(stream, id, peer, broker, shutdown).instrument(span))
     }
 
+    /// Runs a task of the broker's own (a bridge) that shutdown waits for like a connection, so everything holding
+    /// the broker (and its store's lock) has ended when `Server::run` returns.
+    pub(crate) fn spawn_tracked<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        tokio::spawn(self.tracker.track_future(task));
+    }
+
     /// The routing state.
     pub(crate) fn router(&self) -> &Router {
         &self.router

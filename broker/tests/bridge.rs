@@ -682,14 +682,26 @@ async fn mosquitto_bridges_into_roost_both_ways_with_prefixes() {
         at_near.last().unwrap(),
         &("home/cmnd/fan".into(), "off".into(), 1, false)
     );
-    // Roost saw the bridge mark: the bridge's subscription got No Local, so the command did not come back out
-    // to Roost (far would see it a second time).
     assert_eq!(
         next_message(&mut far).await.1,
         "off",
         "far's own subscription to site1/#"
     );
     quiet(&mut far).await;
+    // Roost saw the bridge mark: the bridge's subscription got Retain As Published, so a retained command is
+    // retained on Mosquitto too (a plain 3.1.1 subscription would get it with Retain cleared, [MQTT-3.3.1-12]).
+    let mut retained = message("site1/cmnd/mode", QoS::AtLeastOnce, 3, "auto".into());
+    retained.retain = true;
+    far_pub.publish(retained).await;
+    messages_until(&mut near, "auto").await;
+    let mut late = RawClient::connect_to(mosquitto.addr(), connect_packet(ProtocolVersion::V311, "late"))
+        .await
+        .0;
+    late.subscribe("home/cmnd/mode", QoS::AtLeastOnce).await;
+    assert_eq!(
+        next_message(&mut late).await,
+        ("home/cmnd/mode".into(), "auto".into(), 1, true)
+    );
     roost_side.stop().await;
     drop(mosquitto);
 }
@@ -1090,5 +1102,30 @@ async fn a_311_broker_that_refuses_the_bridge_mark_gets_a_plain_connect_next() {
     assert!(why.contains("trying without it"), "{bridges}");
     forwarding.abort();
     local.stop().await;
+    remote.stop().await;
+}
+
+#[tokio::test]
+async fn a_filter_dropped_from_the_configuration_is_unsubscribed_from_the_stored_local_session() {
+    let data = tempfile::tempdir().unwrap();
+    let remote = roost("").await;
+    let before = roost_stored(
+        &bridge_to("cfg", remote.mqtt, "5", &["a/# out 1", "b/# out 1"]),
+        data.path(),
+    )
+    .await;
+    wait_bridge_state(&before, "cfg", "1").await;
+    before.stop().await;
+    let after = roost_stored(&bridge_to("cfg", remote.mqtt, "5", &["b/# out 1"]), data.path()).await;
+    wait_bridge_state(&after, "cfg", "1").await;
+    let (_, clients) = call(&after, "/api/v1/clients").await;
+    let session = clients
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client_id"] == "$bridge/cfg")
+        .unwrap_or_else(|| panic!("the bridge's session: {clients}"));
+    assert_eq!(session["subscriptions"], serde_json::json!(["b/#"]), "{session}");
+    after.stop().await;
     remote.stop().await;
 }

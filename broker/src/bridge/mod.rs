@@ -37,7 +37,7 @@ pub(crate) const LOCAL_CLIENT_PREFIX: &str = "$bridge/";
 pub(crate) fn start(broker: &Arc<Broker>, shutdown: &CancellationToken) {
     for (config, status) in broker.config.bridges.iter().zip(&broker.bridges) {
         status.publish_state(broker);
-        tokio::spawn(link::run(
+        broker.spawn_tracked(link::run(
             Arc::clone(broker),
             config.clone(),
             Arc::clone(status),
