@@ -651,7 +651,7 @@ async fn mosquitto_bridges_into_roost_both_ways_with_prefixes() {
     let roost_side = roost("").await;
     let mosquitto = Mosquitto::start(&format!(
         "connection cloud\naddress 127.0.0.1:{}\nbridge_protocol_version mqttv311\ntry_private true\n\
-         remote_clientid cloud\nnotifications false\ncleansession true\nrestart_timeout 1 2\n\
+         remote_clientid cloud\ncleansession true\nrestart_timeout 1 2\n\
          topic sensors/# out 1 home/ site1/\ntopic cmnd/# in 1 home/ site1/\n",
         roost_side.mqtt.port()
     ))
