@@ -537,6 +537,14 @@ async fn a_bridge_carrying_both_ways_does_not_loop_whichever_side_bridges() {
     a.stop().await;
     b.stop().await;
 
+    // Roost to Roost over MQTT 3.1.1: the remote Roost honours the bridge mark of the local one.
+    let b = roost("").await;
+    let a = roost(&bridge_to("to-b-311", b.mqtt, "3.1.1", &["loop/# both 2"])).await;
+    wait_bridge_state(&a, "to-b-311", "1").await;
+    assert_no_loop(a.mqtt, b.mqtt).await;
+    a.stop().await;
+    b.stop().await;
+
     // Roost to Mosquitto over MQTT 3.1.1: Roost sends the bridge mark (try_private), which Mosquitto honours.
     let mosquitto = Mosquitto::start("").await;
     let c = roost(&bridge_to("to-mosq", mosquitto.addr(), "3.1.1", &["loop/# both 2"])).await;
