@@ -483,7 +483,12 @@ impl Bridge {
             return None;
         };
         let message = message(topic, &publish);
-        match self.local.publish(message, now) {
+        // The remote broker's packet id, so a repeat after a restart of this process is one here too.
+        let published = match remote_id {
+            Some(id) => self.local.publish_preferring_id(message, id, now),
+            None => self.local.publish(message, now),
+        };
+        match published {
             Ok(Some(local_id)) => {
                 if let Some(remote_id) = remote_id {
                     self.in_by_local.insert(local_id, (remote_id, qos));
@@ -519,7 +524,14 @@ impl Bridge {
             return None;
         };
         let message = message(topic, &publish);
-        match self.remote.publish(message, now) {
+        // This broker's packet id: it resends the message with it after a restart (the local session is stored),
+        // so a remote broker still holding it awaiting PUBREL sees the repeat, not a new message (see
+        // `Client::publish_preferring_id`).
+        let published = match local_id {
+            Some(id) => self.remote.publish_preferring_id(message, id, now),
+            None => self.remote.publish(message, now),
+        };
+        match published {
             Ok(Some(remote_id)) => {
                 if let Some(local_id) = local_id {
                     self.out_by_remote.insert(remote_id, (local_id, qos));
