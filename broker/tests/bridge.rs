@@ -1137,3 +1137,94 @@ async fn a_filter_dropped_from_the_configuration_is_unsubscribed_from_the_stored
     after.stop().await;
     remote.stop().await;
 }
+
+/// A TCP proxy from `listener` to `target` that drops every PUBREC the target sends while `drop_pubrec` is set
+/// (MQTT 5 framing), as a link that fails in the middle of a QoS 2 hand-over.
+async fn pubrec_dropping_proxy(
+    listener: tokio::net::TcpListener,
+    target: std::net::SocketAddr,
+    drop_pubrec: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    loop {
+        let (inbound, _) = listener.accept().await.unwrap();
+        let drop_pubrec = std::sync::Arc::clone(&drop_pubrec);
+        tokio::spawn(async move {
+            let outbound = TcpStream::connect(target).await.unwrap();
+            let (mut in_read, mut in_write) = inbound.into_split();
+            let (mut out_read, mut out_write) = outbound.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut in_read, &mut out_write).await;
+            });
+            let mut buf = roost_codec::BytesMut::new();
+            loop {
+                match out_read.read_buf(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                while let Ok(Some(packet)) = Packet::decode(&mut buf, ProtocolVersion::V5, u32::MAX) {
+                    if matches!(packet, Packet::PubRec(_)) && drop_pubrec.load(std::sync::atomic::Ordering::SeqCst) {
+                        continue;
+                    }
+                    let mut out = roost_codec::BytesMut::new();
+                    packet.encode(ProtocolVersion::V5, &mut out, u32::MAX).unwrap();
+                    if in_write.write_all(&out).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+}
+
+#[tokio::test]
+async fn a_qos2_message_held_by_the_remote_broker_across_a_restart_of_roost_arrives_once() {
+    let data = tempfile::tempdir().unwrap();
+    let remote = roost("").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_addr = listener.local_addr().unwrap();
+    let drop_pubrec = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let proxy = tokio::spawn(pubrec_dropping_proxy(
+        listener,
+        remote.mqtt,
+        std::sync::Arc::clone(&drop_pubrec),
+    ));
+    let toml = bridge_to("x", proxy_addr, "5", &["x/# out 2"]);
+    let local = roost_stored(&toml, data.path()).await;
+    wait_bridge_state(&local, "x", "1").await;
+    let mut sub = RawClient::clean(&remote, ProtocolVersion::V5, "sub").await;
+    sub.subscribe("x/#", QoS::ExactlyOnce).await;
+    let mut publisher = RawClient::clean(&local, ProtocolVersion::V5, "pub").await;
+    for i in 0..5 {
+        publisher
+            .publish(message("x/1", QoS::ExactlyOnce, i + 1, format!("m{i}")))
+            .await;
+    }
+    assert_eq!(messages_until(&mut sub, "m4").await.len(), 5);
+    // The next one reaches the remote Roost (which routes a QoS 2 message on PUBLISH and keeps its packet id
+    // until PUBREL), but its PUBREC never comes back: the remote Roost holds the packet id awaiting PUBREL, and
+    // the local Roost still holds the message, when the local Roost stops.
+    drop_pubrec.store(true, std::sync::atomic::Ordering::SeqCst);
+    publisher
+        .publish(message("x/1", QoS::ExactlyOnce, 9, "m5".into()))
+        .await;
+    assert_eq!(messages_until(&mut sub, "m5").await.len(), 1);
+    drop(publisher);
+    local.stop().await;
+    drop_pubrec.store(false, std::sync::atomic::Ordering::SeqCst);
+    let local = roost_stored(&toml, data.path()).await;
+    wait_bridge_state(&local, "x", "1").await;
+    let mut publisher = RawClient::clean(&local, ProtocolVersion::V5, "pub").await;
+    publisher
+        .publish(message("x/1", QoS::ExactlyOnce, 1, "end".into()))
+        .await;
+    // The local Roost sent m5 again after the restart, with its packet id: the remote Roost took it for the
+    // repeat it is ([MQTT-4.3.3-10]) and did not route it a second time.
+    assert_eq!(
+        messages_until(&mut sub, "end").await,
+        [("x/1".into(), "end".into(), 2, false)]
+    );
+    wait_queued(&local, 0).await;
+    proxy.abort();
+    local.stop().await;
+    remote.stop().await;
+}
