@@ -6,7 +6,8 @@
 //!
 //! - inputs: [`Client::connect`], [`Client::publish`], [`Client::subscribe`], [`Client::unsubscribe`],
 //!   [`Client::disconnect`], [`Client::handle_bytes`] (bytes from the transport), [`Client::handle_timeout`],
-//!   [`Client::connection_lost`] (the transport closed). Inputs that may send take `now`.
+//!   [`Client::connection_lost`] (the transport closed); for a bridge, [`Client::publish_preferring_id`] and, with
+//!   [`ClientOptions::manual_acks`], [`Client::acknowledge`]. Inputs that may send take `now`.
 //! - outputs: [`Client::poll_transmit`] (bytes for the transport), [`Client::poll_event`] (what the application
 //!   should know), [`Client::poll_timeout`] (when to call `handle_timeout`), and [`Client::state`] (close the
 //!   transport once it is [`State::Disconnected`] and `poll_transmit` has nothing left).
