@@ -42,6 +42,9 @@ pub(crate) struct Broker {
     pub(crate) history: Arc<History>,
     /// Source of connection ids, so log lines of one connection can be told apart before its client id is known.
     next_connection_id: AtomicU64,
+    /// One status per `[[bridge]]`, in configuration order: the bridge tasks write them, the admin API, `/metrics`
+    /// and `$SYS` read them.
+    pub(crate) bridges: Vec<Arc<crate::bridge::Status>>,
     /// Every connection task, so shutdown can wait for them to say goodbye.
     tracker: TaskTracker,
     /// Cancelled when the broker shuts down; each connection watches it and closes itself.
@@ -85,6 +88,11 @@ impl Broker {
             router,
             auth,
             stats: Arc::default(),
+            bridges: config
+                .bridges
+                .iter()
+                .map(|bridge| Arc::new(crate::bridge::Status::new(bridge)))
+                .collect(),
             config,
             history,
             next_connection_id: AtomicU64::new(1),
@@ -150,6 +158,15 @@ impl Broker {
         let shutdown = self.shutdown.clone();
         self.tracker
             .track_future(handler::run(stream, id, peer, broker, shutdown).instrument(span))
+    }
+
+    /// Runs a task of the broker's own (a bridge) that shutdown waits for like a connection, so everything holding
+    /// the broker (and its store's lock) has ended when `Server::run` returns.
+    pub(crate) fn spawn_tracked<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        tokio::spawn(self.tracker.track_future(task));
     }
 
     /// The routing state.

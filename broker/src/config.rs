@@ -110,6 +110,8 @@ pub struct Config {
     /// clean up, such as telemetry of devices long gone), in file order; the first matching rule applies. A
     /// message's own Message Expiry Interval still applies when it is sooner.
     pub retained_expiry: Vec<RetainedExpiry>,
+    /// `[[bridge]]`: connections to other brokers and the topics they carry (see `bridge/`).
+    pub bridges: Vec<crate::bridge::BridgeConfig>,
     /// How often the broker publishes its status under `$SYS/broker/...` (Mosquitto's `sys_interval`), so
     /// dashboards and monitoring read it with a subscription. `Duration::ZERO` turns `$SYS` off.
     pub sys_interval: Duration,
@@ -365,6 +367,7 @@ impl Default for Config {
             // A quarter of a 1 GB Raspberry Pi: room for the retained store's own bound four times over.
             max_memory: 256 * 1024 * 1024,
             retained_expiry: Vec::new(),
+            bridges: Vec::new(),
             // Mosquitto's default.
             sys_interval: Duration::from_secs(10),
             auth: AuthConfig::default(),

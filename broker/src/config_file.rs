@@ -56,6 +56,8 @@ struct File {
     retained: Retained,
     #[serde(default)]
     history: HistoryFile,
+    #[serde(default)]
+    bridge: Vec<crate::bridge::config::RawBridge>,
 }
 
 /// `[history]`: what the dashboard's panel remembers (see `history.rs`).
@@ -251,6 +253,11 @@ impl Config {
         {
             *file = dir.join(&*file);
         }
+        for bridge in &mut config.bridges {
+            if let Some(Some(cafile)) = &mut bridge.target.tls {
+                *cafile = dir.join(&*cafile);
+            }
+        }
         config.config_file = Some(path.to_path_buf());
         // The data directory (the default `data` too) lives beside the configuration file, not wherever roost
         // happens to be started from.
@@ -396,6 +403,7 @@ impl Config {
                 after: Duration::from_secs(rule.seconds),
             });
         }
+        config.bridges = crate::bridge::config::read(file.bridge)?;
         Ok(config)
     }
 }

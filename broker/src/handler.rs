@@ -102,6 +102,10 @@ struct Client {
     inflight_limit: usize,
     /// MQTT 5 incoming topic aliases: alias → topic, for this connection only ([MQTT-3.3.2-7]).
     topic_aliases: HashMap<u16, TopicName>,
+    /// A Mosquitto-style bridge (the bridge mark on a 3.x CONNECT, [`roost_codec::Connect::bridge`]): its
+    /// subscriptions get No Local and Retain As Published, as Mosquitto gives them, so its own messages do not
+    /// come back to it and retained ones stay retained on the other side.
+    bridge: bool,
     /// Sessions our last PUBLISH reached at their high-water mark: we read nothing more from this client until each
     /// has room, or is found stuck, or goes away (flow control, see `wait_for_room`).
     wait_for: Vec<Arc<SessionCell>>,
@@ -243,7 +247,10 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             .map(|()| None);
     }
 
-    if let Some(why) = client_id_refusal(&connect, &broker.config) {
+    let reserved = connect.client_id.starts_with(crate::bridge::LOCAL_CLIENT_PREFIX) && !peer.internal;
+    if let Some(why) = client_id_refusal(&connect, &broker.config)
+        .or(reserved.then_some("client identifiers starting with $bridge/ are Roost's own bridges'"))
+    {
         tracing::info!(
             connection = id,
             peer = %peer.addr,
@@ -268,6 +275,8 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         &peer.certificate_identity,
         session_identity(&connect, &peer, &broker.auth),
     ) {
+        // One of our own bridges, in process: vouched for like a certificate, never rechecked on reload.
+        _ if peer.internal => Ok(Identity::user(&client_id)),
         // `[tls] use_identity_as_username`: the handshake verified the certificate against `client_ca`, so its
         // Common Name is the user, whatever the CONNECT's user name and password say (as Mosquitto does). A
         // client without a certificate (allowed when `require_client_cert` is off) is checked like any other.
@@ -338,7 +347,13 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             .await
             .map(|()| None);
     }
-    let expiry = session_expiry(&connect, broker, &mut connack);
+    // A bridge's local session never expires (it asks for 0xFFFFFFFF, section 3.1.2.11.2), whatever
+    // `max_session_expiry` says: it holds what waits for the remote broker, however long that is away.
+    let expiry = if peer.internal {
+        u32::MAX
+    } else {
+        session_expiry(&connect, broker, &mut connack)
+    };
     let client_receive_max = connect.properties.receive_maximum.map_or(u16::MAX, NonZeroU16::get);
     let mailbox = Arc::<Mailbox>::default();
     let (connected, session) = broker.router().connect(
@@ -368,6 +383,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         connect_expiry: expiry,
         inflight_limit: usize::from(client_receive_max.min(broker.config.max_inflight).max(1)),
         topic_aliases: HashMap::new(),
+        bridge: connect.bridge,
         wait_for: Vec::new(),
     };
     connack.session_present = connected.session_present;
@@ -382,6 +398,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         keep_alive,
         session_present = connected.session_present,
         took_over = connected.took_over,
+        bridge = connect.bridge,
         "connected"
     );
     // CONNACK says the session exists: not before the store has it.

@@ -18,6 +18,7 @@
 //! - `sys`: the `$SYS/broker/...` status topics and the traffic counters behind them.
 //! - `handler`: one connection's life (CONNECT, the session loop, the will); `handler/packets` handles each packet
 //!   a connected client sends.
+//! - [`bridge`]: `[[bridge]]`, connections to other brokers that carry chosen topics both ways.
 //! - [`bench`]: `roost bench`, a load generator over the same client as `cli`.
 //! - [`cli`]: `roost pub` and `roost sub`, MQTT clients compatible with mosquitto_pub and mosquitto_sub.
 //! - [`cert`]: `roost cert`, a self-signed certificate for the machine's LAN names.
@@ -27,6 +28,7 @@
 
 pub mod auth;
 pub mod bench;
+pub mod bridge;
 mod broker;
 pub mod cert;
 pub mod cli;

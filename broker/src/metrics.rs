@@ -166,6 +166,28 @@ impl Collector for BrokerCollector {
                 counter(drops.get(reason)).encode(metric.encode_family(&[("reason", reason.name())])?)?;
             }
         }
+        if !broker.bridges.is_empty() {
+            // One series per bridge, labelled with its name (`[[bridge]] name`).
+            let mut metric = e.encode_descriptor(
+                "bridge_connected",
+                "Whether the bridge is connected to its remote broker (1) or not (0)",
+                None,
+                gauge(0).metric_type(),
+            )?;
+            for bridge in &broker.bridges {
+                gauge(usize::from(bridge.is_connected()))
+                    .encode(metric.encode_family(&[("bridge", bridge.name.as_str())])?)?;
+            }
+            let mut metric = e.encode_descriptor(
+                "bridge_queued_messages",
+                "Messages waiting for the bridge's remote broker: queued, and sent but not acknowledged",
+                None,
+                gauge(0).metric_type(),
+            )?;
+            for bridge in &broker.bridges {
+                gauge(bridge.queued(broker)).encode(metric.encode_family(&[("bridge", bridge.name.as_str())])?)?;
+            }
+        }
         let (queued, queued_max) = router.queue_depths();
         emit(
             e,

@@ -41,6 +41,9 @@ pub(crate) struct Router {
     retained: Mutex<RetainedStore>,
     /// Per-session queue bounds and the slow-subscriber timeout.
     limits: Limits,
+    /// The bounds of bridges' local sessions (`$bridge/<name>`) that set their own (`[[bridge]]
+    /// max_queued_messages`, `max_queued_bytes`); empty when none does, which the publish path checks first.
+    bridge_limits: HashMap<ByteString, Limits>,
     /// `Config::queue_qos0_offline`.
     queue_qos0_offline: bool,
     /// `Config::maximum_qos`: no subscription is granted more.
@@ -237,6 +240,21 @@ impl Router {
                 retained_backlog: config.max_retained_messages.saturating_mul(2),
                 slow_subscriber_timeout: config.slow_subscriber_timeout,
             },
+            bridge_limits: config
+                .bridges
+                .iter()
+                .filter(|b| b.max_queued_messages.is_some() || b.max_queued_bytes.is_some())
+                .map(|b| {
+                    let id = ByteString::from(format!("{}{}", crate::bridge::LOCAL_CLIENT_PREFIX, b.name));
+                    let limits = Limits {
+                        messages: b.max_queued_messages.unwrap_or(config.max_queued_messages),
+                        bytes: b.max_queued_bytes.unwrap_or(config.max_queued_bytes),
+                        retained_backlog: config.max_retained_messages.saturating_mul(2),
+                        slow_subscriber_timeout: config.slow_subscriber_timeout,
+                    };
+                    (id, limits)
+                })
+                .collect(),
             queue_qos0_offline: config.queue_qos0_offline,
             maximum_qos: config.maximum_qos,
             max_topic_levels: config.max_topic_levels,
@@ -248,6 +266,14 @@ impl Router {
             retained_expiry: config.retained_expiry.clone(),
             history: None,
         }
+    }
+
+    /// The queue bounds of `client_id`'s session: a bridge's own, or everyone's.
+    fn limits_of(&self, client_id: &str) -> &Limits {
+        if self.bridge_limits.is_empty() {
+            return &self.limits;
+        }
+        self.bridge_limits.get(client_id).unwrap_or(&self.limits)
     }
 
     /// The `max_memory` budget.
@@ -714,6 +740,16 @@ impl Router {
             .collect()
     }
 
+    /// Messages waiting in `client_id`'s session: queued, and sent but not acknowledged (0 without a session). For
+    /// the bridges' status, read on every scrape, so one table lookup and one session lock rather than `clients`.
+    pub(crate) fn backlog(&self, client_id: &str) -> usize {
+        let Some(cell) = self.table().get(client_id).cloned() else {
+            return 0;
+        };
+        let session = cell.lock();
+        session.queue.len() + session.inflight.len()
+    }
+
     /// Tells `client_id`'s connection to close (DISCONNECT 0x98); whether it was connected.
     pub(crate) fn kick(&self, client_id: &str) -> bool {
         let Some(cell) = self.table().get(client_id).cloned() else {
@@ -874,7 +910,10 @@ impl Router {
         now: Instant,
     ) -> (Delivered, Lsn) {
         if !session.stored || outgoing.qos == QoS::AtMostOnce {
-            return (session.deliver(outgoing, &self.limits, self.queue_qos0_offline, now), 0);
+            return (
+                session.deliver(outgoing, self.limits_of(&cell.client_id), self.queue_qos0_offline, now),
+                0,
+            );
         }
         let (id, copy) = stored.get(&self.store);
         let put = Record::MessagePut {
@@ -892,7 +931,7 @@ impl Router {
         }
         outgoing.stored = Some(StoredAt { message: id, seq });
         session.next_seq += 1;
-        let delivered = session.deliver(outgoing, &self.limits, self.queue_qos0_offline, now);
+        let delivered = session.deliver(outgoing, self.limits_of(&cell.client_id), self.queue_qos0_offline, now);
         let lsn = match delivered {
             Delivered::Queued { .. } | Delivered::QueuedDroppingOldest => self.submit(vec![put, append]),
             Delivered::Dropped(_) => 0,
@@ -1109,7 +1148,7 @@ impl Router {
                     retain_on_subscribe: true,
                     stored: None,
                 });
-                let dropped = session.deliver_retained(outgoing, &self.limits);
+                let dropped = session.deliver_retained(outgoing, self.limits_of(&cell.client_id));
                 self.drops
                     .count(Drop::RetainedBacklog, dropped, &cell.client_id, filter.as_str());
             }
@@ -1249,7 +1288,7 @@ impl Router {
             records.extend(removed);
             packets.push(packet);
         }
-        let room = taken > 0 && session.progressed(now, &self.limits);
+        let room = taken > 0 && session.progressed(now, self.limits_of(&cell.client_id));
         let more = !blocked && session.queue.len() > 0;
         let lsn = self.submit(records);
         drop(session);
@@ -1284,7 +1323,7 @@ impl Router {
 
     /// Whether a publisher must wait for `cell` now; see `SessionCell::hold`.
     pub(crate) fn hold(&self, cell: &SessionCell, now: Instant) -> Hold {
-        cell.hold(&self.limits, now)
+        cell.hold(self.limits_of(&cell.client_id), now)
     }
 }
 

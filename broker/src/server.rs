@@ -186,6 +186,7 @@ impl Server {
         );
         tokio::spawn(Arc::clone(&history).run(shutdown.clone()));
         broker.recheck_logins_on_reload();
+        crate::bridge::start(&broker, &shutdown);
         // Fail-stop: once a write or fdatasync fails nothing more is acknowledged, and the broker stops, exiting
         // non-zero, rather than run on with promises it cannot keep.
         let failed = tokio::spawn({

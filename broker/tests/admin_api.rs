@@ -155,6 +155,14 @@ async fn with_users_only_administrators_may_call_it() {
     .await;
     let (status, body) = call(&broker, "GET", "/api/v1/clients", &[]).await;
     assert_eq!(status, 401, "even from this machine once users exist: {body}");
+    // The bridges' state (read by the dashboard) answers on the same terms.
+    let bridges = "/api/v1/bridges";
+    assert_eq!(call(&broker, "GET", bridges, &[]).await.0, 401);
+    let alice = basic("alice", "wonderland");
+    assert_eq!(call(&broker, "GET", bridges, &[("Authorization", &alice)]).await.0, 403);
+    let admin = basic("admin", "secret");
+    let answer = call(&broker, "GET", bridges, &[("Authorization", &admin)]).await;
+    assert_eq!(answer, (200, serde_json::json!([])), "no [[bridge]] configured");
     let (status, _) = call(
         &broker,
         "GET",

@@ -146,6 +146,13 @@ impl Refusal {
     }
 }
 
+/// Whether `client_id` is the local side of one of Roost's own bridges: the ACL does not apply to it, as it does
+/// not to Mosquitto's bridges (the operator chose what a bridge carries in its `topics`). Only a bridge can have such
+/// a client id: the handshake refuses it from any other connection.
+fn is_bridge(client_id: &str) -> bool {
+    client_id.starts_with(crate::bridge::LOCAL_CLIENT_PREFIX)
+}
+
 /// The rules in force: users, ACL, anonymous access and administrators. Read by every check; replaced whole by
 /// a reload.
 #[derive(Debug)]
@@ -161,23 +168,27 @@ pub struct Policy {
 impl Policy {
     /// Whether the client (user name, client id) may publish to `topic` (also its will).
     pub fn can_publish(&self, user: Option<&str>, client_id: &str, topic: &str) -> bool {
-        self.acl
-            .as_ref()
-            .is_none_or(|acl| acl.can_write(user, client_id, topic))
+        is_bridge(client_id)
+            || self
+                .acl
+                .as_ref()
+                .is_none_or(|acl| acl.can_write(user, client_id, topic))
     }
 
     /// Whether the client may subscribe to `filter`, given without any `$share/group/` prefix: an ACL rule
     /// granting read must cover every topic the filter can match, and no deny rule may cover it.
     pub fn can_subscribe(&self, user: Option<&str>, client_id: &str, filter: &str) -> bool {
-        self.acl
-            .as_ref()
-            .is_none_or(|acl| acl.can_subscribe(user, client_id, filter))
+        is_bridge(client_id)
+            || self
+                .acl
+                .as_ref()
+                .is_none_or(|acl| acl.can_subscribe(user, client_id, filter))
     }
 
     /// Whether a message on `topic` may be delivered to the client (a retained one on subscribe too). Checked
     /// per delivery, so a client whose read rights shrink on reload stops receiving at once.
     pub fn can_read(&self, user: Option<&str>, client_id: &str, topic: &str) -> bool {
-        self.acl.as_ref().is_none_or(|acl| acl.can_read(user, client_id, topic))
+        is_bridge(client_id) || self.acl.as_ref().is_none_or(|acl| acl.can_read(user, client_id, topic))
     }
 
     /// Whether `user` is one of `[auth] admins`.

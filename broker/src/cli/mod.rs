@@ -31,7 +31,7 @@ mod passwd;
 mod publish;
 mod subscribe;
 mod tls;
-mod transport;
+pub(crate) mod transport;
 
 use std::future::Future;
 use std::process::ExitCode;

@@ -326,6 +326,16 @@ fn wait_for(client: &mut Client, routed: Routed) {
 /// neither stores a refused filter nor sends its retained messages; the reason codes are merged back in the order
 /// of the SUBSCRIBE ([MQTT-3.9.3-1]).
 fn subscribe_checked(client: &Client, broker: &Broker, mut subscribe: Subscribe) -> (Vec<ReasonCode>, Lsn) {
+    if client.bridge {
+        // A 3.x bridge cannot ask for these options; Mosquitto gives them to every subscription of a client whose
+        // CONNECT carried the bridge mark: No Local ([MQTT-3.8.3-3]: not back to its publisher) and Retain As
+        // Published ([MQTT-3.3.1-12]), so a bridge in each direction does not loop and retained stays retained.
+        for (filter, options) in &mut subscribe.filters {
+            // Not on a shared subscription, which may not have No Local ([MQTT-3.8.3-4]).
+            options.no_local = filter.as_ref().is_ok_and(|f| f.shared().is_none());
+            options.retain_as_published = true;
+        }
+    }
     let max = broker.config.max_topic_length;
     let policy = broker.auth.policy();
     let refusals: Vec<Option<ReasonCode>> = subscribe

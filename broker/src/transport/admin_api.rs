@@ -147,6 +147,22 @@ pub(crate) async fn clients(
     answer(clients)
 }
 
+/// `GET /api/v1/bridges`: every configured bridge, in configuration order: `name`, `address`, `connected`,
+/// `queued` (messages waiting for the remote broker), `last_error` (words, or null) and `connected_since` (Unix
+/// seconds, or null).
+pub(crate) async fn bridges(
+    headers: HeaderMap,
+    Extension(client): Extension<ClientInfo>,
+    State(state): State<AppState>,
+) -> Response {
+    if let Err((status, why)) = authorize(&state, &headers, &client).await {
+        return error(status, why);
+    }
+    let broker = &state.broker;
+    let bridges: Vec<crate::bridge::Snapshot> = broker.bridges.iter().map(|b| b.snapshot(broker)).collect();
+    answer(bridges)
+}
+
 /// `DELETE /api/v1/clients/{client_id}`: disconnects the client (MQTT 5: DISCONNECT 0x98 Administrative
 /// action). Its session stays as its expiry says, and its will is published as for any other server-side close.
 pub(crate) async fn disconnect(

@@ -88,6 +88,7 @@ pub(crate) fn router(state: AppState) -> Router {
             get(admin_api::retained).delete(admin_api::delete_retained),
         )
         .route("/api/v1/reload", post(admin_api::reload))
+        .route("/api/v1/bridges", get(admin_api::bridges))
         .route("/api/v1/{*rest}", any(admin_api::not_found))
         .route("/metrics", get(operations::metrics))
         .route("/healthz", get(operations::healthz))

@@ -33,6 +33,9 @@ pub(crate) struct Peer {
     /// The user of the dashboard's login session, when a WebSocket from the dashboard's own origin carried a valid
     /// session cookie: a CONNECT naming no user (or this one) is this user without a password.
     pub(crate) session_user: Option<Arc<str>>,
+    /// The local side of one of Roost's own bridges (`bridge/`), an in-process byte stream: its client id is
+    /// reserved ([`crate::bridge::LOCAL_CLIENT_PREFIX`]), it needs no password and the ACL does not apply to it.
+    pub(crate) internal: bool,
 }
 
 impl Peer {
@@ -43,6 +46,7 @@ impl Peer {
             transport,
             certificate_identity: None,
             session_user: None,
+            internal: false,
         }
     }
 }
@@ -58,6 +62,8 @@ pub(crate) enum Transport {
     WebSocket,
     /// MQTT over WebSocket over TLS (`wss://…/mqtt`).
     SecureWebSocket,
+    /// The local side of a bridge, in process.
+    Bridge,
 }
 
 impl fmt::Display for Transport {
@@ -67,6 +73,7 @@ impl fmt::Display for Transport {
             Transport::Tls => "tls",
             Transport::WebSocket => "websocket",
             Transport::SecureWebSocket => "websocket+tls",
+            Transport::Bridge => "bridge",
         })
     }
 }

@@ -69,6 +69,7 @@ pub(crate) async fn serve(
                                 transport: Transport::Tls,
                                 certificate_identity: accepted.identity,
                                 session_user: None,
+                                internal: false,
                             };
                             broker.spawn_connection(accepted.stream, peer, slot);
                         }

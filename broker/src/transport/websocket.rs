@@ -103,6 +103,7 @@ pub(crate) async fn upgrade(
                 },
                 certificate_identity: client.identity,
                 session_user,
+                internal: false,
             };
             // A task of its own: inline in the upgrade's task, the connection's state would sit beside the
             // upgrade's for the connection's life.

@@ -61,6 +61,11 @@ impl TestBroker {
             ..config
         };
         let server = Server::bind(config).await.expect("bind to 127.0.0.1:0");
+        Self::from_server(server)
+    }
+
+    /// Runs a server the test bound itself (on an address of its choosing).
+    pub fn from_server(server: Server) -> Self {
         let (mqtt, http) = (server.mqtt_addr(), server.http_addr());
         let (mqtts, https) = (server.mqtts_addr(), server.https_addr());
         let shutdown = CancellationToken::new();
@@ -199,6 +204,17 @@ impl RawClient {
                 return packet;
             }
             let n = within(self.stream.read_buf(&mut self.buf)).await.expect("read");
+            assert_ne!(n, 0, "connection closed before a whole packet arrived");
+        }
+    }
+
+    /// The next packet, however long it takes: for waits the caller bounds itself.
+    pub async fn recv_unbounded(&mut self) -> Packet {
+        loop {
+            if let Some(packet) = Packet::decode(&mut self.buf, self.version, u32::MAX).expect("valid packet") {
+                return packet;
+            }
+            let n = self.stream.read_buf(&mut self.buf).await.expect("read");
             assert_ne!(n, 0, "connection closed before a whole packet arrived");
         }
     }

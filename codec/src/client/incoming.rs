@@ -119,15 +119,26 @@ impl Client {
             QoSPid::AtMostOnce => self.events.push_back(Event::Message(publish)),
             QoSPid::AtLeastOnce(id) => {
                 // [MQTT-4.3.2-4]: PUBACK once the message is ours, i.e. queued for the application. In order of
-                // arrival ([MQTT-4.6.0-2]), as everything here is.
+                // arrival ([MQTT-4.6.0-2]), as everything here is. With manual acknowledgements the application
+                // sends it (`acknowledge`).
                 self.events.push_back(Event::Message(publish));
-                self.send(Packet::PubAck(Ack::new(id)), now);
+                if !self.options.manual_acks {
+                    self.send(Packet::PubAck(Ack::new(id)), now);
+                }
             }
             QoSPid::ExactlyOnce(id) => {
                 let receive_maximum = v5.then(|| self.options.receive_maximum_value());
                 // [MQTT-4.3.3-10]: a repeat before PUBREL is acknowledged again but not delivered again.
                 if self.inbound.on_publish(id, receive_maximum)? {
                     self.events.push_back(Event::Message(publish));
+                    if self.options.manual_acks {
+                        // PUBREC waits for `acknowledge`.
+                        self.unacknowledged.insert(id);
+                        return Ok(());
+                    }
+                } else if self.unacknowledged.contains(&id) {
+                    // A repeat of a message the application has not acknowledged yet: its PUBREC comes then.
+                    return Ok(());
                 }
                 // [MQTT-4.3.3-8], in order of arrival ([MQTT-4.6.0-3]).
                 self.send(Packet::PubRec(Ack::new(id)), now);
@@ -141,6 +152,7 @@ impl Client {
     /// in MQTT 5 with Packet Identifier not found.
     fn on_pubrel(&mut self, ack: Ack, now: Instant) {
         let id = ack.packet_id;
+        self.unacknowledged.remove(&id);
         let mut pubcomp = Ack::new(id);
         if !self.inbound.on_pubrel(id) && self.options.version.is_v5() {
             pubcomp.reason_code = ReasonCode::PacketIdentifierNotFound;

@@ -6,7 +6,8 @@
 //!
 //! - inputs: [`Client::connect`], [`Client::publish`], [`Client::subscribe`], [`Client::unsubscribe`],
 //!   [`Client::disconnect`], [`Client::handle_bytes`] (bytes from the transport), [`Client::handle_timeout`],
-//!   [`Client::connection_lost`] (the transport closed). Inputs that may send take `now`.
+//!   [`Client::connection_lost`] (the transport closed); for a bridge, [`Client::publish_preferring_id`] and, with
+//!   [`ClientOptions::manual_acks`], [`Client::acknowledge`]. Inputs that may send take `now`.
 //! - outputs: [`Client::poll_transmit`] (bytes for the transport), [`Client::poll_event`] (what the application
 //!   should know), [`Client::poll_timeout`] (when to call `handle_timeout`), and [`Client::state`] (close the
 //!   transport once it is [`State::Disconnected`] and `poll_transmit` has nothing left).
@@ -120,6 +121,9 @@ pub struct Client {
     outbound: Outbound,
     /// The server's QoS 2 publications awaiting PUBREL (session state).
     inbound: Inbound,
+    /// With `manual_acks`: the server's QoS 2 messages delivered whose PUBREC waits for `acknowledge` (session
+    /// state, a subset of `inbound`), so a repeated PUBLISH is neither delivered again nor answered early.
+    unacknowledged: std::collections::BTreeSet<crate::types::PacketId>,
     /// Pending SUBSCRIBE/UNSUBSCRIBE and the granted subscriptions.
     subscriptions: Subscriptions,
     /// The server's topic aliases on this connection.
@@ -145,6 +149,7 @@ impl Client {
             packet_ids: PacketIds::new(),
             outbound: Outbound::default(),
             inbound: Inbound::default(),
+            unacknowledged: std::collections::BTreeSet::new(),
             subscriptions: Subscriptions::default(),
             aliases: InboundAliases::default(),
             keep_alive: KeepAlive::new(),
@@ -348,6 +353,31 @@ impl Client {
             });
         }
         self.inbound.clear();
+        self.unacknowledged.clear();
+    }
+
+    /// With [`ClientOptions::manual_acks`]: acknowledges the server's message `packet_id` of `qos`, delivered
+    /// earlier as [`Event::Message`]: PUBACK for QoS 1, PUBREC for QoS 2 ([MQTT-4.3.2-4], [MQTT-4.3.3-8]); the
+    /// PUBREL that follows is answered as usual. Acknowledge in the order the messages arrived ([MQTT-4.6.0-2],
+    /// [MQTT-4.6.0-3]). Nothing is sent while disconnected: the server sends the message again on the next
+    /// connection of the session, and it is delivered again (QoS 1) or acknowledged at once (QoS 2, after this
+    /// call). QoS 0 needs no acknowledgement.
+    pub fn acknowledge(&mut self, packet_id: crate::types::PacketId, qos: crate::types::QoS, now: Instant) {
+        use crate::packet::Ack;
+        use crate::types::QoS;
+        let packet = match qos {
+            QoS::AtMostOnce => return,
+            QoS::AtLeastOnce => Packet::PubAck(Ack::new(packet_id)),
+            QoS::ExactlyOnce => {
+                if !self.unacknowledged.remove(&packet_id) {
+                    return;
+                }
+                Packet::PubRec(Ack::new(packet_id))
+            }
+        };
+        if self.state == State::Connected {
+            self.send(packet, now);
+        }
     }
 }
 

@@ -64,6 +64,13 @@ pub struct ClientOptions {
     /// Subscribe again to every active subscription when a connection starts without a session (the server
     /// forgot them). `true` by default, so a dashboard keeps receiving what it showed before a reconnect.
     pub resubscribe: bool,
+    /// Connect as a bridge (Mosquitto's `try_private`): MQTT 3.x CONNECTs carry the bridge mark (see
+    /// [`Connect::bridge`]), so a broker that knows it does not send our own messages back. `false` by default.
+    pub bridge: bool,
+    /// The application acknowledges the server's QoS 1 and 2 messages itself, with
+    /// [`super::Client::acknowledge`], once it has done what it must with them (a bridge: once the other broker
+    /// has them). `false` by default: PUBACK/PUBREC leave as each message is delivered ([MQTT-4.3.2-4]).
+    pub manual_acks: bool,
 }
 
 impl ClientOptions {
@@ -87,6 +94,8 @@ impl ClientOptions {
             connect_timeout: Duration::from_secs(30),
             max_queued_publications: 1000,
             resubscribe: true,
+            bridge: false,
+            manual_acks: false,
         }
     }
 
@@ -103,6 +112,7 @@ impl ClientOptions {
         connect.will = self.will.clone();
         connect.username = self.username.clone();
         connect.password = self.password.clone();
+        connect.bridge = self.bridge;
         if self.version.is_v5() {
             let p = &mut connect.properties;
             p.session_expiry_interval = self.session_expiry_interval;
@@ -137,6 +147,8 @@ impl fmt::Debug for ClientOptions {
             .field("connect_timeout", &self.connect_timeout)
             .field("max_queued_publications", &self.max_queued_publications)
             .field("resubscribe", &self.resubscribe)
+            .field("bridge", &self.bridge)
+            .field("manual_acks", &self.manual_acks)
             .finish()
     }
 }

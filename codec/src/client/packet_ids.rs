@@ -37,6 +37,11 @@ impl PacketIds {
         Some(id)
     }
 
+    /// Takes `id` if it is free; `false` if it is in use.
+    pub(crate) fn take(&mut self, id: PacketId) -> bool {
+        self.in_use.insert(id)
+    }
+
     /// Frees `id` once its flow is complete (or abandoned).
     pub(crate) fn release(&mut self, id: PacketId) {
         self.in_use.remove(&id);

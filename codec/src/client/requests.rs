@@ -20,6 +20,29 @@ impl Client {
     /// session state, sent once connected) and wait in order while the server's Receive Maximum is used up
     /// ([MQTT-3.3.4-7]), up to [`super::ClientOptions::max_queued_publications`].
     pub fn publish(&mut self, message: Message, now: Instant) -> Result<Option<PacketId>, ClientError> {
+        self.publish_with(message, None, now)
+    }
+
+    /// [`Client::publish`] with `preferred` as the packet identifier when it is free (another free one when it is
+    /// not). A bridge passes the identifier the message had on the broker it came from: that broker resends an
+    /// unacknowledged message with its identifier, so after a restart of the bridge the repeat takes the same
+    /// identifier here too, and a server still holding it awaiting PUBREL takes it for the repeat it is
+    /// ([MQTT-4.3.3-10]) rather than taking a later message for a repeat.
+    pub fn publish_preferring_id(
+        &mut self,
+        message: Message,
+        preferred: PacketId,
+        now: Instant,
+    ) -> Result<Option<PacketId>, ClientError> {
+        self.publish_with(message, Some(preferred), now)
+    }
+
+    fn publish_with(
+        &mut self,
+        message: Message,
+        preferred: Option<PacketId>,
+        now: Instant,
+    ) -> Result<Option<PacketId>, ClientError> {
         message.check_properties()?;
         let connected = self.state == State::Connected;
         if message.qos == QoS::AtMostOnce {
@@ -47,7 +70,10 @@ impl Client {
             // The server's limits are not known yet; refuse only what no server could take.
             Packet::Publish(publish.clone()).encoded_len(self.options.version)?;
         }
-        let id = self.packet_ids.allocate().ok_or(ClientError::PacketIdsExhausted)?;
+        let id = match preferred {
+            Some(id) if self.packet_ids.take(id) => id,
+            _ => self.packet_ids.allocate().ok_or(ClientError::PacketIdsExhausted)?,
+        };
         publish.qos_pid = QoSPid::new(publish.qos(), id);
         self.outbound.push(id, publish);
         if connected {

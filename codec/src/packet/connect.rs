@@ -38,6 +38,11 @@ pub struct Connect {
     pub username: Option<ByteString>,
     /// The password: binary data.
     pub password: Option<Bytes>,
+    /// Sent by a bridge (not part of the standard): the Protocol Level has its top bit set (`0x83`, `0x84`),
+    /// as Mosquitto's bridges send it with `try_private`. The receiving broker treats the client as a bridge: its
+    /// own messages are not sent back to it, and the Retain flag is kept as published. Only MQTT 3.1 and 3.1.1
+    /// have it: an MQTT 5 bridge asks for No Local and Retain As Published itself.
+    pub bridge: bool,
 }
 
 /// A will message (section 3.1.3.2 to 3.1.3.4).
@@ -66,6 +71,7 @@ impl fmt::Debug for Connect {
             .field("will", &self.will)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("bridge", &self.bridge)
             .finish()
     }
 }
@@ -82,12 +88,16 @@ impl Connect {
             will: None,
             username: None,
             password: None,
+            bridge: false,
         }
     }
 
     pub(crate) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         let name = r.binary("protocol name")?;
         let level = r.u8("protocol level")?;
+        // A bridge's mark: the top bit of a 3.x level (see `bridge`).
+        let bridge = matches!((&name[..], level), (b"MQTT", 0x84) | (b"MQIsdp", 0x83));
+        let level = if bridge { level & 0x7F } else { level };
         let protocol = match (&name[..], level) {
             (b"MQTT", 4) => ProtocolVersion::V311,
             (b"MQTT", 5) => ProtocolVersion::V5,
@@ -154,6 +164,7 @@ impl Connect {
             will,
             username,
             password,
+            bridge,
         })
     }
 
@@ -208,7 +219,8 @@ impl Connect {
     pub(crate) fn encode_body(&self, buf: &mut BytesMut) {
         let v5 = self.protocol.is_v5();
         wire::put_binary(buf, self.protocol.protocol_name().as_bytes());
-        buf.put_u8(self.protocol.level());
+        let bridge = if self.bridge && !v5 { 0x80 } else { 0 };
+        buf.put_u8(self.protocol.level() | bridge);
         buf.put_u8(self.flags());
         buf.put_u16(self.keep_alive);
         if v5 {
@@ -523,6 +535,54 @@ mod tests {
             DecodeError::UnsupportedProtocolLevel(4),
             ReasonCode::UnsupportedProtocolVersion,
         );
+    }
+
+    #[test]
+    fn a_bridge_sets_the_top_bit_of_a_3x_protocol_level() {
+        // Mosquitto's `try_private`: MQTT 3.1.1 at level 0x84, MQTT 3.1 at 0x83.
+        let bridge311 = frame(
+            0x10,
+            &[
+                0x00, 0x04, b'M', b'Q', b'T', b'T', 0x84, 0x02, 0x00, 0x3C, 0x00, 0x01, b'b',
+            ],
+        );
+        let expected = Connect {
+            bridge: true,
+            ..Connect::new(V311, "b")
+        };
+        assert_eq!(decode(V311, &bridge311), Ok(Some(connect(expected.clone()))));
+        assert_eq!(&encode(V311, &connect(expected)).unwrap()[..], &bridge311[..]);
+        let bridge31 = frame(
+            0x10,
+            &[
+                0x00, 0x06, b'M', b'Q', b'I', b's', b'd', b'p', 0x83, 0x02, 0x00, 0x3C, 0x00, 0x01, b'b',
+            ],
+        );
+        let expected = Connect {
+            bridge: true,
+            ..Connect::new(V31, "b")
+        };
+        assert_eq!(decode(V31, &bridge31), Ok(Some(connect(expected.clone()))));
+        assert_eq!(&encode(V31, &connect(expected)).unwrap()[..], &bridge31[..]);
+        // MQTT 5 has no such mark (a bridge asks for No Local instead): 0x85 is an unknown level, and an MQTT 5
+        // CONNECT with `bridge` set is written at level 5.
+        let level85 = frame(
+            0x10,
+            &[
+                0x00, 0x04, b'M', b'Q', b'T', b'T', 0x85, 0x02, 0x00, 0x3C, 0x00, 0x00, 0x01, b'b',
+            ],
+        );
+        assert_malformed(
+            V5,
+            &level85,
+            DecodeError::UnsupportedProtocolLevel(0x85),
+            ReasonCode::UnsupportedProtocolVersion,
+        );
+        let v5 = Connect {
+            bridge: true,
+            ..Connect::new(V5, "b")
+        };
+        assert_eq!(encode(V5, &connect(v5)).unwrap()[8], 0x05);
     }
 
     #[test]

@@ -279,6 +279,8 @@ fn connect(version: ProtocolVersion) -> impl Strategy<Value = Packet> {
                     will,
                     username,
                     password,
+                    // The bridge mark has byte tests of its own (`packet/connect.rs`).
+                    bridge: false,
                 }))
             },
         )

@@ -156,3 +156,54 @@ fn a_client_only_packet_from_the_server_is_a_protocol_error() {
     );
     assert_eq!(summary(&h.sent()), ["DISCONNECT 0x82"]);
 }
+
+#[test]
+fn manual_acks_wait_for_the_application() {
+    for version in VERSIONS {
+        let mut options = ClientOptions::new(version, "bridge");
+        options.manual_acks = true;
+        let mut h = Harness::connected_with(options, Properties::default());
+        let p1 = server_publish("t/1", QoSPid::AtLeastOnce(pid(1)), "one");
+        h.server_sends(Packet::Publish(p1), h.at(1)).unwrap();
+        assert_eq!(delivered(&h.events()), ["one"]);
+        assert!(h.sent().is_empty(), "no PUBACK before the application says so");
+        h.client.acknowledge(pid(1), QoS::AtLeastOnce, h.at(2));
+        assert_eq!(summary(&h.sent()), ["PUBACK 1"]);
+
+        let p2 = server_publish("t/2", QoSPid::ExactlyOnce(pid(2)), "two");
+        h.server_sends(Packet::Publish(p2.clone()), h.at(3)).unwrap();
+        assert_eq!(delivered(&h.events()), ["two"]);
+        assert!(h.sent().is_empty(), "no PUBREC before the application says so");
+        // [MQTT-4.3.3-10] a repeat is not delivered again, and not answered before the application answers.
+        let mut repeat = p2.clone();
+        repeat.dup = true;
+        h.server_sends(Packet::Publish(repeat.clone()), h.at(4)).unwrap();
+        assert!(h.events().is_empty());
+        assert!(h.sent().is_empty());
+        h.client.acknowledge(pid(2), QoS::ExactlyOnce, h.at(5));
+        assert_eq!(summary(&h.sent()), ["PUBREC 2"]);
+        // Acknowledged once: a repeat now gets its PUBREC at once, and PUBREL its PUBCOMP.
+        h.server_sends(Packet::Publish(repeat), h.at(6)).unwrap();
+        assert!(h.events().is_empty());
+        assert_eq!(summary(&h.sent()), ["PUBREC 2"]);
+        h.client.acknowledge(pid(2), QoS::ExactlyOnce, h.at(7));
+        assert!(h.sent().is_empty(), "a second acknowledgement sends nothing");
+        h.server_sends(Packet::PubRel(Ack::new(pid(2))), h.at(8)).unwrap();
+        assert_eq!(summary(&h.sent()), ["PUBCOMP 2"]);
+    }
+}
+
+#[test]
+fn a_bridge_marks_its_3x_connect() {
+    for version in VERSIONS {
+        let mut options = ClientOptions::new(version, "bridge");
+        options.bridge = true;
+        let mut h = Harness::new(options);
+        h.client.connect(h.t0).unwrap();
+        let [Packet::Connect(connect)] = &h.sent()[..] else {
+            panic!("CONNECT expected")
+        };
+        // On the wire only MQTT 3.x has the mark.
+        assert_eq!(connect.bridge, !version.is_v5());
+    }
+}

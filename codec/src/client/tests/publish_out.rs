@@ -337,3 +337,23 @@ fn properties_the_client_owns_are_refused() {
     m.properties.subscription_identifiers = vec![NonZeroU32::new(1).unwrap()];
     assert!(matches!(h.client.publish(m, h.at(1)), Err(ClientError::Encode(_))));
 }
+
+#[test]
+fn a_preferred_packet_id_is_used_when_free() {
+    for version in VERSIONS {
+        let mut h = Harness::connected(version);
+        let first = h
+            .client
+            .publish_preferring_id(message("t", QoS::ExactlyOnce, "a"), pid(700), h.at(1))
+            .unwrap();
+        assert_eq!(first, Some(pid(700)));
+        // In use: another identifier, never a second packet with the same one ([MQTT-2.2.1-3]).
+        let second = h
+            .client
+            .publish_preferring_id(message("t", QoS::AtLeastOnce, "b"), pid(700), h.at(2))
+            .unwrap();
+        assert_ne!(second, Some(pid(700)));
+        assert!(second.is_some());
+        assert_eq!(summary(&h.sent()).len(), 2);
+    }
+}
