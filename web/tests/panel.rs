@@ -387,4 +387,21 @@ async fn the_broker_view_shows_sys_figures() {
     tree.update(|tree| tree.insert(message("$SYS/broker/publish/messages/received", "300", 11_000)));
     leptos::task::tick().await;
     assert_eq!(figure("in"), "20", "200 messages in 10 s");
+    // Each live update of the counter is a sample on the charts: two so far. The first had no rate in yet (one
+    // counter value is no rate), so that line has one point; the rate out came from the one-minute load.
+    let points = |chart: &str, series: &str| {
+        shown
+            .all(&format!(r#"[data-chart="{chart}"] polyline[data-series="{series}"]"#))
+            .first()
+            .and_then(|line| line.get_attribute("points"))
+            .map(|points| points.split(' ').count())
+    };
+    assert_eq!(points("rates", "in"), Some(1));
+    assert_eq!(points("rates", "out"), Some(2));
+    assert_eq!(points("connections", "connected"), Some(2));
+    assert_eq!(
+        shown.all(r#"[data-chart="rates"] .trend-time"#).len(),
+        3,
+        "start, middle and end times"
+    );
 }

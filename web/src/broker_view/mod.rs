@@ -1,9 +1,17 @@
 //! The broker view: the broker's own `$SYS/broker/...` figures (Mosquitto's names, which `roost` publishes
-//! retained every `[sys] interval`) as live numbers. [`Figures`] reads them from the topic tree; [`Rate`] turns
-//! a growing counter into a rate per second.
+//! retained every `[sys] interval`) as live numbers and as charts over time, then what the admin API
+//! (`/api/v1/`) says: the connected clients (each can be disconnected) and the bridges. [`Figures`] reads the
+//! figures from the topic tree; [`Rate`] turns a growing counter into a rate per second; [`trend`] keeps and
+//! draws them over time; [`admin`] reads the admin API; [`clients`] shows it.
+
+pub mod admin;
+pub mod clients;
+pub mod trend;
 
 use leptos::prelude::*;
 
+use self::clients::{BridgesView, ClientsView};
+use self::trend::{CONNECTIONS, RATES, Sample, Trend, TrendChart};
 use crate::explorer::TopicTree;
 
 /// The figures shown, each `None` until the broker has published it.
@@ -99,9 +107,14 @@ pub fn format_uptime(seconds: u64) -> String {
     }
 }
 
+/// A rate: from the counters when known, else the broker's one-minute load (per minute) over 60.
+pub fn best_rate(computed: Option<f64>, load_per_minute: Option<f64>) -> Option<f64> {
+    computed.or(load_per_minute.map(|load| load / 60.0))
+}
+
 /// A rate for display: from the counters when known, else the broker's one-minute load (per minute) over 60.
 pub fn format_rate(computed: Option<f64>, load_per_minute: Option<f64>) -> String {
-    match computed.or(load_per_minute.map(|load| load / 60.0)) {
+    match best_rate(computed, load_per_minute) {
         Some(rate) if rate < 10.0 => format!("{rate:.1}"),
         Some(rate) => format!("{rate:.0}"),
         None => "–".to_owned(),
@@ -118,6 +131,7 @@ pub fn BrokerView(
     let figures = Memo::new(move |_| tree.with(Figures::of));
     let rate_in = RwSignal::new(Rate::default());
     let rate_out = RwSignal::new(Rate::default());
+    let trend = RwSignal::new(Trend::default());
     Effect::new(move |_| {
         let (published_in, published_out) = figures.with(|figures| (figures.published_in, figures.published_out));
         if let Some((value, at, retained)) = published_in {
@@ -125,6 +139,17 @@ pub fn BrokerView(
         }
         if let Some((value, at, retained)) = published_out {
             rate_out.update(|rate| rate.observe(value, at, retained));
+        }
+        // One sample per live `$SYS` update of the received counter (the broker publishes them all together);
+        // a retained one is from before this page connected.
+        if let Some((_, at, false)) = published_in {
+            let sample = figures.with_untracked(|figures| Sample {
+                at_ms: at as f64,
+                rate_in: best_rate(rate_in.get_untracked().per_second(), figures.load_in),
+                rate_out: best_rate(rate_out.get_untracked().per_second(), figures.load_out),
+                clients: figures.clients.map(|clients| clients as f64),
+            });
+            trend.update(|trend| trend.push(sample));
         }
     });
     let number = |value: Option<u64>| value.map_or("–".to_owned(), |value| value.to_string());
@@ -157,6 +182,12 @@ pub fn BrokerView(
                     <dd data-figure="version">{move || figures.with(|f| f.version.clone().unwrap_or_else(|| "–".to_owned()))}</dd>
                 </div>
             </dl>
+            <div class="trends">
+                <TrendChart trend=trend title="Messages per second" series=RATES name="rates" />
+                <TrendChart trend=trend title="Clients connected" series=CONNECTIONS name="connections" />
+            </div>
+            <ClientsView />
+            <BridgesView />
         </section>
     }
 }
