@@ -750,6 +750,15 @@ fn rates_come_from_live_samples_only() {
     assert_eq!(rate.per_second(), Some(10.0), "the same sample again changes nothing");
     rate.observe(5, 21_000, false);
     assert_eq!(rate.per_second(), None, "the broker restarted");
+    // The dashboard subscribes with Retain As Published, so live `$SYS` updates arrive retained too: only the
+    // first one, from the retained store, says nothing about time.
+    let mut rate = Rate::default();
+    rate.observe(100, 0, true);
+    rate.observe(100, 0, true);
+    rate.observe(110, 1_000, true);
+    assert_eq!(rate.per_second(), None);
+    rate.observe(130, 2_000, true);
+    assert_eq!(rate.per_second(), Some(20.0));
 }
 
 #[wasm_bindgen_test]

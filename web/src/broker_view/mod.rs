@@ -66,28 +66,38 @@ impl Figures {
 /// A rate per second computed from successive samples of a counter.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Rate {
-    /// The last live sample: value and when it arrived (ms).
+    /// The last sample: value and when it arrived (ms).
     last: Option<(u64, u64)>,
+    /// Whether that sample came from the retained store on subscribing: its arrival says nothing about when
+    /// it was counted.
+    stale: bool,
     /// The rate between the last two live samples.
     per_second: Option<f64>,
 }
 
 impl Rate {
-    /// Takes a sample `value` that arrived at `at_ms`. A `retained` sample only starts the count: it was
-    /// counted some time before it arrived. A counter that went down (the broker restarted) starts afresh.
+    /// Takes a sample `value` that arrived at `at_ms`. The first sample, when `retained`, only starts the count:
+    /// it was counted some time before it arrived. Later ones count even when `retained`, since the dashboard
+    /// subscribes with Retain As Published and the broker publishes `$SYS` retained ([MQTT-3.3.1-12]). The same
+    /// sample again changes nothing; a counter that went down (the broker restarted) starts afresh.
     pub fn observe(&mut self, value: u64, at_ms: u64, retained: bool) {
-        if retained {
-            self.last = None;
+        if self.last == Some((value, at_ms)) {
+            return;
+        }
+        if retained && self.last.is_none() {
+            self.last = Some((value, at_ms));
+            self.stale = true;
             return;
         }
         match self.last {
-            Some((before, then)) if at_ms > then && value >= before => {
+            Some((before, then)) if !self.stale && at_ms > then && value >= before => {
                 self.per_second = Some((value - before) as f64 * 1000.0 / (at_ms - then) as f64);
             }
             Some((before, _)) if value < before => self.per_second = None,
             _ => {}
         }
         self.last = Some((value, at_ms));
+        self.stale = false;
     }
 
     /// The rate, once two live samples arrived.
@@ -140,9 +150,9 @@ pub fn BrokerView(
         if let Some((value, at, retained)) = published_out {
             rate_out.update(|rate| rate.observe(value, at, retained));
         }
-        // One sample per live `$SYS` update of the received counter (the broker publishes them all together);
-        // a retained one is from before this page connected.
-        if let Some((_, at, false)) = published_in {
+        // One sample per `$SYS` update of the received counter (the broker publishes them all together; a
+        // later batch of the same update corrects its sample in place).
+        if let Some((_, at, _)) = published_in {
             let sample = figures.with_untracked(|figures| Sample {
                 at_ms: at as f64,
                 rate_in: best_rate(rate_in.get_untracked().per_second(), figures.load_in),
