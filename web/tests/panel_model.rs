@@ -802,3 +802,40 @@ fn the_editor_shows_the_fields_of_each_kind() {
     }
     assert!(draft.field("kind").is_none() && draft.field_mut("nope").is_none());
 }
+
+#[wasm_bindgen_test]
+fn a_command_waits_for_the_device_then_says_there_was_no_answer() {
+    use roost_web::panel::answer::{Answer, Command};
+    let mut command = Command::default();
+    assert_eq!(command.answer(), Answer::Settled);
+    let first = command.sent(Some(3));
+    assert_eq!(command.answer(), Answer::Waiting);
+    command.reported(Some(3));
+    assert_eq!(
+        command.answer(),
+        Answer::Waiting,
+        "the message seen before the command is no answer"
+    );
+    command.timed_out(first);
+    assert_eq!(command.answer(), Answer::NoAnswer);
+    command.reported(Some(4));
+    assert_eq!(
+        command.answer(),
+        Answer::Settled,
+        "a late answer is still the device's state"
+    );
+    // A second command: the first one's timer does not judge it.
+    let first = command.sent(Some(4));
+    let second = command.sent(Some(4));
+    command.timed_out(first);
+    assert_eq!(command.answer(), Answer::Waiting);
+    command.timed_out(second);
+    assert_eq!(command.answer(), Answer::NoAnswer);
+    // A state topic with nothing on it yet: its first message answers.
+    let mut command = Command::default();
+    command.sent(None);
+    command.reported(None);
+    assert_eq!(command.answer(), Answer::Waiting);
+    command.reported(Some(1));
+    assert_eq!(command.answer(), Answer::Settled);
+}
