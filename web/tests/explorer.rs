@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use leptos::prelude::*;
+use roost_web::explorer::view::format_time;
 use roost_web::explorer::{Explorer, HistoryLimits, MAX_TOPICS, Payload, TopicMessage, TopicTree};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -355,7 +356,9 @@ async fn selecting_a_topic_shows_its_last_message() {
     let details = shown.details().expect("details");
     assert!(details.contains("2 bytes, hex (not UTF-8)"), "{details}");
     assert!(details.contains("ff 00"), "{details}");
-    assert!(details.contains("2023-11-14T22:13:20.000Z"), "{details}");
+    // In this browser's own time zone, with its offset, rather than UTC.
+    assert!(details.contains(&format_time(1_700_000_000_000)), "{details}");
+    assert!(!details.contains("2023-11-14T22:13:20.000Z"), "{details}");
 
     shown.click("garage", ".tree-topic");
     leptos::task::tick().await;
@@ -596,4 +599,76 @@ fn the_tree_keys_follow_the_aria_tree_pattern() {
     assert_eq!(key(3, " "), Some(TreeAction::Select(3)));
     assert_eq!(key(3, "a"), None, "other keys are left to the page");
     assert_eq!(tree_key(&[], 0, "ArrowDown", open), None, "an empty tree");
+}
+
+#[wasm_bindgen_test]
+fn times_are_local_with_their_offset() {
+    let ms = 1_700_000_000_123_u64;
+    let date = js_sys::Date::new(&(ms as f64).into());
+    let offset = -(date.get_timezone_offset() as i64);
+    let expected = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.123 {}{:02}:{:02}",
+        date.get_full_year(),
+        date.get_month() + 1,
+        date.get_date(),
+        date.get_hours(),
+        date.get_minutes(),
+        date.get_seconds(),
+        if offset < 0 { '-' } else { '+' },
+        offset.abs() / 60,
+        offset.abs() % 60
+    );
+    assert_eq!(format_time(ms), expected);
+    // Whatever the zone, the same instant: parsing it back (ISO form with the offset) gives the same time.
+    let iso = format_time(ms).replacen(' ', "T", 1).replacen(' ', "", 1);
+    assert_eq!(js_sys::Date::parse(&iso), ms as f64, "{iso}");
+}
+
+#[wasm_bindgen_test]
+async fn a_deleted_retained_message_says_deleted_in_the_tree() {
+    let tree = RwSignal::new(TopicTree::default());
+    let retained = |payload: &str| TopicMessage {
+        topic: "porch/light".into(),
+        payload: Payload::Text(payload.into()),
+        size: payload.len(),
+        qos: 0,
+        retain: true,
+        received_ms: 1,
+        properties: Default::default(),
+    };
+    tree.update(|tree| tree.insert(retained("on")));
+    let shown = Mounted::new(tree);
+    leptos::task::tick().await;
+    shown.click("porch", ".tree-toggle");
+    leptos::task::tick().await;
+    let line = shown.row("porch/light");
+    assert!(line.query_selector(".tree-retained").unwrap().is_some());
+    assert!(line.query_selector(".tree-deleted").unwrap().is_none());
+    tree.update(|tree| tree.insert(retained("")));
+    leptos::task::tick().await;
+    let line = shown.row("porch/light");
+    assert_eq!(
+        line.query_selector(".tree-deleted")
+            .unwrap()
+            .map(|e| e.text_content().unwrap()),
+        Some("deleted".to_owned())
+    );
+    assert!(
+        line.query_selector(".tree-retained").unwrap().is_none(),
+        "no R once deleted"
+    );
+    assert!(line.query_selector(".tree-value").unwrap().is_none(), "no empty value");
+    // Published again: no longer deleted.
+    tree.update(|tree| tree.insert(retained("off")));
+    leptos::task::tick().await;
+    let line = shown.row("porch/light");
+    assert!(line.query_selector(".tree-deleted").unwrap().is_none());
+    assert_eq!(
+        line.query_selector(".tree-value")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .unwrap(),
+        "off"
+    );
 }

@@ -213,6 +213,7 @@ fn TreeRow(
         let topic = topic.clone();
         move || selected.with(|selected| selected.as_deref() == Some(topic.as_str()))
     };
+    let deleted_topic = topic.clone();
     let tabindex = {
         let topic = topic.clone();
         move || {
@@ -247,6 +248,10 @@ fn TreeRow(
                     }
                 </span>
                 {move || {
+                    tree.with(|tree| tree.get(&deleted_topic).is_some_and(is_deleted))
+                        .then(|| view! { <span class="tree-deleted">"deleted"</span> })
+                }}
+                {move || {
                     node_info()
                         .and_then(|(_, preview)| preview)
                         .map(|(value, retain)| {
@@ -263,15 +268,25 @@ fn TreeRow(
     .add_any_attr(custom_attribute("aria-level", (depth + 1).to_string()))
 }
 
-/// A node's last value, cut to [`PREVIEW_CHARS`], and its retain flag; `None` when nothing was published to it.
+/// A node's last value, cut to [`PREVIEW_CHARS`], and its retain flag; `None` when nothing was published to it
+/// or when its last message deleted the retained one (see [`is_deleted`]).
 fn preview(node: &Node) -> Option<(String, bool)> {
     let last = node.last()?;
+    if is_deleted(node) {
+        return None;
+    }
     let text = last.payload.as_str();
     let mut value: String = text.chars().take(PREVIEW_CHARS).collect();
     if value.len() < text.len() {
         value.push('…');
     }
     Some((value, last.retain))
+}
+
+/// Whether the topic's last message deleted its retained message (retained, with an empty payload,
+/// [MQTT-3.3.1-6]): the line says "deleted" rather than showing an empty value.
+pub fn is_deleted(node: &Node) -> bool {
+    node.last().is_some_and(|last| last.retain && last.size == 0)
 }
 
 /// "1 topic", "2 topics".
@@ -283,7 +298,23 @@ pub(super) fn plural(count: u64, noun: &str) -> String {
     }
 }
 
-/// Milliseconds since the Unix epoch as an ISO 8601 time (UTC).
-pub(super) fn format_time(ms: u64) -> String {
-    js_sys::Date::new(&(ms as f64).into()).to_iso_string().into()
+/// Milliseconds since the Unix epoch as this browser's local date and time, `2023-11-14 23:13:20.000`, with
+/// the zone's offset from UTC (`+01:00`) so two browsers' times can be compared.
+pub fn format_time(ms: u64) -> String {
+    let date = js_sys::Date::new(&(ms as f64).into());
+    // getTimezoneOffset is minutes *behind* UTC: -60 in Central Europe in winter.
+    let offset = -(date.get_timezone_offset() as i64);
+    let sign = if offset < 0 { '-' } else { '+' };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03} {sign}{:02}:{:02}",
+        date.get_full_year(),
+        date.get_month() + 1,
+        date.get_date(),
+        date.get_hours(),
+        date.get_minutes(),
+        date.get_seconds(),
+        date.get_milliseconds(),
+        offset.abs() / 60,
+        offset.abs() % 60
+    )
 }
