@@ -22,6 +22,7 @@ async fn a_retained_message_shows_in_the_topic_tree() -> anyhow::Result<()> {
     ensure!(status.success(), "mosquitto_pub failed: {status}");
 
     let url = broker.dashboard_url();
+    let port = broker.mqtt.port().to_string();
     with_browser(|client| async move {
         client.goto(&url).await?;
         let wait = Duration::from_secs(20);
@@ -58,6 +59,42 @@ async fn a_retained_message_shows_in_the_topic_tree() -> anyhow::Result<()> {
         ensure!(
             text.contains("kitchen/temp") && text.contains("21.5"),
             "details show {text:?}"
+        );
+
+        // Times are local, with their offset, not UTC ISO strings.
+        let iso_utc = text
+            .as_bytes()
+            .windows(5)
+            .any(|w| w[0] == b'.' && w[1..4].iter().all(u8::is_ascii_digit) && w[4] == b'Z');
+        let local = text.as_bytes().windows(19).any(|w| {
+            w.iter().enumerate().all(|(i, c)| match i {
+                4 | 7 => *c == b'-',
+                10 => *c == b' ',
+                13 | 16 => *c == b':',
+                _ => c.is_ascii_digit(),
+            })
+        });
+        ensure!(!iso_utc && local, "details show no local time: {text:?}");
+
+        // Deleting the retained message (an empty retained PUBLISH): the line says "deleted", no "R".
+        let status = tokio::process::Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &port, "-t", "kitchen/temp", "-n", "-r"])
+            .status()
+            .await
+            .context("running mosquitto_pub")?;
+        ensure!(status.success(), "mosquitto_pub -n failed: {status}");
+        client
+            .wait()
+            .at_most(wait)
+            .for_element(Locator::Css(r#".tree-node[data-topic="kitchen/temp"] .tree-deleted"#))
+            .await
+            .context("the deleted retained message is not shown as deleted")?;
+        ensure!(
+            client
+                .find_all(Locator::Css(r#".tree-node[data-topic="kitchen/temp"] .tree-retained"#))
+                .await?
+                .is_empty(),
+            "a deleted retained message is still marked R"
         );
 
         let png = client.screenshot().await?;
