@@ -207,6 +207,139 @@ async fn a_switch_card_sends_the_command_and_follows_the_device() -> anyhow::Res
     broker.stop().await
 }
 
+/// Waits (bounded) until `css` matches nothing.
+async fn wait_gone(client: &Client, css: &str) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !client.find_all(Locator::Css(css)).await?.is_empty() {
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "{css} still on the page after {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_control_waits_for_its_device_and_says_when_it_does_not_answer() -> anyhow::Result<()> {
+    let broker = TestBroker::start().await?;
+    let mut device = Device::connect(&broker, "plug").await?;
+    device.subscribe("plug/set").await?;
+    let layout = r#"{"roost_panel":1,"cards":[
+        {"title":"Desk plug","type":"switch","command_topic":"plug/set","state_topic":"plug/state"}]}"#;
+    device.publish("roost/dashboard", layout, true).await?;
+    device.publish("plug/state", "OFF", true).await?;
+    let url = broker.dashboard_url();
+    with_browser(|client| async move {
+        client.goto(&url).await?;
+        wait_for(&client, r#".card-switch[data-state="off"]"#)
+            .await?
+            .click()
+            .await?;
+        ensure!(device.received("plug/set").await? == "ON");
+        // The device has not answered yet (it cannot: the test holds its answer): the card waits.
+        let waiting = wait_for(&client, r#".card-answer[data-answer="waiting"]"#).await?;
+        ensure!(waiting.text().await? == "Waiting for the device…");
+        ensure!(
+            wait_for(&client, ".card-switch")
+                .await?
+                .attr("data-state")
+                .await?
+                .as_deref()
+                == Some("off"),
+            "the card shows the click, not the device's state"
+        );
+        device.publish("plug/state", "ON", true).await?;
+        wait_for(&client, r#".card-switch[data-state="on"]"#).await?;
+        wait_gone(&client, ".card-answer").await?;
+
+        // This time the device keeps quiet: after the timeout the card says so, and still shows "on".
+        wait_for(&client, ".card-switch").await?.click().await?;
+        ensure!(device.received("plug/set").await? == "OFF");
+        let quiet = wait_for(&client, r#".card-answer[data-answer="no-answer"]"#)
+            .await
+            .context("no 'no answer' after the timeout")?;
+        let words = quiet.text().await?;
+        ensure!(
+            words.starts_with("No answer from the device"),
+            "the card says {words:?}"
+        );
+        ensure!(
+            wait_for(&client, ".card-switch")
+                .await?
+                .attr("data-state")
+                .await?
+                .as_deref()
+                == Some("on"),
+            "the card shows a state the device never reported"
+        );
+        screenshot(&client, "panel-no-answer.png").await?;
+        // A late answer is still the device's state.
+        device.publish("plug/state", "OFF", true).await?;
+        wait_for(&client, r#".card-switch[data-state="off"]"#).await?;
+        wait_gone(&client, ".card-answer").await?;
+        Ok(())
+    })
+    .await?;
+    broker.stop().await
+}
+
+#[tokio::test]
+async fn a_removed_card_asks_first_and_can_be_put_back() -> anyhow::Result<()> {
+    let broker = TestBroker::start().await?;
+    let mut device = Device::connect(&broker, "watcher").await?;
+    device.subscribe("roost/dashboard").await?;
+    let layout = r#"{"roost_panel":1,"cards":[
+        {"title":"Bell","type":"button","topic":"door/bell","payload":"ring"},
+        {"title":"Lamp","type":"switch","command_topic":"lamp/set"}]}"#;
+    device.publish("roost/dashboard", layout, true).await?;
+    // Its own publication comes back to it (MQTT 3.1.1 has no "no local").
+    device.received("roost/dashboard").await?;
+    let device = &mut device;
+    let url = broker.dashboard_url();
+    with_browser(|client| async move {
+        client.goto(&url).await?;
+        wait_for(&client, r#".card-button[aria-label="Bell: send ring"]"#).await?;
+        wait_for(&client, ".panel-edit").await?.click().await?;
+        wait_for(&client, r#"button[aria-label="Remove Bell"]"#)
+            .await?
+            .click()
+            .await?;
+        let question = wait_for(&client, ".card-confirm").await?.text().await?;
+        ensure!(
+            question.contains("Remove “Bell”?"),
+            "the confirmation says {question:?}"
+        );
+        wait_for(&client, ".card-confirm-no").await?.click().await?;
+        wait_for(&client, r#"button[aria-label="Remove Bell"]"#)
+            .await?
+            .click()
+            .await?;
+        wait_for(&client, ".card-confirm-yes").await?.click().await?;
+        let published = device.received("roost/dashboard").await?;
+        ensure!(
+            !published.contains("Bell") && published.contains("Lamp"),
+            "after removing, the layout is {published}"
+        );
+        wait_gone(&client, r#".card-button[aria-label="Bell: send ring"]"#).await?;
+        let toast = wait_for(&client, ".toast").await?.text().await?;
+        ensure!(toast.contains("Removed “Bell”."), "the toast says {toast:?}");
+        screenshot(&client, "panel-undo.png").await?;
+        wait_for(&client, ".toast-undo").await?.click().await?;
+        let published = device.received("roost/dashboard").await?;
+        let bell = published.find("Bell").context("Undo did not publish the card again")?;
+        let lamp = published.find("Lamp").context("the lamp is gone")?;
+        ensure!(bell < lamp, "the bell is not back in its place: {published}");
+        wait_for(&client, r#".card-button[aria-label="Bell: send ring"]"#)
+            .await
+            .context("the card did not come back")?;
+        wait_gone(&client, ".toast").await?;
+        Ok(())
+    })
+    .await?;
+    broker.stop().await
+}
+
 /// Most sensors do not retain their readings: a page opened after they last spoke still shows their value and
 /// their chart, from what the broker remembers of the panel's topics (`GET /api/history`).
 #[tokio::test]
@@ -444,6 +577,38 @@ async fn a_home_assistant_device_becomes_a_working_card() -> anyhow::Result<()> 
         wait_for(&client, &format!(r#"{card_css}[data-presence="offline"]"#))
             .await
             .context("availability never went offline")?;
+        // An offline device's controls are disabled, and the card says why.
+        let switch = wait_for(&client, &format!("{card_css} .card-switch[disabled]"))
+            .await
+            .context("the offline device's switch is not disabled")?;
+        ensure!(
+            !switch.is_enabled().await?,
+            "the offline device's switch can be clicked"
+        );
+        let why = wait_for(&client, &format!("{card_css} .card-offline"))
+            .await?
+            .text()
+            .await?;
+        ensure!(
+            why == "The device says it is offline, so its controls are disabled.",
+            "the card says {why:?}"
+        );
+        screenshot(&client, "panel-discovered-offline.png").await?;
+        // Back online, usable again.
+        device.publish("tasmota_A1B2C3/tele/LWT", "Online", true).await?;
+        wait_for(
+            &client,
+            &format!(r#"{card_css}[data-presence="online"] .card-switch:not([disabled])"#),
+        )
+        .await
+        .context("the switch stayed disabled after the device came back")?;
+        ensure!(
+            client
+                .find_all(Locator::Css(&format!("{card_css} .card-offline")))
+                .await?
+                .is_empty(),
+            "the offline note stayed"
+        );
         // An empty config removes the device.
         device
             .publish("homeassistant/switch/A1B2C3_RL_1/config", "", true)

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use leptos::prelude::*;
+use roost_web::explorer::view::format_time;
 use roost_web::explorer::{Explorer, HistoryLimits, MAX_TOPICS, Payload, TopicMessage, TopicTree};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -259,8 +260,10 @@ async fn the_tree_shows_first_levels_with_counts_and_expands() {
             row("kitchen", "kitchen", "3", None, false)
         ]
     );
-    let toggle = shown.row("kitchen").query_selector(".tree-toggle").unwrap().unwrap();
-    assert_eq!(toggle.get_attribute("aria-expanded").as_deref(), Some("false"));
+    assert_eq!(
+        shown.row("kitchen").get_attribute("aria-expanded").as_deref(),
+        Some("false")
+    );
 
     shown.click("kitchen", ".tree-toggle");
     leptos::task::tick().await;
@@ -273,8 +276,19 @@ async fn the_tree_shows_first_levels_with_counts_and_expands() {
             row("kitchen/temp", "temp", "1", Some("21.5"), true),
         ]
     );
-    let toggle = shown.row("kitchen").query_selector(".tree-toggle").unwrap().unwrap();
-    assert_eq!(toggle.get_attribute("aria-expanded").as_deref(), Some("true"));
+    assert_eq!(
+        shown.row("kitchen").get_attribute("aria-expanded").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        shown.row("kitchen/temp").get_attribute("aria-expanded"),
+        None,
+        "a leaf is neither open nor closed"
+    );
+    assert_eq!(
+        shown.row("kitchen/temp").get_attribute("aria-level").as_deref(),
+        Some("2")
+    );
     assert!(
         shown
             .row("kitchen/temp")
@@ -326,12 +340,14 @@ async fn selecting_a_topic_shows_its_last_message() {
     assert!(details.contains("Retainedyes"), "{details}");
     assert!(details.contains("4 bytes, text"), "{details}");
     assert!(details.contains("21.5"), "{details}");
-    let pressed = shown
-        .row("kitchen/temp")
-        .query_selector(".tree-topic")
-        .unwrap()
-        .unwrap();
-    assert_eq!(pressed.get_attribute("aria-pressed").as_deref(), Some("true"));
+    assert_eq!(
+        shown.row("kitchen/temp").get_attribute("aria-selected").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        shown.row("kitchen").get_attribute("aria-selected").as_deref(),
+        Some("false")
+    );
 
     shown.click("garage", ".tree-toggle");
     leptos::task::tick().await;
@@ -340,7 +356,9 @@ async fn selecting_a_topic_shows_its_last_message() {
     let details = shown.details().expect("details");
     assert!(details.contains("2 bytes, hex (not UTF-8)"), "{details}");
     assert!(details.contains("ff 00"), "{details}");
-    assert!(details.contains("2023-11-14T22:13:20.000Z"), "{details}");
+    // In this browser's own time zone, with its offset, rather than UTC.
+    assert!(details.contains(&format_time(1_700_000_000_000)), "{details}");
+    assert!(!details.contains("2023-11-14T22:13:20.000Z"), "{details}");
 
     shown.click("garage", ".tree-topic");
     leptos::task::tick().await;
@@ -519,4 +537,138 @@ async fn dollar_topics_are_hidden_unless_asked_for() {
     assert_eq!(summary.text_content().as_deref(), Some("4 topics, 5 messages"));
     assert_eq!(tree.counts(false), (3, 4));
     assert_eq!(tree.counts(true), (4, 5));
+}
+
+#[wasm_bindgen_test]
+fn the_tree_keys_follow_the_aria_tree_pattern() {
+    use roost_web::explorer::Row;
+    use roost_web::explorer::keys::{TreeAction, tree_key};
+    let line = |topic: &str, depth: usize, has_children: bool| Row {
+        topic: topic.into(),
+        name: topic.rsplit('/').next().unwrap().into(),
+        depth,
+        has_children,
+    };
+    // garage (closed), kitchen (open) > kitchen/fridge (open) > kitchen/fridge/temp, kitchen/humidity
+    let rows = [
+        line("garage", 0, true),
+        line("kitchen", 0, true),
+        line("kitchen/fridge", 1, true),
+        line("kitchen/fridge/temp", 2, false),
+        line("kitchen/humidity", 1, false),
+    ];
+    let open = |topic: &str| topic == "kitchen" || topic == "kitchen/fridge";
+    let key = |current: usize, key: &str| tree_key(&rows, current, key, open);
+    assert_eq!(key(0, "ArrowDown"), Some(TreeAction::Focus(1)));
+    assert_eq!(key(4, "ArrowDown"), Some(TreeAction::Focus(4)), "the last line stays");
+    assert_eq!(key(0, "ArrowUp"), Some(TreeAction::Focus(0)));
+    assert_eq!(key(3, "Home"), Some(TreeAction::Focus(0)));
+    assert_eq!(key(0, "End"), Some(TreeAction::Focus(4)));
+    assert_eq!(
+        key(0, "ArrowRight"),
+        Some(TreeAction::Expand(0)),
+        "a closed level opens"
+    );
+    assert_eq!(
+        key(1, "ArrowRight"),
+        Some(TreeAction::Focus(2)),
+        "an open level goes to its first child"
+    );
+    assert_eq!(key(3, "ArrowRight"), Some(TreeAction::Focus(3)), "a leaf stays");
+    assert_eq!(
+        key(2, "ArrowLeft"),
+        Some(TreeAction::Collapse(2)),
+        "an open level closes"
+    );
+    assert_eq!(
+        key(3, "ArrowLeft"),
+        Some(TreeAction::Focus(2)),
+        "a leaf goes to its parent"
+    );
+    assert_eq!(
+        key(4, "ArrowLeft"),
+        Some(TreeAction::Focus(1)),
+        "past its sibling's children"
+    );
+    assert_eq!(
+        key(0, "ArrowLeft"),
+        Some(TreeAction::Focus(0)),
+        "a closed first level stays"
+    );
+    assert_eq!(key(3, "Enter"), Some(TreeAction::Select(3)));
+    assert_eq!(key(3, " "), Some(TreeAction::Select(3)));
+    assert_eq!(key(3, "a"), None, "other keys are left to the page");
+    assert_eq!(tree_key(&[], 0, "ArrowDown", open), None, "an empty tree");
+}
+
+#[wasm_bindgen_test]
+fn times_are_local_with_their_offset() {
+    let ms = 1_700_000_000_123_u64;
+    let date = js_sys::Date::new(&(ms as f64).into());
+    let offset = -(date.get_timezone_offset() as i64);
+    let expected = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.123 {}{:02}:{:02}",
+        date.get_full_year(),
+        date.get_month() + 1,
+        date.get_date(),
+        date.get_hours(),
+        date.get_minutes(),
+        date.get_seconds(),
+        if offset < 0 { '-' } else { '+' },
+        offset.abs() / 60,
+        offset.abs() % 60
+    );
+    assert_eq!(format_time(ms), expected);
+    // Whatever the zone, the same instant: parsing it back (ISO form with the offset) gives the same time.
+    let iso = format_time(ms).replacen(' ', "T", 1).replacen(' ', "", 1);
+    assert_eq!(js_sys::Date::parse(&iso), ms as f64, "{iso}");
+}
+
+#[wasm_bindgen_test]
+async fn a_deleted_retained_message_says_deleted_in_the_tree() {
+    let tree = RwSignal::new(TopicTree::default());
+    let retained = |payload: &str| TopicMessage {
+        topic: "porch/light".into(),
+        payload: Payload::Text(payload.into()),
+        size: payload.len(),
+        qos: 0,
+        retain: true,
+        received_ms: 1,
+        properties: Default::default(),
+    };
+    tree.update(|tree| tree.insert(retained("on")));
+    let shown = Mounted::new(tree);
+    leptos::task::tick().await;
+    shown.click("porch", ".tree-toggle");
+    leptos::task::tick().await;
+    let line = shown.row("porch/light");
+    assert!(line.query_selector(".tree-retained").unwrap().is_some());
+    assert!(line.query_selector(".tree-deleted").unwrap().is_none());
+    tree.update(|tree| tree.insert(retained("")));
+    leptos::task::tick().await;
+    let line = shown.row("porch/light");
+    assert_eq!(
+        line.query_selector(".tree-deleted")
+            .unwrap()
+            .map(|e| e.text_content().unwrap()),
+        Some("deleted".to_owned())
+    );
+    assert!(
+        line.query_selector(".tree-retained").unwrap().is_none(),
+        "no R once deleted"
+    );
+    assert!(line.query_selector(".tree-value").unwrap().is_none(), "no empty value");
+    // Published again: no longer deleted.
+    tree.update(|tree| tree.insert(retained("off")));
+    leptos::task::tick().await;
+    let line = shown.row("porch/light");
+    assert!(line.query_selector(".tree-deleted").unwrap().is_none());
+    assert_eq!(
+        line.query_selector(".tree-value")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .unwrap(),
+        "off"
+    );
 }

@@ -141,14 +141,19 @@ async fn a_switch_sends_its_command_and_shows_the_reported_state() {
         ("plug/set", "ON", 1, false)
     );
     leptos::task::tick().await;
-    // A click is not a state: the card waits for the device.
+    // A click is not a state: the card waits for the device, and says so.
     assert_eq!(
         shown.find(".card-switch").get_attribute("data-state").as_deref(),
         Some("unknown")
     );
+    let waiting = shown.find(".card-answer");
+    assert_eq!(waiting.get_attribute("data-answer").as_deref(), Some("waiting"));
+    assert_eq!(waiting.text_content().unwrap(), "Waiting for the device…");
 
     tree.update(|tree| tree.insert(message("plug/state", "ON", 2)));
     leptos::task::tick().await;
+    leptos::task::tick().await;
+    assert!(shown.all(".card-answer").is_empty(), "the device answered");
     let switch = shown.find(".card-switch");
     assert_eq!(switch.get_attribute("aria-checked").as_deref(), Some("true"));
     assert!(switch.text_content().unwrap().contains("On"));
@@ -188,6 +193,17 @@ async fn a_slider_sends_on_release_and_cards_show_values() {
     shown.type_into(r#".card-slider input[type="range"]"#, "55", "change");
     let sent = shown.sent();
     assert_eq!((sent[0].topic.as_str(), sent[0].payload.as_str()), ("lamp/set", "55"));
+    leptos::task::tick().await;
+    // The slider shows what the device reports, naming what was sent until the device answers.
+    assert_eq!(range.value(), "40", "back to the reported value");
+    let readout = shown.find(".card-slider + output").text_content().unwrap();
+    assert_eq!(readout, "40 (sent 55)");
+    assert!(!shown.all(r#".card-answer[data-answer="waiting"]"#).is_empty());
+    tree.update(|tree| tree.insert(message("lamp/state", "55", 2)));
+    leptos::task::tick().await;
+    leptos::task::tick().await;
+    assert_eq!(range.value(), "55", "the device reported the new value");
+    assert_eq!(shown.find(".card-slider + output").text_content().unwrap(), "55");
 
     let text = shown.text();
     assert!(text.contains("20 °C"), "{text}");
@@ -288,11 +304,31 @@ async fn the_editor_publishes_the_layout_retained_at_qos_1() {
     leptos::task::tick().await;
     let moved = Layout::from_json(&shown.sent()[0].payload).unwrap();
     assert_eq!(moved.cards[0].title, "Lamp");
+    // The echo of the move, so the next change starts from it.
+    tree.update(|tree| tree.insert(message("roost/dashboard", &moved.to_json().unwrap(), 7)));
+    leptos::task::tick().await;
+    // Remove asks first: Cancel sends nothing.
     shown.find(r#"button[aria-label="Remove Bell"]"#).click();
+    leptos::task::tick().await;
+    shown.find(".card-confirm-no").click();
+    leptos::task::tick().await;
+    assert!(shown.sent().is_empty(), "cancelled: nothing published");
+    shown.find(r#"button[aria-label="Remove Bell"]"#).click();
+    leptos::task::tick().await;
+    shown.find(".card-confirm-yes").click();
     leptos::task::tick().await;
     let removed = Layout::from_json(&shown.sent()[0].payload).unwrap();
     assert_eq!(removed.cards.len(), 1);
     assert_eq!(removed.cards[0].title, "Lamp");
+    // A toast offers to undo it: the card goes back where it was.
+    let toast = shown.find(".toast").text_content().unwrap();
+    assert!(toast.contains("Removed “Bell”."), "{toast}");
+    shown.find(".toast-undo").click();
+    leptos::task::tick().await;
+    let restored = Layout::from_json(&shown.sent()[0].payload).unwrap();
+    let titles: Vec<&str> = restored.cards.iter().map(|card| card.title.as_str()).collect();
+    assert_eq!(titles, ["Lamp", "Bell"]);
+    assert!(shown.all(".toast").is_empty(), "undone: no toast");
 }
 
 #[wasm_bindgen_test]
@@ -387,4 +423,21 @@ async fn the_broker_view_shows_sys_figures() {
     tree.update(|tree| tree.insert(message("$SYS/broker/publish/messages/received", "300", 11_000)));
     leptos::task::tick().await;
     assert_eq!(figure("in"), "20", "200 messages in 10 s");
+    // Each live update of the counter is a sample on the charts: two so far. The first had no rate in yet (one
+    // counter value is no rate), so that line has one point; the rate out came from the one-minute load.
+    let points = |chart: &str, series: &str| {
+        shown
+            .all(&format!(r#"[data-chart="{chart}"] polyline[data-series="{series}"]"#))
+            .first()
+            .and_then(|line| line.get_attribute("points"))
+            .map(|points| points.split(' ').count())
+    };
+    assert_eq!(points("rates", "in"), Some(1));
+    assert_eq!(points("rates", "out"), Some(2));
+    assert_eq!(points("connections", "connected"), Some(2));
+    assert_eq!(
+        shown.all(r#"[data-chart="rates"] .trend-time"#).len(),
+        3,
+        "start, middle and end times"
+    );
 }

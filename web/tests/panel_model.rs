@@ -573,88 +573,6 @@ fn sensors_numbers_buttons_and_binary_sensors() {
 }
 
 #[wasm_bindgen_test]
-fn device_classes_covers_and_thermostats() {
-    // Zigbee2MQTT's contact sensor: a door that is open when `contact` is false.
-    let door = parse_config(
-        PREFIX,
-        "homeassistant/binary_sensor/0xabc/contact/config",
-        r#"{"name":"Front door","stat_t":"zigbee2mqtt/front","dev_cla":"door","pl_on":false,"pl_off":true,
-            "val_tpl":"{{ value_json.contact }}"}"#,
-    )
-    .unwrap()
-    .unwrap();
-    let CardKind::Switch(switch) = &door.card.kind else {
-        panic!("a read-only switch")
-    };
-    assert_eq!(switch.state(r#"{"contact":false}"#), SwitchState::On);
-    assert_eq!((switch.word(true), switch.word(false)), ("Open", "Closed"));
-    let plain = parse_config(
-        PREFIX,
-        "homeassistant/binary_sensor/b/config",
-        r#"{"stat_t":"b","dev_cla":"new"}"#,
-    )
-    .unwrap()
-    .unwrap();
-    let CardKind::Switch(switch) = &plain.card.kind else {
-        panic!("a read-only switch")
-    };
-    assert_eq!(
-        (switch.word(true), switch.word(false)),
-        ("On", "Off"),
-        "an unknown class"
-    );
-
-    let cover = parse_config(
-        PREFIX,
-        "homeassistant/cover/garage/config",
-        r#"{"name":"Garage","cmd_t":"garage/set","stat_t":"garage/state","stat_clsd":"shut"}"#,
-    )
-    .unwrap()
-    .unwrap();
-    let CardKind::Switch(switch) = &cover.card.kind else {
-        panic!("a cover is opened and closed as a switch")
-    };
-    assert_eq!(
-        (switch.payload_on.as_str(), switch.payload_off.as_str()),
-        ("OPEN", "CLOSE")
-    );
-    assert_eq!(
-        switch.state("open"),
-        SwitchState::On,
-        "Home Assistant's default state_open"
-    );
-    assert_eq!(switch.state("shut"), SwitchState::Off);
-    assert_eq!((switch.word(true), switch.word(false)), ("Open", "Closed"));
-
-    let thermostat = parse_config(
-        PREFIX,
-        "homeassistant/climate/living/config",
-        r#"{"name":"Living room","temp_cmd_t":"trv/set","temp_stat_t":"trv/state",
-            "temp_stat_tpl":"{{ value_json.target }}","min_temp":5,"max_temp":30,"temp_step":0.5}"#,
-    )
-    .unwrap()
-    .unwrap();
-    let CardKind::Slider(slider) = &thermostat.card.kind else {
-        panic!("the target temperature as a slider")
-    };
-    assert_eq!(
-        (
-            slider.topic.as_str(),
-            slider.state_topic.as_str(),
-            slider.json_field.as_str()
-        ),
-        ("trv/set", "trv/state", "target")
-    );
-    assert_eq!(
-        (slider.min, slider.max, slider.step, slider.unit.as_str()),
-        (5.0, 30.0, 0.5, "°C")
-    );
-    assert_eq!(slider.format(21.5), "21.5");
-    let refused = parse_config(PREFIX, "homeassistant/climate/x/config", r#"{"name":"no topic"}"#).unwrap_err();
-    assert!(refused.contains("temperature_command_topic"), "{refused}");
-}
-
-#[wasm_bindgen_test]
 fn lights_of_the_default_and_json_schemas() {
     let basic = parse_config(
         PREFIX,
@@ -832,6 +750,15 @@ fn rates_come_from_live_samples_only() {
     assert_eq!(rate.per_second(), Some(10.0), "the same sample again changes nothing");
     rate.observe(5, 21_000, false);
     assert_eq!(rate.per_second(), None, "the broker restarted");
+    // The dashboard subscribes with Retain As Published, so live `$SYS` updates arrive retained too: only the
+    // first one, from the retained store, says nothing about time.
+    let mut rate = Rate::default();
+    rate.observe(100, 0, true);
+    rate.observe(100, 0, true);
+    rate.observe(110, 1_000, true);
+    assert_eq!(rate.per_second(), None);
+    rate.observe(130, 2_000, true);
+    assert_eq!(rate.per_second(), Some(20.0));
 }
 
 #[wasm_bindgen_test]
@@ -877,6 +804,43 @@ fn the_editor_shows_the_fields_of_each_kind() {
 }
 
 #[wasm_bindgen_test]
+fn a_command_waits_for_the_device_then_says_there_was_no_answer() {
+    use roost_web::panel::answer::{Answer, Command};
+    let mut command = Command::default();
+    assert_eq!(command.answer(), Answer::Settled);
+    let first = command.sent(Some(3));
+    assert_eq!(command.answer(), Answer::Waiting);
+    command.reported(Some(3));
+    assert_eq!(
+        command.answer(),
+        Answer::Waiting,
+        "the message seen before the command is no answer"
+    );
+    command.timed_out(first);
+    assert_eq!(command.answer(), Answer::NoAnswer);
+    command.reported(Some(4));
+    assert_eq!(
+        command.answer(),
+        Answer::Settled,
+        "a late answer is still the device's state"
+    );
+    // A second command: the first one's timer does not judge it.
+    let first = command.sent(Some(4));
+    let second = command.sent(Some(4));
+    command.timed_out(first);
+    assert_eq!(command.answer(), Answer::Waiting);
+    command.timed_out(second);
+    assert_eq!(command.answer(), Answer::NoAnswer);
+    // A state topic with nothing on it yet: its first message answers.
+    let mut command = Command::default();
+    command.sent(None);
+    command.reported(None);
+    assert_eq!(command.answer(), Answer::Waiting);
+    command.reported(Some(1));
+    assert_eq!(command.answer(), Answer::Settled);
+}
+
+#[wasm_bindgen_test]
 fn a_chart_starts_from_remembered_values_only_before_a_live_one() {
     let mut history = History::new(3);
     // The remembered last value comes first through the card's fallback (count 0), then the series.
@@ -914,4 +878,86 @@ fn the_brokers_remembered_topic_is_read() {
     let binary = RememberedTopic::from_json(r#"{"topic":"t","last":{"time":1,"payload":null},"series":{}}"#).unwrap();
     assert_eq!(binary.last, None, "no payload kept: nothing stale shown");
     assert_eq!(RememberedTopic::from_json("not json"), None);
+}
+
+#[wasm_bindgen_test]
+fn device_classes_covers_and_thermostats() {
+    // Zigbee2MQTT's contact sensor: a door that is open when `contact` is false.
+    let door = parse_config(
+        PREFIX,
+        "homeassistant/binary_sensor/0xabc/contact/config",
+        r#"{"name":"Front door","stat_t":"zigbee2mqtt/front","dev_cla":"door","pl_on":false,"pl_off":true,
+            "val_tpl":"{{ value_json.contact }}"}"#,
+    )
+    .unwrap()
+    .unwrap();
+    let CardKind::Switch(switch) = &door.card.kind else {
+        panic!("a read-only switch")
+    };
+    assert_eq!(switch.state(r#"{"contact":false}"#), SwitchState::On);
+    assert_eq!((switch.word(true), switch.word(false)), ("Open", "Closed"));
+    let plain = parse_config(
+        PREFIX,
+        "homeassistant/binary_sensor/b/config",
+        r#"{"stat_t":"b","dev_cla":"new"}"#,
+    )
+    .unwrap()
+    .unwrap();
+    let CardKind::Switch(switch) = &plain.card.kind else {
+        panic!("a read-only switch")
+    };
+    assert_eq!(
+        (switch.word(true), switch.word(false)),
+        ("On", "Off"),
+        "an unknown class"
+    );
+
+    let cover = parse_config(
+        PREFIX,
+        "homeassistant/cover/garage/config",
+        r#"{"name":"Garage","cmd_t":"garage/set","stat_t":"garage/state","stat_clsd":"shut"}"#,
+    )
+    .unwrap()
+    .unwrap();
+    let CardKind::Switch(switch) = &cover.card.kind else {
+        panic!("a cover is opened and closed as a switch")
+    };
+    assert_eq!(
+        (switch.payload_on.as_str(), switch.payload_off.as_str()),
+        ("OPEN", "CLOSE")
+    );
+    assert_eq!(
+        switch.state("open"),
+        SwitchState::On,
+        "Home Assistant's default state_open"
+    );
+    assert_eq!(switch.state("shut"), SwitchState::Off);
+    assert_eq!((switch.word(true), switch.word(false)), ("Open", "Closed"));
+
+    let thermostat = parse_config(
+        PREFIX,
+        "homeassistant/climate/living/config",
+        r#"{"name":"Living room","temp_cmd_t":"trv/set","temp_stat_t":"trv/state",
+            "temp_stat_tpl":"{{ value_json.target }}","min_temp":5,"max_temp":30,"temp_step":0.5}"#,
+    )
+    .unwrap()
+    .unwrap();
+    let CardKind::Slider(slider) = &thermostat.card.kind else {
+        panic!("the target temperature as a slider")
+    };
+    assert_eq!(
+        (
+            slider.topic.as_str(),
+            slider.state_topic.as_str(),
+            slider.json_field.as_str()
+        ),
+        ("trv/set", "trv/state", "target")
+    );
+    assert_eq!(
+        (slider.min, slider.max, slider.step, slider.unit.as_str()),
+        (5.0, 30.0, 0.5, "°C")
+    );
+    assert_eq!(slider.format(21.5), "21.5");
+    let refused = parse_config(PREFIX, "homeassistant/climate/x/config", r#"{"name":"no topic"}"#).unwrap_err();
+    assert!(refused.contains("temperature_command_topic"), "{refused}");
 }

@@ -19,7 +19,8 @@ fn payloads_show_as_text_json_or_hex() {
     assert_eq!(render(&json, PayloadView::Text).unwrap(), r#"{"b":1,"a":[true,null]}"#);
     assert_eq!(
         render(&json, PayloadView::Json).unwrap(),
-        "{\n  \"a\": [\n    true,\n    null\n  ],\n  \"b\": 1\n}"
+        "{\n  \"b\": 1,\n  \"a\": [\n    true,\n    null\n  ]\n}",
+        "keys in the order they were sent"
     );
     assert_eq!(render(&text("Hé"), PayloadView::Hex).unwrap(), "48 c3 a9");
     assert_eq!(
@@ -50,6 +51,14 @@ fn a_payload_that_is_not_json_says_why_and_shows_as_text() {
 }
 
 #[wasm_bindgen_test]
+fn json_keeps_the_order_the_device_sent() {
+    assert_eq!(
+        pretty_json(r#"{"zeta":1,"alpha":{"y":2,"b":3},"mid":[{"k":1,"a":2}]}"#).unwrap(),
+        "{\n  \"zeta\": 1,\n  \"alpha\": {\n    \"y\": 2,\n    \"b\": 3\n  },\n  \"mid\": [\n    {\n      \"k\": 1,\n      \"a\": 2\n    }\n  ]\n}"
+    );
+}
+
+#[wasm_bindgen_test]
 fn numbers_come_from_whole_payloads_or_json_fields() {
     assert_eq!(number(&text(" 21.5\n"), &ChartSource::Whole), Some(21.5));
     assert_eq!(number(&text("-3e2"), &ChartSource::Whole), Some(-300.0));
@@ -77,7 +86,8 @@ fn numbers_come_from_whole_payloads_or_json_fields() {
 fn numeric_fields_are_listed_as_json_pointers_bounded() {
     let json =
         text(r#"{"temp":{"c":21.5,"unit":"C"},"on":false,"list":[1,"x"],"a/b~":3,"deep":{"a":{"b":{"c":{"d":1}}}}}"#);
-    assert_eq!(numeric_fields(&json), ["/a~1b~0", "/list/0", "/on", "/temp/c"]);
+    // In the order the payload has them.
+    assert_eq!(numeric_fields(&json), ["/temp/c", "/on", "/list/0", "/a~1b~0"]);
     assert!(
         numeric_fields(&text("21.5")).is_empty(),
         "a bare number is the whole payload"

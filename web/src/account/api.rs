@@ -75,8 +75,9 @@ fn capitalised(text: &str) -> String {
 /// The error of a request the network failed (no answer at all): the device is offline or the broker stopped.
 pub const UNREACHABLE: &str = "The broker cannot be reached.";
 
-/// One same-origin request; the status and the body's text.
-pub(crate) async fn request(method: &str, path: &str, body: Option<&str>) -> Result<(u16, String), String> {
+/// One same-origin request (the browser adds the session cookie); the status and the body's text, or
+/// [`UNREACHABLE`] when there was no answer at all.
+pub async fn request(method: &str, path: &str, body: Option<&str>) -> Result<(u16, String), String> {
     let unreachable = |_| UNREACHABLE.to_owned();
     let window = web_sys::window().ok_or("No browser window.")?;
     let init = RequestInit::new();

@@ -4,12 +4,14 @@
 //!   ([`history`] holds the bounds).
 //! - [`payload`], [`diff`]: payloads as text, pretty JSON or hex, their numbers, and line diffs; pure.
 //! - [`chart`]: a line chart drawn as inline SVG.
-//! - [`view`]: the tree view and the search box; `details.rs`: the selected topic.
+//! - [`view`]: the tree view (an ARIA tree; [`keys`] is its keyboard) and the search box; `details.rs`: the
+//!   selected topic.
 
 pub mod chart;
 pub mod details;
 pub mod diff;
 pub mod history;
+pub mod keys;
 pub mod model;
 pub mod payload;
 pub mod view;

@@ -97,8 +97,8 @@ fn parse_number(text: &str) -> Option<f64> {
 const MAX_FIELDS: usize = 32;
 const MAX_DEPTH: usize = 4;
 
-/// The JSON Pointers of the numeric (or boolean) fields of a JSON object payload, in document order (keys sorted
-/// within an object), at most 32 and at most four levels deep: what the chart's field picker offers. Empty for
+/// The JSON Pointers of the numeric (or boolean) fields of a JSON object payload, in document order (keys as the
+/// payload orders them), at most 32 and at most four levels deep: what the chart's field picker offers. Empty for
 /// a payload that is not a JSON object or array.
 pub fn numeric_fields(payload: &Payload) -> Vec<String> {
     let Payload::Text(text) = payload else {

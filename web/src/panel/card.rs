@@ -388,6 +388,15 @@ impl Card {
         .filter(|topic| !topic.is_empty())
     }
 
+    /// Whether the card sends anything (a read-only switch, a value and a chart do not).
+    pub fn has_controls(&self) -> bool {
+        match &self.kind {
+            CardKind::Switch(switch) => !switch.command_topic.is_empty(),
+            CardKind::Button(_) | CardKind::Slider(_) | CardKind::Text(_) => true,
+            CardKind::Value(_) | CardKind::Chart(_) => false,
+        }
+    }
+
     /// The kind's name, as in the JSON's `"type"`.
     pub fn type_name(&self) -> &'static str {
         match self.kind {

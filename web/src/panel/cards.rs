@@ -1,8 +1,11 @@
 //! One card's view: [`CardView`] shows what the device reports (read from the topic tree) and publishes what
 //! the person asks for through the app's [`Publisher`]. Every control is a real button or input with a label.
+//! After a command a control says it is waiting for the device until the state topic answers, and that there
+//! was no answer after [`ANSWER_TIMEOUT`]; the controls of a device that says it is offline are disabled.
 
 use leptos::prelude::*;
 
+use super::answer::{ANSWER_TIMEOUT, Answer, Command};
 use super::card::{Button, Card, CardKind, Chart, Slider, Switch, SwitchState, TextInput, Value};
 use super::history::History;
 use super::remembered::Remembered;
@@ -25,14 +28,82 @@ fn reported(tree: Signal<TopicTree>, topic: String) -> Memo<Option<(String, u64)
     })
 }
 
-/// Publishes `payload` on `topic`, keeping the outcome in `error` (cleared on success).
-fn send(publisher: Publisher, error: RwSignal<Option<String>>, topic: &str, payload: String, qos: u8, retain: bool) {
+/// Publishes `payload` on `topic`, keeping the outcome in `error` (cleared on success). Whether it was sent.
+fn send(
+    publisher: Publisher,
+    error: RwSignal<Option<String>>,
+    topic: &str,
+    payload: String,
+    qos: u8,
+    retain: bool,
+) -> bool {
     let outgoing = Outgoing {
         qos,
         retain,
         ..Outgoing::new(topic, payload)
     };
-    error.set(publisher.publish(outgoing).err());
+    let outcome = publisher.publish(outgoing).err();
+    let sent = outcome.is_none();
+    error.set(outcome);
+    sent
+}
+
+/// Follows whether a card's commands are answered on its state topic.
+#[derive(Debug, Clone, Copy)]
+struct Tracker {
+    command: RwSignal<Command>,
+    reported: Memo<Option<(String, u64)>>,
+}
+
+impl Tracker {
+    fn new(reported: Memo<Option<(String, u64)>>) -> Self {
+        let command = RwSignal::new(Command::default());
+        Effect::new(move |_| {
+            let count = reported.with(|reported| reported.as_ref().map(|(_, count)| *count));
+            command.update(|command| command.reported(count));
+        });
+        Self { command, reported }
+    }
+
+    /// A command was sent: wait for the device, at most [`ANSWER_TIMEOUT`].
+    fn sent(self) {
+        let count = self
+            .reported
+            .with_untracked(|reported| reported.as_ref().map(|(_, count)| *count));
+        let mut number = 0;
+        self.command.update(|command| number = command.sent(count));
+        let command = self.command;
+        // The card may be gone when the timer fires: then there is nothing to update.
+        set_timeout(
+            move || {
+                command.try_update(|command| command.timed_out(number));
+            },
+            ANSWER_TIMEOUT,
+        );
+    }
+
+    fn answer(self) -> Answer {
+        self.command.with(Command::answer)
+    }
+
+    /// The line under the control: waiting, or no answer; nothing once the device reported.
+    fn view(self) -> impl IntoView {
+        move || match self.answer() {
+            Answer::Settled => None,
+            Answer::Waiting => Some(
+                view! { <p class="card-answer" data-answer="waiting" role="status">"Waiting for the device…"</p> }
+                    .into_any(),
+            ),
+            Answer::NoAnswer => Some(
+                view! {
+                    <p class="card-answer" data-answer="no-answer" role="status">
+                        {format!("No answer from the device within {} s.", ANSWER_TIMEOUT.as_secs())}
+                    </p>
+                }
+                .into_any(),
+            ),
+        }
+    }
 }
 
 /// A card: its title, `children` beside the title (the availability of a discovered device), and its body.
@@ -45,17 +116,31 @@ pub fn CardView(
     /// Shown beside the title.
     #[prop(optional)]
     children: Option<Children>,
+    /// Whether the device says it is offline (its availability topic): its controls are disabled.
+    #[prop(optional, into)]
+    offline: Signal<bool>,
 ) -> impl IntoView {
     let title = card.shown_title().to_owned();
     let kind = card.type_name();
     let error = RwSignal::new(None::<String>);
+    let has_controls = card.has_controls();
     let body = match card.kind {
-        CardKind::Switch(switch) => switch_view(switch, title.clone(), tree, error).into_any(),
-        CardKind::Button(button) => button_view(button, title.clone(), error).into_any(),
-        CardKind::Slider(slider) => slider_view(slider, title.clone(), tree, error).into_any(),
+        CardKind::Switch(switch) => switch_view(switch, title.clone(), tree, error, offline).into_any(),
+        CardKind::Button(button) => button_view(button, title.clone(), error, offline).into_any(),
+        CardKind::Slider(slider) => slider_view(slider, title.clone(), tree, error, offline).into_any(),
         CardKind::Value(value) => value_view(value, tree).into_any(),
-        CardKind::Text(text) => text_view(text, title.clone(), tree, error).into_any(),
+        CardKind::Text(text) => text_view(text, title.clone(), tree, error, offline).into_any(),
         CardKind::Chart(chart) => chart_view(chart, tree).into_any(),
+    };
+    let offline_note = move || {
+        offline.get().then(|| {
+            let words = if has_controls {
+                "The device says it is offline, so its controls are disabled."
+            } else {
+                "The device says it is offline; this is the last value it reported."
+            };
+            view! { <p class="card-offline" role="status">{words}</p> }
+        })
     };
     view! {
         <div class="card-body" data-type=kind>
@@ -64,6 +149,7 @@ pub fn CardView(
                 {children.map(|children| children())}
             </div>
             {body}
+            {offline_note}
             <p class="card-error" role="alert">{move || error.get()}</p>
         </div>
     }
@@ -74,9 +160,11 @@ fn switch_view(
     title: String,
     tree: Signal<TopicTree>,
     error: RwSignal<Option<String>>,
+    offline: Signal<bool>,
 ) -> impl IntoView {
     let publisher = expect_context::<Publisher>();
     let reported = reported(tree, switch.state_topic().to_owned());
+    let tracker = Tracker::new(reported);
     let state = {
         let switch = switch.clone();
         Memo::new(move |_| reported.with(|reported| reported.as_ref().map(|(payload, _)| switch.state(payload))))
@@ -105,14 +193,16 @@ fn switch_view(
         } else {
             switch.payload_on.clone()
         };
-        send(
+        if send(
             publisher,
             error,
             &switch.command_topic,
             payload,
             switch.qos,
             switch.retain,
-        );
+        ) {
+            tracker.sent();
+        }
     };
     view! {
         <button
@@ -121,16 +211,18 @@ fn switch_view(
             aria-label=title
             aria-checked=move || (state.get() == Some(SwitchState::On)).to_string()
             data-state=data_state
+            disabled=move || offline.get()
             on:click=click
         >
             <span class="card-switch-track" aria-hidden="true"><span class="card-switch-knob"></span></span>
             <span class="card-state">{words}</span>
         </button>
+        {tracker.view()}
     }
     .into_any()
 }
 
-fn button_view(button: Button, title: String, error: RwSignal<Option<String>>) -> impl IntoView {
+fn button_view(button: Button, title: String, error: RwSignal<Option<String>>, offline: Signal<bool>) -> impl IntoView {
     let publisher = expect_context::<Publisher>();
     let label = if button.payload.is_empty() {
         "Send".to_owned()
@@ -141,7 +233,10 @@ fn button_view(button: Button, title: String, error: RwSignal<Option<String>>) -
         <button
             class="card-button"
             aria-label=format!("{title}: send {label}")
-            on:click=move |_| send(publisher, error, &button.topic, button.payload.clone(), button.qos, button.retain)
+            disabled=move || offline.get()
+            on:click=move |_| {
+                send(publisher, error, &button.topic, button.payload.clone(), button.qos, button.retain);
+            }
         >
             {label.clone()}
         </button>
@@ -153,42 +248,42 @@ fn slider_view(
     title: String,
     tree: Signal<TopicTree>,
     error: RwSignal<Option<String>>,
+    offline: Signal<bool>,
 ) -> impl IntoView {
     let publisher = expect_context::<Publisher>();
     let reported = reported(tree, slider.state_topic().to_owned());
+    let tracker = Tracker::new(reported);
     let value = {
         let slider = slider.clone();
         Memo::new(move |_| reported.with(|reported| reported.as_ref().map(|(payload, _)| slider.state(payload))))
     };
-    // What the person is dragging to, shown until the device reports again.
-    let pending = RwSignal::new(None::<f64>);
-    Effect::new(move |previous: Option<Option<u64>>| {
-        let count = reported.with(|reported| reported.as_ref().map(|(_, count)| *count));
-        if previous.is_some_and(|previous| previous != count) {
-            pending.set(None);
-        }
-        count
-    });
+    // The value last sent, named beside the reported one while the device has not answered.
+    let sent = RwSignal::new(None::<f64>);
+    // The slider stands where the device says it is, not where it was dragged to.
     let shown = {
         let slider = slider.clone();
-        move || {
-            pending
-                .get()
-                .or_else(|| value.get().and_then(Result::ok))
-                .unwrap_or(slider.min)
-        }
+        move || value.get().and_then(Result::ok).unwrap_or(slider.min)
     };
     let readout = {
         let slider = slider.clone();
-        move || match (pending.get(), value.get()) {
-            (None, None) => "No value reported".to_owned(),
-            (None, Some(Err(why))) => format!("Unreadable: {why}"),
-            _ => format!("{} {}", slider.format(shown()), slider.unit)
-                .trim_end()
-                .to_owned(),
+        move || {
+            let reported = match value.get() {
+                None => "No value reported".to_owned(),
+                Some(Err(why)) => format!("Unreadable: {why}"),
+                Some(Ok(reported)) => format!("{} {}", slider.format(reported), slider.unit)
+                    .trim_end()
+                    .to_owned(),
+            };
+            match (tracker.answer(), sent.get()) {
+                (Answer::Settled, _) | (_, None) => reported,
+                (_, Some(sent)) => {
+                    format!("{reported} (sent {} {})", slider.format(sent), slider.unit).replace(" )", ")")
+                }
+            }
         }
     };
     let (min, max, step) = (slider.min, slider.max, slider.step);
+    let back = shown;
     view! {
         <label class="card-slider">
             <span class="visually-hidden">{title}</span>
@@ -197,18 +292,24 @@ fn slider_view(
                 min=min
                 max=max
                 step=step
+                disabled=move || offline.get()
                 prop:value=move || shown().to_string()
-                on:input=move |event| pending.set(event_target_value(&event).parse().ok())
                 on:change=move |event| {
                     // Sent when released (a change event), not on every step of a drag.
-                    if let Ok(chosen) = event_target_value(&event).parse::<f64>() {
-                        pending.set(Some(chosen));
-                        send(publisher, error, &slider.topic, slider.format(chosen), slider.qos, slider.retain);
+                    let input = event_target::<web_sys::HtmlInputElement>(&event);
+                    if let Ok(chosen) = input.value().parse::<f64>()
+                        && send(publisher, error, &slider.topic, slider.format(chosen), slider.qos, slider.retain)
+                    {
+                        sent.set(Some(chosen));
+                        tracker.sent();
                     }
+                    // Back to what the device reported, until it reports something else.
+                    input.set_value(&back().to_string());
                 }
             />
         </label>
         <output class="card-value">{readout}</output>
+        {tracker.view()}
     }
 }
 
@@ -245,20 +346,27 @@ fn text_view(
     title: String,
     tree: Signal<TopicTree>,
     error: RwSignal<Option<String>>,
+    offline: Signal<bool>,
 ) -> impl IntoView {
     let publisher = expect_context::<Publisher>();
     let reported = reported(tree, text.state_topic().to_owned());
+    let tracker = Tracker::new(reported);
     let typed = RwSignal::new(String::new());
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        send(
+        if offline.get_untracked() {
+            return;
+        }
+        if send(
             publisher,
             error,
             &text.topic,
             typed.get_untracked(),
             text.qos,
             text.retain,
-        );
+        ) {
+            tracker.sent();
+        }
     };
     view! {
         <p class="card-value">
@@ -267,10 +375,16 @@ fn text_view(
         <form class="card-text" on:submit=submit>
             <label>
                 <span class="visually-hidden">{title}</span>
-                <input type="text" prop:value=move || typed.get() on:input=move |event| typed.set(event_target_value(&event)) />
+                <input
+                    type="text"
+                    disabled=move || offline.get()
+                    prop:value=move || typed.get()
+                    on:input=move |event| typed.set(event_target_value(&event))
+                />
             </label>
-            <button type="submit">"Send"</button>
+            <button type="submit" disabled=move || offline.get()>"Send"</button>
         </form>
+        {tracker.view()}
     }
 }
 

@@ -6,10 +6,12 @@
 //! - [`layout`]: [`Layout`], the cards in order as JSON, and what the layout topic holds ([`LayoutState`]).
 //! - [`discovery`]: Home Assistant MQTT discovery configs as cards.
 //! - [`history`]: a chart card's bounded history; [`remembered`]: what the broker remembers of the cards' topics.
+//! - [`answer`]: whether a card's command was answered by its device (waiting, no answer).
 //! - [`draft`]: the card editor's form values, checked into a [`Card`].
-//! - [`view`]: the panel and the discovered devices; [`cards`]: one card's view.
+//! - [`view`]: the panel and the discovered devices; [`cards`]: one card's view; [`add`]: "Add to panel".
 
 pub mod add;
+pub mod answer;
 pub mod card;
 pub mod cards;
 pub mod discovery;

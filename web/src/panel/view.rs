@@ -127,6 +127,60 @@ pub fn Panel(
         }),
         _ => None,
     };
+    // Removing asks first (`asking`: the card's index), then keeps the card for a while so it can be put back.
+    let asking = RwSignal::new(None::<usize>);
+    let removed = RwSignal::new(None::<Removed>);
+    let remove = move |index: usize| {
+        asking.set(None);
+        let Some(card) =
+            layout.with_untracked(|layout| layout.as_ref().and_then(|layout| layout.cards.get(index).cloned()))
+        else {
+            return;
+        };
+        change(Box::new(move |layout| {
+            if index < layout.cards.len() {
+                layout.cards.remove(index);
+            }
+        }));
+        if message.with_untracked(Option::is_some) {
+            return;
+        }
+        let number = removed.with_untracked(|removed| removed.as_ref().map_or(0, |removed| removed.number + 1));
+        removed.set(Some(Removed { index, card, number }));
+        set_timeout(
+            move || {
+                removed.try_update(|removed| {
+                    if removed.as_ref().is_some_and(|removed| removed.number == number) {
+                        *removed = None;
+                    }
+                });
+            },
+            UNDO_WINDOW,
+        );
+    };
+    let undo = move |_| {
+        let Some(Removed { index, card, .. }) = removed.get_untracked() else {
+            return;
+        };
+        removed.set(None);
+        change(Box::new(move |layout| {
+            let at = index.min(layout.cards.len());
+            layout.cards.insert(at, card);
+        }));
+    };
+    let toast = move || {
+        removed.with(|removed| {
+            removed.as_ref().map(|removed| {
+                let title = removed.card.shown_title().to_owned();
+                view! {
+                    <div class="toast" role="status">
+                        <span>{format!("Removed “{title}”. ")}</span>
+                        <button type="button" class="toast-undo" on:click=undo>"Undo"</button>
+                    </div>
+                }
+            })
+        })
+    };
     let cards = move || {
         let is_editing = editing.get();
         layout
@@ -157,15 +211,7 @@ pub fn Panel(
                                         aria-label=format!("Edit {title}")
                                         on:click=move |_| editor.set(Some(Editing { index: Some(index), draft: RwSignal::new(draft.clone()) }))
                                     >"Edit"</button>
-                                    <button
-                                        class="danger"
-                                        aria-label=format!("Remove {title}")
-                                        on:click=move |_| change(Box::new(move |layout| {
-                                            if index < layout.cards.len() {
-                                                layout.cards.remove(index);
-                                            }
-                                        }))
-                                    >"Remove"</button>
+                                    {remove_control(index, title.clone(), asking, remove)}
                                 </div>
                             }
                         });
@@ -214,6 +260,7 @@ pub fn Panel(
             <p class="panel-message" role="status">{move || message.get()}</p>
             {empty}
             <ul class="cards">{cards}</ul>
+            {toast}
             <Show when=move || editing.get()>
                 <div class="panel-tools">
                     <button
@@ -246,6 +293,49 @@ pub fn Panel(
                 }
             })}
         </section>
+    }
+}
+
+/// How long a removed card can be put back.
+const UNDO_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A card just removed, kept for [`UNDO_WINDOW`] so "Undo" can put it back where it was.
+#[derive(Debug, Clone)]
+struct Removed {
+    /// Where it was.
+    index: usize,
+    card: Card,
+    /// Which removal this is, so an older removal's timer does not hide a newer one's Undo.
+    number: u32,
+}
+
+/// A card's Remove button, which asks before removing.
+fn remove_control(
+    index: usize,
+    title: String,
+    asking: RwSignal<Option<usize>>,
+    remove: impl Fn(usize) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    move || {
+        if asking.get() == Some(index) {
+            view! {
+                <span class="card-confirm" role="group" aria-label=format!("Remove {title}?")>
+                    {format!("Remove “{title}”? ")}
+                    <button type="button" class="danger card-confirm-yes" on:click=move |_| remove(index)>"Remove"</button>
+                    <button type="button" class="card-confirm-no" on:click=move |_| asking.set(None)>"Cancel"</button>
+                </span>
+            }
+            .into_any()
+        } else {
+            view! {
+                <button
+                    class="danger card-remove"
+                    aria-label=format!("Remove {title}")
+                    on:click=move |_| asking.set(Some(index))
+                >"Remove"</button>
+            }
+            .into_any()
+        }
     }
 }
 
@@ -441,7 +531,7 @@ pub fn DiscoveredDevices(
                         };
                         view! {
                             <li class="card" data-config=config_topic data-component=component data-presence=name>
-                                <CardView card=card.clone() tree=tree>
+                                <CardView card=card.clone() tree=tree offline=Signal::derive(move || presence.get() == Presence::Offline)>
                                     <span class="presence" data-presence=name>{name}</span>
                                 </CardView>
                                 <AddToPanelButton card=card />

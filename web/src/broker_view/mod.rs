@@ -1,9 +1,17 @@
 //! The broker view: the broker's own `$SYS/broker/...` figures (Mosquitto's names, which `roost` publishes
-//! retained every `[sys] interval`) as live numbers. [`Figures`] reads them from the topic tree; [`Rate`] turns
-//! a growing counter into a rate per second.
+//! retained every `[sys] interval`) as live numbers and as charts over time, then what the admin API
+//! (`/api/v1/`) says: the connected clients (each can be disconnected) and the bridges. [`Figures`] reads the
+//! figures from the topic tree; [`Rate`] turns a growing counter into a rate per second; [`trend`] keeps and
+//! draws them over time; [`admin`] reads the admin API; [`clients`] shows it.
+
+pub mod admin;
+pub mod clients;
+pub mod trend;
 
 use leptos::prelude::*;
 
+use self::clients::{BridgesView, ClientsView};
+use self::trend::{CONNECTIONS, RATES, Sample, Trend, TrendChart};
 use crate::explorer::TopicTree;
 
 /// The figures shown, each `None` until the broker has published it.
@@ -58,28 +66,38 @@ impl Figures {
 /// A rate per second computed from successive samples of a counter.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Rate {
-    /// The last live sample: value and when it arrived (ms).
+    /// The last sample: value and when it arrived (ms).
     last: Option<(u64, u64)>,
+    /// Whether that sample came from the retained store on subscribing: its arrival says nothing about when
+    /// it was counted.
+    stale: bool,
     /// The rate between the last two live samples.
     per_second: Option<f64>,
 }
 
 impl Rate {
-    /// Takes a sample `value` that arrived at `at_ms`. A `retained` sample only starts the count: it was
-    /// counted some time before it arrived. A counter that went down (the broker restarted) starts afresh.
+    /// Takes a sample `value` that arrived at `at_ms`. The first sample, when `retained`, only starts the count:
+    /// it was counted some time before it arrived. Later ones count even when `retained`, since the dashboard
+    /// subscribes with Retain As Published and the broker publishes `$SYS` retained ([MQTT-3.3.1-12]). The same
+    /// sample again changes nothing; a counter that went down (the broker restarted) starts afresh.
     pub fn observe(&mut self, value: u64, at_ms: u64, retained: bool) {
-        if retained {
-            self.last = None;
+        if self.last == Some((value, at_ms)) {
+            return;
+        }
+        if retained && self.last.is_none() {
+            self.last = Some((value, at_ms));
+            self.stale = true;
             return;
         }
         match self.last {
-            Some((before, then)) if at_ms > then && value >= before => {
+            Some((before, then)) if !self.stale && at_ms > then && value >= before => {
                 self.per_second = Some((value - before) as f64 * 1000.0 / (at_ms - then) as f64);
             }
             Some((before, _)) if value < before => self.per_second = None,
             _ => {}
         }
         self.last = Some((value, at_ms));
+        self.stale = false;
     }
 
     /// The rate, once two live samples arrived.
@@ -99,9 +117,14 @@ pub fn format_uptime(seconds: u64) -> String {
     }
 }
 
+/// A rate: from the counters when known, else the broker's one-minute load (per minute) over 60.
+pub fn best_rate(computed: Option<f64>, load_per_minute: Option<f64>) -> Option<f64> {
+    computed.or(load_per_minute.map(|load| load / 60.0))
+}
+
 /// A rate for display: from the counters when known, else the broker's one-minute load (per minute) over 60.
 pub fn format_rate(computed: Option<f64>, load_per_minute: Option<f64>) -> String {
-    match computed.or(load_per_minute.map(|load| load / 60.0)) {
+    match best_rate(computed, load_per_minute) {
         Some(rate) if rate < 10.0 => format!("{rate:.1}"),
         Some(rate) => format!("{rate:.0}"),
         None => "–".to_owned(),
@@ -118,6 +141,7 @@ pub fn BrokerView(
     let figures = Memo::new(move |_| tree.with(Figures::of));
     let rate_in = RwSignal::new(Rate::default());
     let rate_out = RwSignal::new(Rate::default());
+    let trend = RwSignal::new(Trend::default());
     Effect::new(move |_| {
         let (published_in, published_out) = figures.with(|figures| (figures.published_in, figures.published_out));
         if let Some((value, at, retained)) = published_in {
@@ -125,6 +149,17 @@ pub fn BrokerView(
         }
         if let Some((value, at, retained)) = published_out {
             rate_out.update(|rate| rate.observe(value, at, retained));
+        }
+        // One sample per `$SYS` update of the received counter (the broker publishes them all together; a
+        // later batch of the same update corrects its sample in place).
+        if let Some((_, at, _)) = published_in {
+            let sample = figures.with_untracked(|figures| Sample {
+                at_ms: at as f64,
+                rate_in: best_rate(rate_in.get_untracked().per_second(), figures.load_in),
+                rate_out: best_rate(rate_out.get_untracked().per_second(), figures.load_out),
+                clients: figures.clients.map(|clients| clients as f64),
+            });
+            trend.update(|trend| trend.push(sample));
         }
     });
     let number = |value: Option<u64>| value.map_or("–".to_owned(), |value| value.to_string());
@@ -157,6 +192,12 @@ pub fn BrokerView(
                     <dd data-figure="version">{move || figures.with(|f| f.version.clone().unwrap_or_else(|| "–".to_owned()))}</dd>
                 </div>
             </dl>
+            <div class="trends">
+                <TrendChart trend=trend title="Messages per second" series=RATES name="rates" />
+                <TrendChart trend=trend title="Clients connected" series=CONNECTIONS name="connections" />
+            </div>
+            <ClientsView />
+            <BridgesView />
         </section>
     }
 }
