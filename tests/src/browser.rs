@@ -36,6 +36,11 @@ const SESSION_ATTEMPTS: u32 = 3;
 /// How long chromedriver may take to say it listens.
 const START_LIMIT: Duration = Duration::from_secs(20);
 
+/// How often chromedriver is started before the test fails. With `--port=0` it looks for a free port itself and
+/// then binds it, and when another process (another test's chromedriver) took that port in between it exits with
+/// "IPv4 port not available"; a new start picks another port.
+const START_ATTEMPTS: u32 = 5;
+
 struct Chromedriver {
     child: Child,
     port: u16,
@@ -47,6 +52,23 @@ impl Chromedriver {
     /// over would leave a window in which another process (another test's chromedriver, say) takes it, and waiting
     /// for "anything listening" there could then talk to someone else's server.
     async fn start() -> anyhow::Result<Self> {
+        let mut failures = Vec::new();
+        for attempt in 1..=START_ATTEMPTS {
+            match Self::start_once().await {
+                Ok(started) => return Ok(started),
+                Err(error) => {
+                    let lost_port = format!("{error:#}").contains("port not available");
+                    failures.push(format!("attempt {attempt}: {error:#}"));
+                    if !lost_port {
+                        break;
+                    }
+                }
+            }
+        }
+        bail!("chromedriver did not start:\n{}", failures.join("\n"))
+    }
+
+    async fn start_once() -> anyhow::Result<Self> {
         let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let mut child = Command::new(&binary)
             .arg("--port=0")
