@@ -10,34 +10,14 @@ use roost_broker::Config;
 use roost_broker::auth::{HashKind, hash_password};
 use roost_broker::config::{Anonymous, AuthConfig};
 use roost_codec::{ProtocolVersion, QoS, ReasonCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Sends `method path` with `headers`; the status code and the body parsed as JSON (`Null` when empty).
 async fn call(broker: &TestBroker, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, serde_json::Value) {
-    let mut stream = within(TcpStream::connect(broker.http)).await.expect("connect");
-    let extra: String = headers
-        .iter()
-        .map(|(name, value)| format!("{name}: {value}\r\n"))
-        .collect();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n{extra}\r\n",
-        broker.http
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    within(stream.read_to_end(&mut response)).await.expect("read");
-    let response = String::from_utf8(response).expect("UTF-8");
-    let (head, body) = response.split_once("\r\n\r\n").expect("head and body");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .expect("status");
+    let (status, body) = http_request(broker, method, path, headers).await;
     let json = if body.is_empty() {
         serde_json::Value::Null
     } else {
-        serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body:?}"))
+        serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body:?}"))
     };
     (status, json)
 }

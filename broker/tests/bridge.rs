@@ -268,22 +268,8 @@ fn message(topic: &str, qos: QoS, id: u16, payload: String) -> roost_codec::Publ
 
 /// `GET path` on the broker's HTTP port from loopback (no users exist, so the admin API answers): status and JSON.
 async fn call(broker: &TestBroker, path: &str) -> (u16, serde_json::Value) {
-    let mut stream = within(TcpStream::connect(broker.http)).await.expect("connect");
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        broker.http
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    within(stream.read_to_end(&mut response)).await.expect("read");
-    let response = String::from_utf8(response).expect("UTF-8");
-    let (head, body) = response.split_once("\r\n\r\n").expect("head and body");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .expect("status");
-    let json = serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.to_owned()));
+    let (status, body) = http_request(broker, "GET", path, &[]).await;
+    let json = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
     (status, json)
 }
 

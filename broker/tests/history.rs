@@ -8,36 +8,19 @@ use roost_broker::Config;
 use roost_broker::config::Anonymous;
 use roost_codec::{ProtocolVersion, QoS};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const PANEL: &[u8] = br#"{"roost_panel": 1, "cards": [
     {"type": "chart", "topic": "tele/th/SENSOR", "json_field": "AM2301.Temperature", "unit": "C"},
     {"type": "switch", "command_topic": "cmnd/lamp/POWER", "state_topic": "stat/lamp/POWER"}
 ]}"#;
 
-/// `GET path` with extra header lines: the status code and the body.
-async fn get(broker: &TestBroker, path: &str, headers: &str) -> (u16, String) {
-    let mut stream = within(TcpStream::connect(broker.http)).await.expect("connect");
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {}\r\n{headers}Connection: close\r\n\r\n",
-        broker.http
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    within(stream.read_to_end(&mut response)).await.expect("read");
-    let response = String::from_utf8(response).expect("UTF-8");
-    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .expect("a status code");
-    (status, body.to_owned())
+/// `GET path` with extra `headers`: the status code and the body.
+async fn get(broker: &TestBroker, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    http_request(broker, "GET", path, headers).await
 }
 
 async fn get_json(broker: &TestBroker, path: &str) -> Value {
-    let (status, body) = get(broker, path, "").await;
+    let (status, body) = get(broker, path, &[]).await;
     assert_eq!(status, 200, "{path}: {body}");
     serde_json::from_str(&body).expect("JSON")
 }
@@ -90,7 +73,7 @@ async fn a_cards_values_are_remembered_across_a_restart() {
     let lamp = get_json(&broker, "/api/history?topic=stat/lamp/POWER").await;
     assert_eq!(lamp["last"]["payload"], "ON");
     assert_eq!(lamp["series"], serde_json::json!({}), "a switch has no chart");
-    let (status, body) = get(&broker, "/api/history?topic=not/on/the/panel", "").await;
+    let (status, body) = get(&broker, "/api/history?topic=not/on/the/panel", &[]).await;
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("panel's cards"), "{body}");
     drop(client);
@@ -113,9 +96,9 @@ async fn the_history_answers_only_who_may_read_the_topic() {
     let mut client = RawClient::clean(&broker, ProtocolVersion::V5, "panel").await;
     client.publish(retained("roost/dashboard", PANEL)).await;
 
-    let (status, body) = get(&broker, "/api/history?topic=stat/lamp/POWER", "").await;
+    let (status, body) = get(&broker, "/api/history?topic=stat/lamp/POWER", &[]).await;
     assert_eq!(status, 403, "the ACL does not let anonymous read it: {body}");
-    let (status, body) = get(&broker, "/api/history?topic=tele/th/SENSOR", "").await;
+    let (status, body) = get(&broker, "/api/history?topic=tele/th/SENSOR", &[]).await;
     assert_eq!(status, 200, "{body}");
     let listed = get_json(&broker, "/api/history").await;
     assert_eq!(
@@ -123,9 +106,9 @@ async fn the_history_answers_only_who_may_read_the_topic() {
         serde_json::json!(["tele/th/SENSOR"]),
         "only what may be read is listed"
     );
-    let (status, body) = get(&broker, "/api/history?topic=tele/%23", "").await;
+    let (status, body) = get(&broker, "/api/history?topic=tele/%23", &[]).await;
     assert_eq!(status, 400, "a filter is not a topic: {body}");
-    let foreign = "Origin: http://evil.example\r\n";
+    let foreign = &[("Origin", "http://evil.example")];
     let (status, body) = get(&broker, "/api/history?topic=tele/th/SENSOR", foreign).await;
     assert_eq!(status, 403, "another page may not read it: {body}");
     broker.stop().await;
@@ -133,7 +116,7 @@ async fn the_history_answers_only_who_may_read_the_topic() {
     let mut config = Config::default();
     config.auth.allow_anonymous = Anonymous::Deny;
     let locked = TestBroker::start_secured(config).await;
-    let (status, body) = get(&locked, "/api/history", "").await;
+    let (status, body) = get(&locked, "/api/history", &[]).await;
     assert_eq!(
         status, 401,
         "without a login where anonymous clients are refused: {body}"

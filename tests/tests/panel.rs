@@ -111,6 +111,17 @@ async fn wait_for(client: &Client, css: &str) -> anyhow::Result<fantoccini::elem
         .with_context(|| format!("no {css} on the page"))
 }
 
+/// Waits for `xpath` to match an element; `what` says what it means when it does not.
+async fn wait_for_xpath(client: &Client, xpath: &str, what: &str) -> anyhow::Result<()> {
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(xpath))
+        .await
+        .with_context(|| what.to_owned())?;
+    Ok(())
+}
+
 /// What Tasmota announces for a relay, abbreviated and with a `~` base topic.
 const TASMOTA_RELAY: &str = r#"{"name":"Relay","~":"tasmota_A1B2C3/","cmd_t":"~cmnd/POWER","stat_t":"~tele/STATE",
     "val_tpl":"{{value_json.POWER}}","pl_on":"ON","pl_off":"OFF","avty_t":"~tele/LWT",
@@ -363,32 +374,28 @@ async fn a_page_opened_later_shows_remembered_values_and_chart_history() -> anyh
     let url = broker.dashboard_url();
     with_browser(|client| async move {
         client.goto(&url).await?;
-        client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::XPath(r#"//p[@class="card-value" and text()="7.5 °C"]"#))
-            .await
-            .context("the value card did not show the remembered reading")?;
-        client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::XPath(
-                r#"//p[@class="card-value" and text()="150 W (low 120, high 180, 3 values)"]"#,
-            ))
-            .await
-            .context("the chart card did not start from the remembered values")?;
+        wait_for_xpath(
+            &client,
+            r#"//p[@class="card-value" and text()="7.5 °C"]"#,
+            "the value card did not show the remembered reading",
+        )
+        .await?;
+        wait_for_xpath(
+            &client,
+            r#"//p[@class="card-value" and text()="150 W (low 120, high 180, 3 values)"]"#,
+            "the chart card did not start from the remembered values",
+        )
+        .await?;
         // A live reading continues the chart.
         sensor
             .publish("meter/SENSOR", r#"{"ENERGY":{"Power":90}}"#, false)
             .await?;
-        client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::XPath(
-                r#"//p[@class="card-value" and text()="90 W (low 90, high 180, 4 values)"]"#,
-            ))
-            .await
-            .context("a live reading did not follow the remembered ones")?;
+        wait_for_xpath(
+            &client,
+            r#"//p[@class="card-value" and text()="90 W (low 90, high 180, 4 values)"]"#,
+            "a live reading did not follow the remembered ones",
+        )
+        .await?;
         Ok(())
     })
     .await?;
@@ -471,14 +478,12 @@ async fn a_device_and_a_topic_are_added_to_the_panel_in_one_tap() -> anyhow::Res
             .click()
             .await?;
         wait_for(&client, ".details .add-to-panel").await?.click().await?;
-        client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::XPath(
-                r#"//section[@class="panel"]//p[@class="card-value" and text()="7.5"]"#,
-            ))
-            .await
-            .context("the topic's value card is not on the panel")?;
+        wait_for_xpath(
+            &client,
+            r#"//section[@class="panel"]//p[@class="card-value" and text()="7.5"]"#,
+            "the topic's value card is not on the panel",
+        )
+        .await?;
         Ok(())
     })
     .await?;

@@ -97,6 +97,34 @@ impl Drop for TestBroker {
     }
 }
 
+/// Sends one HTTP/1.1 request, `method path` with extra `headers` and no body, to the broker's HTTP port, and
+/// reads the whole answer: its status code and body.
+pub async fn http_request(broker: &TestBroker, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    use tokio::io::AsyncWriteExt as _;
+    let mut stream = within(tokio::net::TcpStream::connect(broker.http))
+        .await
+        .expect("connect");
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n{extra}\r\n",
+        broker.http
+    );
+    stream.write_all(request.as_bytes()).await.expect("send the request");
+    let mut response = Vec::new();
+    within(stream.read_to_end(&mut response)).await.expect("read");
+    let response = String::from_utf8(response).expect("UTF-8");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status code");
+    (status, body.to_owned())
+}
+
 /// Awaits `future`, failing the test if it takes longer than [`STEP`].
 pub async fn within<F: Future>(future: F) -> F::Output {
     tokio::time::timeout(STEP, future).await.expect("timed out")
